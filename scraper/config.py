@@ -1,0 +1,294 @@
+"""config.toml -> frozen settings objects.
+
+The file is read once at start-up and the resulting ``Config`` is passed
+explicitly; nothing reads settings from globals.  Validation uses pydantic
+(strict types, unknown keys forbidden) so that every mistake becomes one
+``ConfigError`` line naming the file, the dotted key and the problem.
+
+Defaults live here as named constants, in one place.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_PATH = "config.toml"
+DEFAULT_STORAGE_URL = "sqlite:///data/qkfeed.db"
+DEFAULT_USER_AGENT = "qkfeed/0.1 (+https://github.com/qkfeed/qkfeed; news feed aggregator)"
+DEFAULT_TIMEOUT = 15.0  # seconds for connect / read of one chunk
+DEFAULT_DEADLINE = 60.0  # seconds for a whole request, body included
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+DEFAULT_PER_HOST_CONCURRENCY = 2
+DEFAULT_PER_HOST_DELAY = 1.0  # seconds between request starts to one host
+DEFAULT_RETRIES = 3
+DEFAULT_BACKOFF_MAX = 60.0
+DEFAULT_INTERVAL = 1800  # seconds between two runs of one source
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+DEFAULT_MAX_ARTICLES_PER_RUN = 50
+DEFAULT_FEED_ENTRIES = 50
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: int | float | str) -> float:
+    """Seconds from ``1800``, ``"30m"``, ``"2h"``, ``"1d"``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number of seconds or a duration like '30m'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(value)
+        if not m:
+            raise ValueError(f"{value!r} is not a duration (use seconds or e.g. '30m', '2h')")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds <= 0:
+        raise ValueError("must be greater than zero")
+    return seconds
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class StorageConfig(_Frozen):
+    url: str = DEFAULT_STORAGE_URL
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not re.match(r"^(sqlite|postgres|postgresql)(\+\w+)?://", v):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return v
+
+
+class FetchConfig(_Frozen):
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout: float = Field(DEFAULT_TIMEOUT, gt=0)
+    deadline: float = Field(DEFAULT_DEADLINE, gt=0)
+    max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
+    per_host_concurrency: int = Field(DEFAULT_PER_HOST_CONCURRENCY, ge=1)
+    per_host_delay: float = Field(DEFAULT_PER_HOST_DELAY, ge=0)
+    retries: int = Field(DEFAULT_RETRIES, ge=0)
+    backoff_max: float = Field(DEFAULT_BACKOFF_MAX, ge=0)
+    respect_robots: bool = True
+    allow_private_networks: bool = False
+    max_articles_per_run: int = Field(DEFAULT_MAX_ARTICLES_PER_RUN, ge=1)
+
+    @field_validator("timeout", "deadline", "per_host_delay", "backoff_max", mode="before")
+    @classmethod
+    def _int_ok(cls, v: Any) -> Any:
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class ServerConfig(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    base_url: str | None = None  # public URL of the server, for self links
+
+
+class FeedConfig(_Frozen):
+    title: str = "qkfeed — Tin quân khu và báo quân đội"
+    description: str = "Tin tức tổng hợp từ các trang quân khu và báo quân đội Việt Nam"
+    link: str = "http://127.0.0.1:8080/"
+    language: str = "vi"
+    max_entries: int = Field(DEFAULT_FEED_ENTRIES, ge=1)
+
+
+class Profile(_Frozen):
+    """CSS selectors of one site.  Every field is optional; missing ones use the generic rules."""
+
+    title: str | None = None
+    date: str | None = None
+    author: str | None = None
+    body: str | None = None
+    lead: str | None = None
+    image: str | None = None
+    remove: tuple[str, ...] = ()
+    links: str | None = None  # listing page: <a> elements leading to articles
+    next_page: str | None = None  # listing page: the <a> of the next page
+
+    @field_validator("remove", mode="before")
+    @classmethod
+    def _list(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return (v,)
+        if isinstance(v, list):
+            return tuple(v)
+        return v
+
+    @property
+    def is_empty(self) -> bool:
+        return not any((self.title, self.date, self.author, self.body, self.lead, self.links))
+
+
+_PROFILE_KEYS = tuple(Profile.model_fields)
+
+
+class SourceConfig(_Frozen):
+    id: str
+    name: str
+    start_urls: tuple[str, ...]
+    interval: float = DEFAULT_INTERVAL
+    enabled: bool = True
+    region: str | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    month_first: bool = False  # only for old English-style templates
+    page_url: str | None = None  # listing page N when there is no next link: "{url}?page={n}"
+    first_page: int = 0  # the number of the first page in page_url's numbering
+    article_pattern: str | None = None  # regex an article URL path must match
+    profile: Profile = Profile()
+
+    @field_validator("start_urls", mode="before")
+    @classmethod
+    def _urls(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            v = tuple(v)
+        if isinstance(v, tuple):
+            if not v:
+                raise ValueError("needs at least one URL")
+            for u in v:
+                if not isinstance(u, str) or not re.match(r"^https?://[^/\s]+", u):
+                    raise ValueError(f"{u!r} is not an http(s) URL")
+        return v
+
+    @field_validator("page_url")
+    @classmethod
+    def _page_url(cls, v: str | None) -> str | None:
+        if v is not None and "{n}" not in v:
+            raise ValueError("must contain {n} (the page number), e.g. '{url}?page={n}'")
+        return v
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, v: Any) -> Any:
+        return parse_duration(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("article_pattern")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Config(_Frozen):
+    path: str = DEFAULT_CONFIG_PATH
+    storage: StorageConfig = StorageConfig()
+    fetch: FetchConfig = FetchConfig()
+    server: ServerConfig = ServerConfig()
+    feed: FeedConfig = FeedConfig()
+    sources: dict[str, SourceConfig] = {}
+
+    def source(self, source_id: str) -> SourceConfig:
+        """The source named ``source_id``; ConfigError naming the known ids otherwise."""
+        try:
+            return self.sources[source_id]
+        except KeyError:
+            known = ", ".join(sorted(self.sources)) or "none"
+            raise ConfigError(self.path, f"sources.{source_id}", f"no such source (known: {known})") from None
+
+    def selected(self, ids: list[str] | tuple[str, ...] | None) -> list[SourceConfig]:
+        """The sources named in ``ids`` (all enabled ones when empty), in config order."""
+        if ids:
+            return [self.source(i) for i in ids]
+        return [s for s in self.sources.values() if s.enabled]
+
+
+_SOURCE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _fold_profile(path: str, sid: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """Accept selectors either in ``[sources.X.profile]`` or directly on the source."""
+    raw = dict(raw)
+    profile = raw.pop("profile", {})
+    if not isinstance(profile, dict):
+        raise ConfigError(path, f"sources.{sid}.profile", "must be a table of CSS selectors")
+    profile = dict(profile)
+    for key in _PROFILE_KEYS:
+        if key in raw:
+            if key in profile:
+                raise ConfigError(path, f"sources.{sid}.{key}", "given both on the source and in its profile")
+            profile[key] = raw.pop(key)
+    raw["profile"] = profile
+    raw["id"] = sid
+    return raw
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    # pydantic puts validator and union-member names into loc; keep only real keys
+    noise = {"str", "float", "int", "bool", "dict", "list", "tuple"}
+    parts = [str(p) for p in loc]
+    return ".".join(p for p in parts if p not in noise and "[" not in p)
+
+
+def config_from_dict(data: dict[str, Any], path: str = "<config>") -> Config:
+    """Validate a parsed TOML document; raise ConfigError with the first problem."""
+    data = dict(data)
+    sources = data.get("sources", {})
+    if not isinstance(sources, dict):
+        raise ConfigError(path, "sources", "must be a table of [sources.ID] tables")
+    folded: dict[str, Any] = {}
+    for sid, raw in sources.items():
+        if not _SOURCE_ID.match(sid):
+            raise ConfigError(path, f"sources.{sid}", "source ids may use only letters, digits, '-' and '_'")
+        if not isinstance(raw, dict):
+            raise ConfigError(path, f"sources.{sid}", "must be a table")
+        folded[sid] = _fold_profile(path, sid, raw)
+    data["sources"] = folded
+    data["path"] = path
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = _dotted(err["loc"]) or None
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        raise ConfigError(path, key, msg) from None
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> Config:
+    """Read and validate a TOML config file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(str(p), None, "file not found") from None
+    except OSError as exc:
+        raise ConfigError(str(p), None, f"cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(str(p), None, "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(p), None, f"invalid TOML: {exc}") from None
+    return config_from_dict(data, str(p))
