@@ -1,0 +1,91 @@
+"""Listing page -> article URLs and the next listing page.
+
+A profile's ``links`` selector wins; otherwise the generic rule keeps links on
+the same host whose path ends in a numeric id (``/slug-4048``,
+``/slug-post123.html``, ``/123.html``) or matches the source's
+``article_pattern``.  Order of first appearance is kept (newest first on every
+site we follow) and duplicates are dropped by canonical URL.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from bs4 import Tag
+
+from .config import SourceConfig
+from .html import parse_html, select_all, select_one, text_of
+from .urls import absolute_url, canonical_url, same_site
+
+# Last path segment ending in a numeric id: slug-4048, slug-post123.html, 123.html, slug-123.htm
+GENERIC_ARTICLE_PATH = re.compile(r"(?:[-_/]|post)\d{3,}(?:\.html?|\.aspx)?/?$", re.I)
+# Paths that end in digits but are not articles.
+NOT_ARTICLE_PATH = re.compile(
+    r"/(?:tag|tags|tim-kiem|search|video-clip|rss|page|p|trang|author|tac-gia)/|/p/\d+/?$|\.(?:jpe?g|png|gif|pdf|rss|xml)$",
+    re.I,
+)
+NEXT_PAGE_TEXT = re.compile(r"^(?:trang sau|sau|tiếp|tiếp theo|xem tiếp|next|›|»|>|>>)$", re.I)
+
+
+def is_article_url(url: str, source: SourceConfig) -> bool:
+    """True when ``url``'s path looks like one of this source's article pages."""
+    path = urlsplit(url).path
+    if source.article_pattern:
+        return re.search(source.article_pattern, path) is not None
+    return bool(GENERIC_ARTICLE_PATH.search(path)) and not NOT_ARTICLE_PATH.search(path)
+
+
+def extract_links(html: str, page_url: str, source: SourceConfig) -> list[str]:
+    """Article URLs on a listing page, absolute, in page order, without duplicates."""
+    soup = parse_html(html)
+    if source.profile.links:
+        anchors = []
+        for el in select_all(soup, source.profile.links):
+            anchors.extend([el] if el.name == "a" else el.find_all("a", href=True))
+    else:
+        anchors = soup.find_all("a", href=True)
+    seen: set[str] = set()
+    urls: list[str] = []
+    for a in anchors:
+        url = absolute_url(page_url, a.get("href") if isinstance(a, Tag) else None)
+        if not url or not same_site(url, page_url):
+            continue
+        if not source.profile.links and not is_article_url(url, source):
+            continue
+        key = canonical_url(url)
+        if key in seen or key == canonical_url(page_url):
+            continue
+        seen.add(key)
+        urls.append(url)
+    return urls
+
+
+def next_page_url(html: str, page_url: str, source: SourceConfig, page_no: int) -> str | None:
+    """URL of listing page ``page_no + 1``: profile selector, rel=next, a 'next' link, or page_url."""
+    soup = parse_html(html)
+    candidate: Tag | None = select_one(soup, source.profile.next_page)
+    if candidate is not None and candidate.name != "a":
+        candidate = candidate.find("a", href=True)
+    if candidate is None:
+        candidate = soup.find(["a", "link"], rel="next", href=True)
+    if candidate is None:
+        for a in soup.find_all("a", href=True):
+            if NEXT_PAGE_TEXT.match(text_of(a)) or (a.get("title") and NEXT_PAGE_TEXT.match(str(a["title"]))):
+                candidate = a
+                break
+    if candidate is not None:
+        url = absolute_url(page_url, candidate.get("href"))
+        if url and same_site(url, page_url) and canonical_url(url) != canonical_url(page_url):
+            return url
+    return None
+
+
+def numbered_page_url(start_url: str, source: SourceConfig, page_no: int) -> str | None:
+    """Listing page ``page_no`` (0 = the start URL itself) from the source's page_url template."""
+    if page_no == 0:
+        return start_url
+    if not source.page_url:
+        return None
+    n = source.first_page + page_no
+    return source.page_url.format(url=start_url.rstrip("/"), n=n)

@@ -1,0 +1,85 @@
+"""RawArticle -> Article: NFC text, UTC dates, parsed bylines, sanitized body, key and fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from .bylines import parse_byline
+from .config import SourceConfig
+from .dates import parse_datetime
+from .html import leaf_blocks, parse_html, text_of
+from .models import Article, RawArticle
+from .sanitize import sanitize_html
+from .text import clean_text
+from .urls import canonical_url, same_site
+
+SUMMARY_CHARS = 300
+# Outlet tags that open a lead: "QĐND - ", "(QK7 Online) - ", "BP - ", "TTXVN - "
+LEAD_TAG = re.compile(r"^\s*\(?[A-ZĐ][\w.+ ]{0,20}?(?:Online)?\)?\s*[-–—]\s+", re.U)
+
+
+def body_text_of(body_html: str) -> str:
+    """Plain text of sanitized body HTML, one paragraph per block, blank line between."""
+    root = parse_html(f"<div id='qk-root'>{body_html}</div>").find("div", id="qk-root")
+    if root is None:
+        return ""
+    paragraphs = [text_of(b) for b in leaf_blocks(root)]
+    if not paragraphs:
+        paragraphs = [text_of(root)]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def make_summary(lead: str | None, body_text: str) -> str:
+    """The lead (or the first paragraph) without its outlet tag, cut at a word boundary."""
+    text = clean_text(lead) or next((p for p in body_text.split("\n\n") if len(p) > 40), "")
+    text = LEAD_TAG.sub("", text, count=1) if len(text) > 60 else text
+    if len(text) <= SUMMARY_CHARS:
+        return text
+    cut = text[:SUMMARY_CHARS].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:-–") + "…"
+
+
+def fingerprint(title: str, body_text: str) -> str:
+    """Changes when the visible content changes; whitespace and Unicode form do not count."""
+    norm = clean_text(title) + "\n" + clean_text(body_text)
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()
+
+
+def normalize(raw: RawArticle, source: SourceConfig) -> Article:
+    """Clean every field of ``raw``; the result is what the store keeps."""
+    title = clean_text(raw.title)
+    published = None
+    if raw.date_text:
+        published = parse_datetime(raw.date_text, tz=source.tz, month_first=source.month_first)
+    if published is None:
+        published = raw.published
+    byline = parse_byline(raw.byline) if raw.byline else None
+
+    body_html = sanitize_html(raw.body_html or "")
+    lead = clean_text(raw.lead)
+    if lead and lead[:60] not in clean_text(body_text_of(body_html))[:400]:
+        body_html = f"<p><strong>{_escape(lead)}</strong></p>\n{body_html}"
+    body_text = body_text_of(body_html)
+
+    key_source = raw.canonical_url if raw.canonical_url and same_site(raw.canonical_url, raw.url) else raw.url
+    return Article(
+        url=canonical_url(key_source),
+        source_id=source.id,
+        title=title,
+        published=published,
+        authors=byline.authors if byline else (),
+        agencies=byline.agencies if byline else (),
+        body_html=body_html,
+        body_text=body_text,
+        summary=make_summary(lead, body_text),
+        image_url=raw.image_url,
+        categories=tuple(clean_text(c) for c in raw.categories if clean_text(c)),
+        modified=raw.modified,
+        fingerprint=fingerprint(title, body_text),
+        original_url=raw.url,
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

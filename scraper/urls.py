@@ -1,0 +1,65 @@
+"""URL canonicalization: the article key.
+
+Two URLs name the same article when they differ only by scheme, a leading
+``www.``, a default port, a fragment, tracking parameters or query order.  The
+canonical form is an opaque key (always ``https://``); the URL readers follow
+stays the one that was fetched.  Percent-encoding and query ordering are
+handled by w3lib (Scrapy's URL library) rather than by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url, safe_url_string
+
+# Query parameters that only track the reader and never select content.
+TRACKING_PARAMS = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|zarsrc|zbclid|_gl|_ga|"
+    r"mc_cid|mc_eid|igshid|ref_src|cmpid|itm_\w+|_hsenc|_hsmi)$",
+    re.I,
+)
+
+
+def canonical_url(url: str) -> str:
+    """The article key: https, no www., no default port, no fragment, no tracking, sorted query."""
+    url = canonicalize_url(safe_url_string(url.strip()), keep_fragments=False)
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host.startswith("www."):
+        host = host[4:]
+    port = parts.port
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    query = "&".join(
+        kv for kv in parts.query.split("&") if kv and not TRACKING_PARAMS.match(kv.split("=", 1)[0])
+    )
+    path = parts.path or "/"
+    return urlunsplit(("https", netloc, path, query, ""))
+
+
+def absolute_url(base: str, href: str | None) -> str | None:
+    """``href`` resolved against ``base`` and made safe (spaces encoded); None for non-web links."""
+    if not href:
+        return None
+    href = href.strip()
+    if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+        return None
+    joined = urljoin(base, href)
+    if not joined.startswith(("http://", "https://")):
+        return None
+    return safe_url_string(joined)
+
+
+def same_site(a: str, b: str) -> bool:
+    """True when both URLs are on the same host, ignoring ``www.`` and the scheme."""
+
+    def host(u: str) -> str:
+        h = (urlsplit(u).netloc or "").lower()
+        return h[4:] if h.startswith("www.") else h
+
+    return host(a) == host(b)
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
