@@ -1,0 +1,306 @@
+"""The ``run.py`` command line: parses arguments, loads config, calls one function per command.
+
+Exit codes (scripts rely on them):
+  0  everything worked
+  1  the command ran but something failed (a source failed, a page could not be extracted)
+  2  usage or configuration error (bad arguments, malformed config, unknown source)
+  3  storage error (unreadable database path, database from a newer qkfeed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .config import DEFAULT_CONFIG_PATH, Config, SourceConfig, load_config
+from .errors import ConfigError, ExtractError, FetchError, QkfeedError, StorageError
+from .logs import setup_logging
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 0, 1, 2, 3
+
+
+class UsageError(QkfeedError):
+    """Bad command-line input that argparse itself cannot catch."""
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _open_store(config: Config):  # -> storage.base.Store
+    from storage import open_store
+
+    return open_store(config.storage.url)
+
+
+def _fetcher(config: Config):
+    from .http import Fetcher
+
+    return Fetcher(config.fetch)
+
+
+def write_atomically(path: str | Path, data: bytes) -> None:
+    """Temp file in the same directory, fsync, rename: readers never see a half-written file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _parse_since(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _fmt_time(when: datetime | None) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if when else "-"
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
+    from .pipeline import SourceRunner
+
+    sources = config.selected(args.sources)
+    if not sources:
+        raise UsageError("no sources configured")
+
+    async def go() -> list:
+        with _open_store(config) as store:
+            async with _fetcher(config) as fetcher:
+                runner = SourceRunner(config, store, fetcher)
+                return list(await asyncio.gather(*(runner.run_source(s) for s in sources)))
+
+    results = asyncio.run(go())
+    for r in results:
+        status = "ok" if r.ok else "FAILED"
+        extra = f"  degraded: {r.degraded}" if r.degraded else ""
+        print(f"{r.source_id:12} {status:6} new={r.new} updated={r.updated} unchanged={r.unchanged} errors={r.errors}{extra}")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
+def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
+    from tqdm import tqdm
+
+    from .pipeline import SourceRunner
+
+    source = config.source(args.source)
+    if args.pages is None and args.since is None:
+        raise UsageError("backfill needs --pages N or --since DATE")
+
+    async def go():
+        with _open_store(config) as store:
+            async with _fetcher(config) as fetcher:
+                runner = SourceRunner(config, store, fetcher)
+                with tqdm(total=args.pages, unit="page", desc=f"backfill {source.id}", disable=args.quiet or None) as bar:
+                    def on_page(page_no: int, r) -> None:
+                        bar.update(1)
+                        bar.set_postfix(new=r.new, updated=r.updated, errors=r.errors)
+
+                    return await runner.backfill(source, pages=args.pages, since=args.since, on_page=on_page, restart=args.restart)
+
+    r = asyncio.run(go())
+    print(f"{r.source_id}: new={r.new} updated={r.updated} unchanged={r.unchanged} errors={r.errors}")
+    return EXIT_OK if r.ok else EXIT_FAILED
+
+
+def cmd_feed(args: argparse.Namespace, config: Config) -> int:
+    from feeds.render import feed_meta, render
+
+    if args.source:
+        config.source(args.source)
+    base = (config.server.base_url or config.feed.link).rstrip("/")
+    with _open_store(config) as store:
+        items = store.latest(source_id=args.source, limit=args.limit or config.feed.max_entries)
+    meta = feed_meta(config, source_id=args.source, base_url=base, fmt=args.format)
+    data = render(args.format, meta, items, config.sources)
+    if args.output and args.output != "-":
+        write_atomically(args.output, data)
+        print(f"wrote {len(items)} entries to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return EXIT_OK
+
+
+def _source_for_url(config: Config, url: str | None, source_id: str | None) -> SourceConfig:
+    from .urls import same_site
+
+    if source_id:
+        return config.source(source_id)
+    if url:
+        for source in config.sources.values():
+            if any(same_site(url, s) for s in source.start_urls):
+                return source
+    return SourceConfig(id="generic", name="generic", start_urls=("https://example.invalid/",))
+
+
+def cmd_extract(args: argparse.Namespace, config: Config) -> int:
+    from .charset import decode_html
+    from .pipeline import article_from_file
+
+    target = args.file_or_url
+    if target.startswith(("http://", "https://")):
+        url = args.url or target
+
+        async def get():
+            async with _fetcher(config) as fetcher:
+                return await fetcher.get(target)
+
+        page = asyncio.run(get())
+        html, url = page.text, args.url or page.url
+    else:
+        path = Path(target)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{target}: cannot read ({exc.strerror})") from None
+        html, _ = decode_html(data, None)
+        url = args.url or path.resolve().as_uri().replace("file://", "https://localhost")
+    source = _source_for_url(config, url, args.source)
+    article = article_from_file(html, url, source)
+    out = {
+        "url": article.original_url,
+        "canonical_url": article.url,
+        "source": source.id,
+        "title": article.title,
+        "published": article.published.strftime("%Y-%m-%dT%H:%M:%SZ") if article.published else None,
+        "authors": list(article.authors),
+        "agencies": list(article.agencies),
+        "summary": article.summary,
+        "image": article.image_url,
+        "body_text": article.body_text,
+        "body_html": article.body_html,
+    }
+    print(json.dumps(out, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_sources(args: argparse.Namespace, config: Config) -> int:
+    with _open_store(config) as store:
+        rows = store.source_health(list(config.sources))
+    if args.json:
+        print(json.dumps([
+            {"id": h.source_id, "name": config.sources[h.source_id].name,
+             "last_run": h.last_run.isoformat() if h.last_run else None,
+             "last_success": h.last_success.isoformat() if h.last_success else None,
+             "articles": h.articles, "errors": h.errors, "consecutive_failures": h.consecutive_failures,
+             "last_error": h.last_error, "degraded": h.degraded} for h in rows
+        ], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    header = f"{'SOURCE':12} {'LAST RUN (UTC)':17} {'LAST SUCCESS':17} {'ARTICLES':>8} {'ERRORS':>6} {'FAILS':>5}  STATUS"
+    print(header)
+    for h in rows:
+        if h.last_run is None:
+            status = "never run"
+        elif h.consecutive_failures:
+            status = f"failing: {h.last_error or ''}"
+        elif h.degraded:
+            status = f"degraded: {h.degraded}"
+        else:
+            status = "ok"
+        print(f"{h.source_id:12} {_fmt_time(h.last_run):17} {_fmt_time(h.last_success):17} {h.articles:8d} {h.errors:6d} {h.consecutive_failures:5d}  {status}")
+    return EXIT_OK
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=DEFAULT_CONFIG_PATH, metavar="FILE", help="config file (default: ./config.toml)")
+    common.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    common.add_argument("--log-format", default="logfmt", choices=["logfmt", "json"])
+
+    parser = argparse.ArgumentParser(
+        prog="run.py",
+        description="qkfeed: Vietnamese military news sites -> clean articles -> one combined feed.",
+        epilog="Exit codes: 0 ok, 1 something failed, 2 usage/config error, 3 storage error.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("fetch", parents=[common], help="one pass over sources now",
+                       description="Fetch the listing pages of the given sources (all enabled ones by default) once, "
+                                   "store new and edited articles.")
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="source ids from the config")
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("backfill", parents=[common], help="walk a source's older listing pages",
+                       description="Walk a source's pagination back N pages or until DATE; resumable "
+                                   "(an interrupted backfill continues where it stopped).")
+    p.add_argument("source", metavar="SOURCE")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--pages", type=int, metavar="N", help="number of listing pages per start URL")
+    g.add_argument("--since", type=_parse_since, metavar="DATE", help="stop after the page holding articles older than DATE")
+    p.add_argument("--restart", action="store_true", help="ignore saved progress and start from page one")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("feed", parents=[common], help="export a feed",
+                       description="Render the combined feed (or one source's) from the store.")
+    p.add_argument("--format", choices=["atom", "rss", "json"], default="atom")
+    p.add_argument("--source", metavar="ID", help="only this source")
+    p.add_argument("--limit", type=int, metavar="N", help="entries (default: [feed] max_entries)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE atomically (default: stdout)")
+    p.set_defaults(func=cmd_feed)
+
+    p = sub.add_parser("extract", parents=[common], help="extract one page and print it as JSON",
+                       description="Run extraction on a saved HTML file or a URL and print the article as JSON "
+                                   "(url, title, published, authors, body_text, body_html, ...). "
+                                   "The tool for writing and debugging a site profile.")
+    p.add_argument("file_or_url", metavar="FILE_OR_URL")
+    p.add_argument("--url", help="the page's URL (for a file: resolves links, picks the source)")
+    p.add_argument("--source", metavar="ID", help="use this source's profile")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("sources", parents=[common], help="health of every source",
+                       description="Table of sources: last run, last success, articles, errors, status.")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_sources)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        config = load_config(args.config)
+        return args.func(args, config)
+    except (ConfigError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
+    except (FetchError, ExtractError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,269 @@
+"""Run one source: listing pages -> article URLs -> articles -> store.
+
+Errors stay where they happen: a broken article is logged and counted, the
+rest of the run goes on; a source whose listings all fail is recorded as a
+failed run.  ``run_source`` never raises (except on cancellation), so a
+scheduled job can not be killed by a bad page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from .config import Config, SourceConfig
+from .errors import ExtractError, FetchError, QkfeedError
+from .extract import extract_article
+from .listing import extract_links, next_page_url, numbered_page_url
+from .logs import event, get_logger
+from .models import Article, Page
+from .normalize import normalize
+from .urls import canonical_url
+
+log = get_logger("pipeline")
+
+RECHECK_WINDOW = timedelta(hours=48)  # known articles this young are re-fetched (conditionally) for edits
+DRIFT_THRESHOLD = 0.5  # a selector missing on at least this share of a run's articles marks drift
+ARTICLE_CONCURRENCY = 4  # article fetches in flight per source (the fetcher still limits per host)
+
+
+class PageFetcher(Protocol):
+    async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Page: ...
+
+
+@dataclass
+class RunResult:
+    """What one pass over a source did."""
+
+    source_id: str
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    listings_ok: int = 0
+    listings_failed: int = 0
+    listings_not_modified: int = 0
+    messages: list[str] = field(default_factory=list)
+    degraded: str | None = None
+    articles_seen: int = 0
+    oldest_published: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        """A run succeeds when at least one listing page could be read."""
+        return self.listings_ok + self.listings_not_modified > 0
+
+    def error(self, message: str) -> None:
+        self.errors += 1
+        if len(self.messages) < 20:
+            self.messages.append(message)
+
+
+class SourceRunner:
+    """Runs sources against one fetcher and one store."""
+
+    def __init__(self, config: Config, store: object, fetcher: PageFetcher, *, now: Callable[[], datetime] | None = None) -> None:
+        self.config = config
+        self.store = store  # storage.base.Store
+        self.fetcher = fetcher
+        self.now = now or (lambda: datetime.now(UTC))
+
+    # --- listing pages -------------------------------------------------------------------
+
+    async def _fetch_listing(self, source: SourceConfig, url: str, result: RunResult, *, conditional: bool) -> Page | None:
+        etag = last_modified = None
+        if conditional:
+            etag, last_modified = self.store.http_cache_get(url)  # type: ignore[attr-defined]
+        started = time.monotonic()
+        try:
+            page = await self.fetcher.get(url, etag=etag, last_modified=last_modified)
+        except FetchError as exc:
+            result.listings_failed += 1
+            result.error(f"listing {url}: {exc.reason}")
+            event(log, "fetch", logging.WARNING, source=source.id, kind="listing", url=url, error=exc.reason,
+                  ms=int((time.monotonic() - started) * 1000))
+            return None
+        event(log, "fetch", source=source.id, kind="listing", url=url, status=page.status,
+              ms=int((time.monotonic() - started) * 1000))
+        if page.not_modified:
+            result.listings_not_modified += 1
+            return None
+        result.listings_ok += 1
+        if conditional and (page.etag or page.last_modified):
+            self.store.http_cache_put(url, page.etag, page.last_modified)  # type: ignore[attr-defined]
+        return page
+
+    def _links(self, source: SourceConfig, page: Page, result: RunResult) -> list[str]:
+        links = extract_links(page.text, page.url, source)
+        if not links:
+            what = f"profile selector 'links' ({source.profile.links})" if source.profile.links else "the generic link rule"
+            result.degraded = f"{what} found no article links on {page.url}"
+            result.error(f"listing {page.url}: no article links found")
+        return links
+
+    # --- articles ------------------------------------------------------------------------
+
+    def _select(self, urls: list[str], limit: int) -> list[tuple[str, bool]]:
+        """(url, is_known) to fetch: every new URL, then young known ones for edits, up to limit."""
+        keys = {u: canonical_url(u) for u in urls}
+        known = self.store.known_urls(set(keys.values()))  # type: ignore[attr-defined]
+        fresh = [(u, False) for u in urls if keys[u] not in known]
+        recheck: list[tuple[str, bool]] = []
+        horizon = self.now() - RECHECK_WINDOW
+        for u in urls:
+            if keys[u] in known:
+                stored = self.store.get_article(keys[u])  # type: ignore[attr-defined]
+                if stored is not None and stored.first_seen >= horizon:
+                    recheck.append((u, True))
+        return (fresh + recheck)[:limit]
+
+    async def _article(self, source: SourceConfig, url: str, known: bool, result: RunResult, drift: Counter[str]) -> None:
+        etag = last_modified = None
+        if known:
+            etag, last_modified = self.store.http_cache_get(url)  # type: ignore[attr-defined]
+        started = time.monotonic()
+        try:
+            page = await self.fetcher.get(url, etag=etag, last_modified=last_modified)
+            if page.not_modified:
+                result.unchanged += 1
+                event(log, "fetch", source=source.id, kind="article", url=url, status=304,
+                      ms=int((time.monotonic() - started) * 1000))
+                return
+            raw = extract_article(page.text, page.url, source)
+            article = normalize(raw, source)
+            outcome = self.store.upsert_article(article, raw_html=page.content or page.text.encode("utf-8"), now=self.now())  # type: ignore[attr-defined]
+            if page.etag or page.last_modified:
+                self.store.http_cache_put(url, page.etag, page.last_modified)  # type: ignore[attr-defined]
+        except (FetchError, ExtractError) as exc:
+            result.error(f"article {url}: {exc}")
+            event(log, "article_failed", logging.WARNING, source=source.id, url=url, error=str(exc))
+            return
+        except QkfeedError as exc:
+            result.error(f"article {url}: {exc}")
+            event(log, "article_failed", logging.ERROR, source=source.id, url=url, error=str(exc))
+            return
+        except Exception as exc:  # a bug or a page we never imagined: log it, keep the run going
+            result.error(f"article {url}: unexpected {type(exc).__name__}: {exc}")
+            event(log, "article_failed", logging.ERROR, exc_info=True, source=source.id, url=url, error=repr(exc))
+            return
+        result.articles_seen += 1
+        for fld, selector in raw.failed_selectors.items():
+            drift[f"{fld}\t{selector}"] += 1
+        if article.published and (result.oldest_published is None or article.published < result.oldest_published):
+            result.oldest_published = article.published
+        setattr(result, outcome, getattr(result, outcome) + 1)
+        event(log, "fetch", source=source.id, kind="article", url=url, status=page.status,
+              ms=int((time.monotonic() - started) * 1000), result=outcome,
+              new=int(outcome == "new"), updated=int(outcome == "updated"))
+
+    async def _articles(self, source: SourceConfig, urls: list[str], result: RunResult, *, limit: int) -> None:
+        drift: Counter[str] = Counter()
+        todo = self._select(urls, limit)
+        gate = asyncio.Semaphore(ARTICLE_CONCURRENCY)
+
+        async def one(url: str, known: bool) -> None:
+            async with gate:
+                await self._article(source, url, known, result, drift)
+
+        await asyncio.gather(*(one(u, k) for u, k in todo))
+        if result.articles_seen and drift:
+            key, misses = drift.most_common(1)[0]
+            if misses / result.articles_seen >= DRIFT_THRESHOLD:
+                fld, selector = key.split("\t", 1)
+                result.degraded = (
+                    f"profile selector '{fld}' ({selector}) matched nothing on {misses}/{result.articles_seen} "
+                    "articles; generic extractor used"
+                )
+                event(log, "layout_drift", logging.WARNING, source=source.id, field=fld, selector=selector,
+                      misses=misses, articles=result.articles_seen)
+
+    # --- whole runs ----------------------------------------------------------------------
+
+    def _record(self, source: SourceConfig, result: RunResult, started: datetime) -> None:
+        message = None if result.ok and not result.messages else "; ".join(result.messages[:3])
+        try:
+            self.store.record_run(  # type: ignore[attr-defined]
+                source.id, started=started, finished=self.now(), ok=result.ok, new=result.new,
+                updated=result.updated, errors=result.errors, message=message, degraded=result.degraded,
+            )
+        except Exception:
+            event(log, "record_run_failed", logging.ERROR, exc_info=True, source=source.id)
+
+    async def run_source(self, source: SourceConfig) -> RunResult:
+        """One pass now: every start URL (conditionally), then the new and young articles on them."""
+        started = self.now()
+        result = RunResult(source.id)
+        try:
+            urls: list[str] = []
+            for start in source.start_urls:
+                page = await self._fetch_listing(source, start, result, conditional=True)
+                if page is not None:
+                    urls.extend(u for u in self._links(source, page, result) if u not in urls)
+            await self._articles(source, urls, result, limit=self.config.fetch.max_articles_per_run)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            result.listings_failed += 1
+            result.error(f"unexpected {type(exc).__name__}: {exc}")
+            event(log, "source_failed", logging.ERROR, exc_info=True, source=source.id)
+        self._record(source, result, started)
+        event(log, "source_done", logging.INFO if result.ok else logging.WARNING, source=source.id,
+              ok=result.ok, new=result.new, updated=result.updated, unchanged=result.unchanged,
+              errors=result.errors, degraded=result.degraded)
+        return result
+
+    async def backfill(
+        self,
+        source: SourceConfig,
+        *,
+        pages: int | None = None,
+        since: datetime | None = None,
+        on_page: Callable[[int, RunResult], None] | None = None,
+        restart: bool = False,
+    ) -> RunResult:
+        """Walk the listing pagination back (resumable: progress is saved after every page)."""
+        started = self.now()
+        result = RunResult(source.id)
+        state = None if restart else self.store.backfill_state_get(source.id)  # type: ignore[attr-defined]
+        if state is None or state.get("pages") != pages or state.get("since") != (since.isoformat() if since else None):
+            state = {"start": 0, "page_no": 0, "url": None, "pages": pages,
+                     "since": since.isoformat() if since else None}
+        for start_index in range(state["start"], len(source.start_urls)):
+            start = source.start_urls[start_index]
+            page_no = state["page_no"] if start_index == state["start"] else 0
+            url: str | None = state["url"] if start_index == state["start"] and state["url"] else start
+            while url is not None and (pages is None or page_no < pages):
+                page = await self._fetch_listing(source, url, result, conditional=False)
+                if page is None:
+                    break
+                links = self._links(source, page, result)
+                before = result.oldest_published
+                result.oldest_published = None
+                await self._articles(source, links, result, limit=len(links) or 1)
+                page_oldest, result.oldest_published = result.oldest_published, min(
+                    [d for d in (before, result.oldest_published) if d is not None], default=None)
+                nxt = next_page_url(page.text, page.url, source, page_no) or numbered_page_url(start, source, page_no + 1)
+                page_no += 1
+                state.update(start=start_index, page_no=page_no, url=nxt)
+                self.store.backfill_state_put(source.id, state)  # type: ignore[attr-defined]
+                if on_page:
+                    on_page(page_no, result)
+                if not links or (since is not None and page_oldest is not None and page_oldest < since):
+                    break
+                url = nxt
+            state.update(start=start_index + 1, page_no=0, url=None)
+            self.store.backfill_state_put(source.id, state)  # type: ignore[attr-defined]
+        self.store.backfill_state_clear(source.id)  # type: ignore[attr-defined]
+        self._record(source, result, started)
+        return result
+
+
+def article_from_file(html: str, url: str, source: SourceConfig) -> Article:
+    """Extract and normalize one page (the ``extract`` command's core)."""
+    return normalize(extract_article(html, url, source), source)
