@@ -231,16 +231,21 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=DEFAULT_CONFIG_PATH, metavar="FILE", help="config file (default: ./config.toml)")
-    common.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    common.add_argument("--log-format", default="logfmt", choices=["logfmt", "json"])
+    def common_options(defaults: bool) -> argparse.ArgumentParser:
+        # the options work before and after the command; only the top level sets defaults
+        p = argparse.ArgumentParser(add_help=False)
+        d = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)
+        p.add_argument("--config", default=d(DEFAULT_CONFIG_PATH), metavar="FILE", help="config file (default: ./config.toml)")
+        p.add_argument("--log-level", default=d("info"), choices=["debug", "info", "warning", "error"])
+        p.add_argument("--log-format", default=d("logfmt"), choices=["logfmt", "json"])
+        return p
 
+    common = common_options(False)
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="qkfeed: Vietnamese military news sites -> clean articles -> one combined feed.",
         epilog="Exit codes: 0 ok, 1 something failed, 2 usage/config error, 3 storage error.",
-        parents=[common],
+        parents=[common_options(True)],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
