@@ -170,9 +170,7 @@ class _Entry:
     image_type: str
 
 
-def _entries(
-    items: Iterable[StoredArticle], sources: Mapping[str, SourceConfig]
-) -> list[_Entry]:
+def _entries(items: Iterable[StoredArticle], sources: Mapping[str, SourceConfig]) -> list[_Entry]:
     return [_entry(item, sources.get(item.article.source_id)) for item in items]
 
 
@@ -305,9 +303,7 @@ def _add_entry(fg: FeedGenerator, e: _Entry, fmt: str) -> None:
         fe.author([{"name": name} for name in e.authors])
         fe.dc.dc_creator(list(e.authors))
     if e.categories:
-        fe.category(
-            [{"term": c.term, "label": c.label, "scheme": c.scheme} for c in e.categories]
-        )
+        fe.category([{"term": c.term, "label": c.label, "scheme": c.scheme} for c in e.categories])
     if e.content_html:
         fe.content(e.content_html, type="html")
     if e.summary:
