@@ -22,6 +22,7 @@ from pathlib import Path
 from .config import DEFAULT_CONFIG_PATH, Config, SourceConfig, load_config
 from .errors import ConfigError, ExtractError, FetchError, QkfeedError, StorageError
 from .logs import setup_logging
+from .service import PortInUse
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 0, 1, 2, 3
 
@@ -227,6 +228,14 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    from .service import serve
+
+    with _open_store(config) as store:
+        asyncio.run(serve(config, store, host=args.host, port=args.port))
+    return EXIT_OK
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -248,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common_options(True)],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("run", parents=[common], help="the service: scheduler + feed server",
+                       description="Keep every source fresh on its schedule and serve the feeds over HTTP "
+                                   "until SIGTERM/SIGINT (then finish the write in progress and exit 0).")
+    p.add_argument("--host", help="listen address (default: [server] host)")
+    p.add_argument("--port", type=int, help="listen port (default: [server] port)")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("fetch", parents=[common], help="one pass over sources now",
                        description="Fetch the listing pages of the given sources (all enabled ones by default) once, "
@@ -300,6 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except PortInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except StorageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORAGE

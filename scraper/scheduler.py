@@ -1,0 +1,111 @@
+"""One APScheduler job per source: never overlapping, never dropped, never fatal.
+
+Settings per job: ``max_instances=1`` (a source never runs twice at once),
+``coalesce=True`` (missed runs collapse into one), ``misfire_grace_time`` = the
+source's interval (a late run still happens; APScheduler's 1-second default
+would silently skip it) and jitter so sources do not hit at the same second.
+A source whose run fails backs off exponentially (capped at ``BACKOFF_CAP``)
+and keeps being retried; it is never parked for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from .config import Config, SourceConfig
+from .logs import event, get_logger
+from .pipeline import SourceRunner
+
+log = get_logger("scheduler")
+
+BACKOFF_CAP = timedelta(hours=6)
+MAX_JITTER = 60.0  # seconds
+
+
+def jitter_for(interval: float) -> float:
+    return min(MAX_JITTER, interval * 0.1)
+
+
+def backoff_delay(interval: float, failures: int) -> timedelta:
+    """Delay before the next try after ``failures`` consecutive failed runs (1 -> one interval)."""
+    base = timedelta(seconds=interval)
+    delay = base * (2 ** min(max(failures - 1, 0), 10))
+    return min(delay, max(base, BACKOFF_CAP))
+
+
+class SourceScheduler:
+    """Schedules ``runner.run_source`` for every enabled source."""
+
+    def __init__(self, config: Config, runner: SourceRunner) -> None:
+        self.config = config
+        self.runner = runner
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.failures: dict[str, int] = {}
+        self.running: set[asyncio.Task] = set()
+        self.runs_done = 0
+
+    def start(self, *, first_run_now: bool = True) -> None:
+        now = datetime.now(UTC)
+        for source in self.config.selected(None):
+            self.scheduler.add_job(
+                self._job,
+                "interval",
+                seconds=source.interval,
+                jitter=jitter_for(source.interval),
+                args=[source],
+                id=source.id,
+                name=f"fetch {source.id}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=int(max(1, source.interval)),
+                next_run_time=now if first_run_now else None,
+                replace_existing=True,
+            )
+        self.scheduler.start()
+        event(log, "scheduler_started", sources=len(self.scheduler.get_jobs()))
+
+    async def _job(self, source: SourceConfig) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.running.add(task)
+        try:
+            result = await self.runner.run_source(source)
+            ok = result.ok
+        except asyncio.CancelledError:
+            event(log, "job_cancelled", source=source.id)
+            return
+        except Exception:  # run_source does not raise; this is the last line of defence
+            event(log, "job_failed", logging.ERROR, exc_info=True, source=source.id)
+            ok = False
+        finally:
+            if task is not None:
+                self.running.discard(task)
+            self.runs_done += 1
+        if ok:
+            self.failures.pop(source.id, None)
+            return
+        failures = self.failures.get(source.id, 0) + 1
+        self.failures[source.id] = failures
+        delay = backoff_delay(source.interval, failures)
+        job = self.scheduler.get_job(source.id)
+        if job is not None and delay.total_seconds() > source.interval:
+            job.modify(next_run_time=datetime.now(UTC) + delay)
+        event(log, "source_backoff", logging.WARNING, source=source.id, failures=failures,
+              next_in_s=int(max(delay.total_seconds(), source.interval)))
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop scheduling; let running jobs finish their current write, cancel them after ``grace``."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        tasks = list(self.running)
+        if not tasks:
+            return
+        done, pending = await asyncio.wait(tasks, timeout=grace)
+        for task in pending:
+            task.cancel()  # cancellation lands on a network await; store writes are synchronous transactions
+        if pending:
+            await asyncio.wait(pending, timeout=grace)

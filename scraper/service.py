@@ -1,0 +1,89 @@
+"""``run.py run``: the scheduler and the feed server in one process, until SIGTERM/SIGINT.
+
+Shutdown: the first signal stops the scheduler, lets the write in progress
+finish (store writes are single transactions) and stops the server; the
+process then exits 0.  A restart picks up where it left off because all state
+is in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+
+from .config import Config
+from .errors import QkfeedError
+from .logs import event, get_logger
+
+log = get_logger("service")
+
+
+class PortInUse(QkfeedError):
+    """The feed server's address is taken."""
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the service owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind before starting anything, so a taken port is one clear error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(config: Config, store: object, *, host: str | None = None, port: int | None = None) -> None:
+    """Run scheduler + feed server until a termination signal."""
+    from feeds.app import create_app
+
+    from .http import Fetcher
+    from .pipeline import SourceRunner
+    from .scheduler import SourceScheduler
+
+    host = host or config.server.host
+    port = config.server.port if port is None else port
+    sock = bind_socket(host, port)
+    actual_port = sock.getsockname()[1]
+    base_url = config.server.base_url or f"http://{host}:{actual_port}"
+    app = create_app(config, store, base_url=base_url)
+    server = _QuietServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
+                                         timeout_keep_alive=5, timeout_graceful_shutdown=3))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async with Fetcher(config.fetch) as fetcher:
+        scheduler = SourceScheduler(config, SourceRunner(config, store, fetcher))
+        scheduler.start()
+        server_task = asyncio.create_task(server.serve(sockets=[sock]))
+        event(log, "service_started", url=base_url + "/", sources=len(config.selected(None)))
+        stop_task = asyncio.create_task(stop.wait())
+        await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        event(log, "service_stopping")
+        await scheduler.stop()
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server_task, timeout=5)
+        stop_task.cancel()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+    event(log, "service_stopped")
