@@ -176,7 +176,8 @@ def _entries(items: Iterable[StoredArticle], sources: Mapping[str, SourceConfig]
 
 def _entry(item: StoredArticle, source: SourceConfig | None) -> _Entry:
     art = item.article
-    url = _text(art.url)
+    # readers follow the URL that was fetched; the canonical key may not be fetchable
+    url = _text(art.original_url or art.url)
     body_text = _text(art.body_text).strip()
     summary = clean_text(art.summary) or _shorten(clean_text(body_text), SUMMARY_FALLBACK_CHARS)
     # Agencies (TTXVN, QĐND ...) are credited when no person is.
