@@ -1,0 +1,530 @@
+"""The one HTTP client of qkfeed.
+
+Settings (FetchConfig): ``user_agent``; ``timeout`` (connect, and each read);
+``deadline`` (one request/response exchange, body included, so a slow drip
+ends); ``max_bytes`` (decoded body cap, checked on Content-Length and while
+inflating); ``retries`` and ``backoff_max``; ``per_host_concurrency`` and
+``per_host_delay`` (politeness.HostLimiter); ``respect_robots``
+(politeness.RobotsCache); ``allow_private_networks`` (the address guard).
+
+One ``Fetcher.get`` call::
+
+    for each hop (at most MAX_REDIRECTS redirects, no URL twice):
+        literal-IP check -> robots.txt -> retried exchange:
+            wait for a host slot -> connect (GuardedBackend: resolve, refuse
+            non-public answers, connect to a checked IP) -> headers -> body
+    -> Page
+
+Errors (all ``scraper.errors.FetchError``)::
+
+    FetchError          timeouts, connection errors, deadline, bad URL,
+                        redirect loop, too many redirects (after retries)
+    ├── BlockedByRobots robots.txt disallows a hop
+    ├── AddressBlocked  a hop resolves to a non-public address
+    ├── ResponseTooLarge body over max_bytes (Content-Length or streamed)
+    └── HTTPStatusError a 4xx, or a retried status still failing after retries
+
+What is retried is data: RETRY_STATUSES and RETRY_EXCEPTIONS.  The deadline
+is not retried (a server that drips will drip again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import logging
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import httpcore
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from .charset import decode_html
+from .config import FetchConfig
+from .errors import (
+    AddressBlocked,
+    BlockedByRobots,
+    FetchError,
+    HTTPStatusError,
+    ResponseTooLarge,
+)
+from .models import Page
+from .politeness import HostLimiter, RobotsCache
+
+__all__ = [
+    "Fetcher",
+    "GuardedBackend",
+    "GuardedTransport",
+    "RETRY_EXCEPTIONS",
+    "RETRY_STATUSES",
+    "Resolver",
+    "is_public_address",
+    "system_resolver",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 10
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+RETRY_AFTER_STATUSES = frozenset({429, 503})  # whose Retry-After header is honoured
+RETRY_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    httpx.TimeoutException,  # connect / read / write / pool timeouts
+    httpx.NetworkError,  # refused, reset, DNS failure
+    httpx.RemoteProtocolError,  # broken chunked encoding, truncated body, bad status line
+)
+BACKOFF_JITTER = 1.0  # seconds of random jitter added to 1, 2, 4 ... s (capped by backoff_max)
+DEFAULT_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "vi,en;q=0.5",
+    "Accept-Encoding": "gzip, deflate",  # decoded here, with the size cap (see _Inflater)
+}
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+Sleep = Callable[[float], Awaitable[None]]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+# --- address guard -------------------------------------------------------------------
+
+
+def is_public_address(ip: IPAddress) -> bool:
+    """True for globally routable unicast addresses, also inside IPv6 wrappers."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public_address(embedded)
+    return ip.is_global and not ip.is_multicast
+
+
+def _literal_ip(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses of ``host`` from the system resolver, in its order."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that resolves names itself and connects only
+    to checked addresses, so neither a redirect nor a DNS answer that changes
+    between a check and the connection (rebinding) can reach a private network.
+    """
+
+    def __init__(
+        self,
+        resolver: Resolver | None = None,
+        *,
+        allow_private: bool = False,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self._resolver = resolver or system_resolver
+        self._allow_private = allow_private
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def _addresses(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
+        literal = _literal_ip(host)
+        if literal is not None:
+            return [literal]
+        try:
+            async with asyncio.timeout(timeout):
+                answers = await self._resolver(host, port)
+            addresses = [ipaddress.ip_address(a) for a in answers]
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+        except (OSError, ValueError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} has no address")
+        return addresses
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self._addresses(host, port, timeout)
+        if not self._allow_private:
+            for ip in addresses:
+                if not is_public_address(ip):
+                    raise AddressBlocked(host, f"{host} resolves to non-public address {ip}")
+        error: Exception | None = None
+        for ip in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    str(ip),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("Unix sockets are not used by qkfeed")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport whose connection pool connects through GuardedBackend."""
+
+    def __init__(
+        self,
+        cfg: FetchConfig,
+        *,
+        resolver: Resolver | None = None,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        ctx = ssl_context or httpx.create_ssl_context(trust_env=False)
+        super().__init__(verify=ctx, trust_env=False)
+        backend = GuardedBackend(
+            resolver, allow_private=cfg.allow_private_networks, inner=network_backend
+        )
+        # httpx has no public way to choose the pool's network backend (encode/httpx#3180);
+        # this replaces the pool it built with an identical one that uses ours.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ctx,
+            max_connections=httpx.Limits().max_connections,
+            max_keepalive_connections=httpx.Limits().max_keepalive_connections,
+            keepalive_expiry=httpx.Limits().keepalive_expiry,
+            http1=True,
+            http2=False,
+            network_backend=backend,
+        )
+
+
+# --- body reading ---------------------------------------------------------------------
+
+
+class _Inflater:
+    """Content-Encoding decoder that never produces more than ``limit`` + 1 bytes.
+
+    httpx's own decoders inflate a whole network read at once: one 64 KiB read
+    of a gzip bomb is 64 MiB.  Here every ``decompress`` call is bounded.
+    """
+
+    def __init__(self, url: str, encoding: str, limit: int) -> None:
+        self._url = url
+        self._limit = limit
+        self._total = 0
+        self._encoding = encoding.strip().lower()
+        if self._encoding in ("", "identity"):
+            self._zlib = None
+        elif self._encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self._encoding == "deflate":
+            self._zlib = zlib.decompressobj()
+        else:
+            raise FetchError(url, f"unsupported Content-Encoding {encoding!r}")
+        self._first = True
+
+    def _count(self, data: bytes) -> bytes:
+        self._total += len(data)
+        if self._total > self._limit:
+            raise ResponseTooLarge(self._url, f"body exceeds the cap of {self._limit} bytes")
+        return data
+
+    def feed(self, data: bytes) -> bytes:
+        if self._zlib is None:
+            return self._count(data)
+        out = []
+        try:
+            # bytes after the end of the stream (a second gzip member, junk) are ignored,
+            # as httpx does
+            while data and not self._zlib.eof:
+                try:
+                    chunk = self._zlib.decompress(data, self._limit - self._total + 1)
+                except zlib.error:
+                    if not (self._first and self._encoding == "deflate"):
+                        raise
+                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
+                    chunk = self._zlib.decompress(data, self._limit - self._total + 1)
+                self._first = False
+                out.append(self._count(chunk))
+                data = self._zlib.unconsumed_tail
+        except zlib.error as exc:
+            raise FetchError(self._url, f"corrupt {self._encoding} body: {exc}") from None
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        if self._zlib is None:
+            return b""
+        return self._count(self._zlib.flush())
+
+
+# --- the fetcher ----------------------------------------------------------------------
+
+
+class _RetryableStatus(Exception):
+    """A response whose status is in RETRY_STATUSES; becomes HTTPStatusError when final."""
+
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, _RetryableStatus | RETRY_EXCEPTIONS)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass
+class _Hop:
+    """The outcome of one exchange: a page, or where a redirect points."""
+
+    page: Page | None = None
+    location: str | None = None
+
+
+class Fetcher:
+    """``async with Fetcher(cfg) as f: page = await f.get(url)``.
+
+    ``transport`` replaces the network layer (tests use ``httpx.MockTransport``
+    or a GuardedTransport over a fake backend); with a foreign transport only
+    literal IPs in URLs are checked by the address guard.  ``resolver`` is used
+    by the default transport's guard; ``sleep`` by backoff and host spacing.
+    """
+
+    def __init__(
+        self,
+        cfg: FetchConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._cfg = cfg
+        self._sleep = sleep
+        if transport is None:
+            transport = GuardedTransport(cfg, resolver=resolver)
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            headers={"User-Agent": cfg.user_agent, **DEFAULT_HEADERS},
+            timeout=httpx.Timeout(cfg.timeout),
+            follow_redirects=False,
+            trust_env=False,
+        )
+        self._limiter = HostLimiter(cfg, sleep=sleep)
+        self._robots = RobotsCache(cfg, self._fetch_robots)
+        self._backoff = wait_exponential_jitter(max=cfg.backoff_max, jitter=BACKOFF_JITTER)
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    @property
+    def limiter(self) -> HostLimiter:
+        return self._limiter
+
+    async def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        check_robots: bool = True,
+    ) -> Page:
+        """Fetch ``url``; a conditional GET when ``etag``/``last_modified`` are given."""
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        target = self._check_url(url)
+        seen = {target.copy_with(fragment=None)}
+        for _ in range(MAX_REDIRECTS + 1):
+            hop_url = str(target)
+            if check_robots and self._cfg.respect_robots:
+                try:
+                    allowed = await self._robots.can_fetch(hop_url)
+                except AddressBlocked as exc:
+                    raise AddressBlocked(hop_url, exc.reason) from None
+                if not allowed:
+                    raise BlockedByRobots(hop_url, "disallowed by robots.txt")
+            hop = await self._fetch_retrying(target, headers)
+            if hop.page is not None:
+                return hop.page
+            assert hop.location is not None
+            try:
+                target = self._check_url(str(target.join(hop.location)))
+            except FetchError as exc:
+                raise type(exc)(exc.url, f"redirect from {hop_url}: {exc.reason}") from None
+            key = target.copy_with(fragment=None)
+            if key in seen:
+                raise FetchError(url, f"redirect loop at {target}")
+            seen.add(key)
+        raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
+
+    def _check_url(self, url: str) -> httpx.URL:
+        try:
+            target = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise FetchError(url, f"invalid URL: {exc}") from None
+        if target.scheme not in ("http", "https"):
+            raise FetchError(url, f"unsupported scheme {target.scheme!r}")
+        if not target.host:
+            raise FetchError(url, "no host in URL")
+        if not self._cfg.allow_private_networks:
+            ip = _literal_ip(target.host)
+            if ip is not None and not is_public_address(ip):
+                raise AddressBlocked(url, f"{ip} is not a public address")
+        return target
+
+    async def _fetch_robots(self, url: str) -> Page:
+        return await self.get(url, check_robots=False)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
+            return 0.0  # the host slot, pushed back by defer(), does the waiting
+        return float(self._backoff(state))
+
+    async def _fetch_retrying(self, target: httpx.URL, headers: dict[str, str]) -> _Hop:
+        url = str(target)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._cfg.retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(_is_retryable),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=_log_retry(url),
+        )
+        try:
+            return await retrying(self._exchange, target, headers)
+        except _RetryableStatus as exc:
+            raise HTTPStatusError(url, exc.status) from None
+        except AddressBlocked as exc:
+            raise AddressBlocked(url, exc.reason) from None
+        except httpx.TimeoutException as exc:
+            raise FetchError(url, f"timed out ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
+        except httpx.InvalidURL as exc:
+            raise FetchError(url, f"invalid URL: {exc}") from exc
+
+    async def _exchange(self, target: httpx.URL, headers: dict[str, str]) -> _Hop:
+        url = str(target)
+        async with self._limiter.slot(target.host):
+            try:
+                async with asyncio.timeout(self._cfg.deadline):
+                    async with self._client.stream("GET", target, headers=headers) as resp:
+                        return await self._read(url, resp)
+            except TimeoutError:
+                raise FetchError(url, f"deadline of {self._cfg.deadline:g}s exceeded") from None
+
+    async def _read(self, url: str, resp: httpx.Response) -> _Hop:
+        status = resp.status_code
+        headers = {k.lower(): v for k, v in resp.headers.items()}
+        if status in REDIRECT_STATUSES and "location" in headers:
+            return _Hop(location=headers["location"])
+        if status == 304:
+            return _Hop(Page(url=url, status=304, text="", headers=headers, not_modified=True))
+        if status in RETRY_STATUSES:
+            retry_after = None
+            if status in RETRY_AFTER_STATUSES:
+                retry_after = parse_retry_after(headers.get("retry-after"))
+                if retry_after is not None:
+                    retry_after = min(retry_after, self._cfg.backoff_max)
+                    self._limiter.defer(resp.url.host, retry_after)
+            raise _RetryableStatus(status, retry_after)
+        if status >= 300:
+            raise HTTPStatusError(url, status)
+        content = await self._read_body(url, resp)
+        text, encoding = decode_html(content, headers.get("content-type"))
+        return _Hop(
+            Page(
+                url=url,
+                status=status,
+                text=text,
+                headers=headers,
+                encoding=encoding,
+                content=content,
+            )
+        )
+
+    async def _read_body(self, url: str, resp: httpx.Response) -> bytes:
+        cap = self._cfg.max_bytes
+        length = resp.headers.get("content-length", "")
+        if length.strip().isdigit() and int(length) > cap:
+            raise ResponseTooLarge(
+                url, f"Content-Length {int(length)} exceeds the cap of {cap} bytes"
+            )
+        inflater = _Inflater(url, resp.headers.get("content-encoding", ""), cap)
+        parts = []
+        async for raw in resp.aiter_raw():
+            parts.append(inflater.feed(raw))
+        parts.append(inflater.flush())
+        return b"".join(parts)
+
+
+def _log_retry(url: str) -> Callable[[RetryCallState], Any]:
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.info("retry %d for %s in %.2fs after %s", state.attempt_number, url, wait, exc)
+
+    return before_sleep
