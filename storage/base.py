@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 from scraper.models import Article, SourceHealth, StoredArticle
 from scraper.text import fold_accents
@@ -35,6 +35,7 @@ DEFAULT_LATEST_LIMIT = 50
 LIKE_ESCAPE = "\\"
 
 
+@runtime_checkable
 class Store(Protocol):
     """Where articles, raw pages, fetch validators and source health are kept."""
 

@@ -223,6 +223,23 @@ class SQLiteStore:
                         migration.name,
                         self._path,
                     )
+            self._check_writable()
+
+    def _check_writable(self) -> None:
+        """Touch a row and roll back: a read-only file (or directory) fails here, not later."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute(
+                        "UPDATE schema_migrations SET applied_at = applied_at"
+                        " WHERE version = (SELECT MAX(version) FROM schema_migrations)"
+                    )
+                finally:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot write SQLite database {self._path}: {exc}") from exc
 
     # -- articles ----------------------------------------------------------
 

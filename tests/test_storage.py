@@ -1,0 +1,734 @@
+"""The SQLite store, on real files in tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import unicodedata
+import uuid
+import zlib
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from scraper.errors import StorageError
+from scraper.models import Article
+from scraper.text import fold_accents
+from storage import SQLiteStore, Store, open_store
+from storage._migrations import Migration, load_migrations
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+
+
+def make_article(n: int = 1, **changes: object) -> Article:
+    fields: dict[str, object] = {
+        "url": f"https://www.qdnd.vn/quoc-phong/bai-{n}",
+        "source_id": "qdnd",
+        "title": f"Bài số {n}",
+        "published": T0 + timedelta(hours=n),
+        "authors": ("Nguyễn Văn A",),
+        "agencies": ("TTXVN",),
+        "body_html": f"<p>Nội dung {n}</p>",
+        "body_text": f"Nội dung {n}",
+        "summary": "Tóm tắt",
+        "image_url": "https://www.qdnd.vn/anh.jpg",
+        "categories": ("Quốc phòng",),
+        "modified": None,
+        "fingerprint": f"fp-{n}",
+        "original_url": f"https://www.qdnd.vn/quoc-phong/bai-{n}?utm_source=x",
+    }
+    fields.update(changes)
+    return Article(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "qkfeed.db"
+
+
+@pytest.fixture
+def store(db_path: Path):
+    with open_store(f"sqlite:///{db_path}") as s:
+        yield s
+
+
+def applied_versions(path: Path) -> list[int]:
+    conn = sqlite3.connect(path)
+    try:
+        return [v for (v,) in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
+    finally:
+        conn.close()
+
+
+# -- opening and migrations ----------------------------------------------------
+
+
+def test_open_store_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open_store("sqlite:///data/sub/q.db") as s:  # relative: parent directories created
+        assert s.count_articles() == 0
+    assert (tmp_path / "data" / "sub" / "q.db").is_file()
+    with open_store(f"sqlite:///{tmp_path / 'abs.db'}") as s:  # sqlite:////abs/path
+        s.upsert_article(make_article())
+    assert (tmp_path / "abs.db").is_file()
+    with open_store("sqlite:///:memory:") as s:
+        assert s.upsert_article(make_article()) == "new"
+        assert isinstance(s, Store)  # structural: SQLiteStore satisfies the protocol
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://user:secret@db/qkfeed", "PostgreSQL support is not installed yet"),
+        ("postgres://db/qkfeed", "PostgreSQL support is not installed yet"),
+        ("mysql://user:secret@db/x", "unsupported storage URL (scheme 'mysql')"),
+        ("data/qkfeed.db", "unsupported storage URL (a URL without a scheme)"),
+        ("sqlite://data/qkfeed.db", "a SQLite storage URL is sqlite:///relative/path.db"),
+        ("sqlite:///", "a SQLite storage URL is sqlite:///relative/path.db"),
+    ],
+)
+def test_open_store_bad_urls(url: str, message: str) -> None:
+    with pytest.raises(StorageError) as info:
+        open_store(url)
+    assert str(info.value).startswith(message)
+    assert "secret" not in str(info.value)
+
+
+def test_migrations_are_idempotent(db_path: Path) -> None:
+    known = len(load_migrations())
+    with open_store(f"sqlite:///{db_path}") as s:
+        s.upsert_article(make_article())
+        s.migrate()
+        s.migrate()
+    with open_store(f"sqlite:///{db_path}") as s:
+        s.migrate()
+        assert s.count_articles() == 1
+    assert applied_versions(db_path) == list(range(1, known + 1))
+
+
+def test_bundled_migrations_are_numbered_from_one() -> None:
+    migrations = load_migrations()
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    assert migrations[0].name == "init"
+
+
+def test_migrations_apply_in_order_each_in_a_transaction(db_path: Path) -> None:
+    init = load_migrations()[0]
+    ok = Migration(2, "extra", "CREATE TABLE extra (x INTEGER); INSERT INTO extra VALUES (7);\n")
+    broken = Migration(3, "broken", "CREATE TABLE t3 (x INTEGER);\nINSERT INTO nowhere VALUES (1);")
+    store = SQLiteStore(db_path, migrations=[broken, init, ok])  # given out of order
+    with pytest.raises(StorageError, match="migration 0003_broken failed: no such table: nowhere"):
+        store.migrate()
+    store.close()
+    assert applied_versions(db_path) == [1, 2]
+    conn = sqlite3.connect(db_path)
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert conn.execute("SELECT x FROM extra").fetchall() == [(7,)]
+    conn.close()
+    assert "t3" not in tables  # the failed migration left nothing behind
+    # Fixed, it applies on the next start.
+    fixed = Migration(3, "broken", "CREATE TABLE t3 (x INTEGER);")
+    with SQLiteStore(db_path, migrations=[init, ok, fixed]) as s:
+        s.migrate()
+    assert applied_versions(db_path) == [1, 2, 3]
+
+
+def test_migration_numbering_gap_is_refused(db_path: Path) -> None:
+    init = load_migrations()[0]
+    with pytest.raises(StorageError, match="not numbered"):
+        SQLiteStore(db_path, migrations=[init, Migration(3, "later", "SELECT 1;")])
+
+
+def test_newer_schema_is_refused_without_change(db_path: Path) -> None:
+    with open_store(f"sqlite:///{db_path}") as s:
+        s.upsert_article(make_article())
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 'x')")
+    conn.close()
+    before = db_path.read_bytes()
+    files_before = sorted(os.listdir(db_path.parent))
+    known = len(load_migrations())
+    expected = (
+        f"database schema version 999 is newer than this qkfeed (knows {known}); upgrade qkfeed"
+    )
+    with pytest.raises(StorageError) as info:
+        open_store(f"sqlite:///{db_path}")
+    assert str(info.value) == expected
+    with pytest.raises(StorageError, match="is newer than this qkfeed"):
+        SQLiteStore(db_path)
+    assert db_path.read_bytes() == before
+    assert sorted(os.listdir(db_path.parent)) == files_before
+
+
+def test_newer_schema_appearing_after_open_is_refused_by_migrate(
+    store: SQLiteStore, db_path: Path
+) -> None:
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'x')")
+    conn.close()
+    with pytest.raises(StorageError, match="schema version 99 is newer"):
+        store.migrate()
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"this is not an SQLite file\n" * 200)
+    with pytest.raises(StorageError) as info:
+        open_store(f"sqlite:///{path}")
+    assert str(info.value) == f"cannot open SQLite database {path}: file is not a database"
+    assert path.read_bytes() == b"this is not an SQLite file\n" * 200
+
+
+def test_path_is_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="it is a directory"):
+        open_store(f"sqlite:///{tmp_path}")
+
+
+def test_missing_absolute_directory_is_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "q.db"
+    with pytest.raises(StorageError, match=r"directory .*missing does not exist"):
+        open_store(f"sqlite:///{path}")
+    assert not path.parent.exists()
+
+
+def test_relative_directory_that_cannot_be_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "blocker").write_text("a file where a directory should be")
+    with pytest.raises(StorageError, match="cannot create directory blocker/sub"):
+        open_store("sqlite:///blocker/sub/q.db")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores file modes")
+def test_unreadable_and_unwritable_files(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    open_store(f"sqlite:///{path}").close()
+    path.chmod(0o000)
+    try:
+        with pytest.raises(StorageError, match="cannot open SQLite database"):
+            open_store(f"sqlite:///{path}")
+        path.chmod(0o444)
+        with pytest.raises(StorageError, match="readonly database"):
+            open_store(f"sqlite:///{path}")
+    finally:
+        path.chmod(0o644)
+
+
+def test_closed_store_raises_storage_error(db_path: Path) -> None:
+    s = open_store(f"sqlite:///{db_path}")
+    with s:
+        pass
+    s.close()  # idempotent
+    with pytest.raises(StorageError, match="closed"):
+        s.count_articles()
+
+
+def test_pragmas(store: SQLiteStore, db_path: Path) -> None:
+    conn = store._conn
+    assert conn is not None
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    assert conn.execute("PRAGMA busy_timeout").fetchone() == (5000,)
+
+
+# -- upsert ------------------------------------------------------------------
+
+
+def test_insert_unchanged_updated(store: SQLiteStore, db_path: Path) -> None:
+    article = make_article()
+    v0 = store.version()
+    assert store.upsert_article(article, now=T0) == "new"
+    v1 = store.version()
+    assert v1 != v0
+    first = store.get_article(article.url)
+    assert first is not None
+    assert first.guid == "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, article.url))
+    assert first.first_seen == first.updated == T0
+    assert first.article == article
+
+    watcher = sqlite3.connect(db_path)  # PRAGMA data_version moves when another connection commits
+    data_version = watcher.execute("PRAGMA data_version").fetchone()
+    assert store.upsert_article(article, now=T0 + timedelta(hours=1)) == "unchanged"
+    assert watcher.execute("PRAGMA data_version").fetchone() == data_version
+    assert store.version() == v1
+    assert store.get_article(article.url) == first
+
+    edited = make_article(body_text="Nội dung đã sửa", fingerprint="fp-edited")
+    later = T0 + timedelta(hours=2)
+    assert store.upsert_article(edited, now=later) == "updated"
+    assert watcher.execute("PRAGMA data_version").fetchone() != data_version
+    watcher.close()
+    second = store.get_article(article.url)
+    assert second is not None
+    assert (second.id, second.guid, second.first_seen) == (first.id, first.guid, T0)
+    assert second.updated == later > first.updated
+    assert second.article == edited
+    assert store.version() not in (v0, v1)
+    assert store.count_articles() == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"title": "Bài số 1 (cập nhật)"},
+        {"published": T0 + timedelta(days=1)},
+        {"published": None},
+        {"authors": ("Nguyễn Văn A", "Trần Thị B")},
+        {"authors": ()},
+        {"fingerprint": "other"},
+    ],
+)
+def test_each_key_field_makes_an_update(store: SQLiteStore, change: dict[str, object]) -> None:
+    store.upsert_article(make_article(), now=T0)
+    assert store.upsert_article(make_article(**change), now=T0 + timedelta(1)) == "updated"
+
+
+def test_other_fields_alone_are_unchanged(store: SQLiteStore) -> None:
+    store.upsert_article(make_article(), now=T0)
+    version = store.version()
+    same_key = make_article(summary="khác", categories=("Khác",), image_url=None, source_id="other")
+    assert store.upsert_article(same_key) == "unchanged"
+    assert store.version() == version
+    stored = store.get_article(same_key.url)
+    assert stored is not None and stored.article == make_article()
+
+
+def test_datetimes_are_utc_in_and_out(store: SQLiteStore) -> None:
+    ict = timezone(timedelta(hours=7))
+    published = datetime(2024, 5, 1, 15, 30, 0, 123, tzinfo=ict)
+    store.upsert_article(make_article(published=published, modified=published), now=T0)
+    stored = store.get_article(make_article().url)
+    assert stored is not None
+    assert stored.article.published == published
+    assert stored.article.published.tzinfo is UTC and stored.article.published.hour == 8
+    assert stored.first_seen.tzinfo is UTC
+    # Same instant in another zone is not a change.
+    assert (
+        store.upsert_article(make_article(published=published.astimezone(UTC), modified=published))
+        == "unchanged"
+    )
+    with pytest.raises(ValueError, match="naive"):
+        store.upsert_article(make_article(2, published=datetime(2024, 5, 1)))
+    with pytest.raises(ValueError, match="naive"):
+        store.upsert_article(make_article(2), now=datetime(2024, 5, 1))
+    assert store.count_articles() == 1
+
+
+def test_raw_html_is_compressed_and_reextractable(store: SQLiteStore, db_path: Path) -> None:
+    html = "<html><body>Biên giới</body></html>".encode() * 100
+    store.upsert_article(make_article(1), raw_html=html, now=T0)
+    store.upsert_article(make_article(2, source_id="qk7"), raw_html=b"<html>2</html>", now=T0)
+    store.upsert_article(make_article(3), now=T0)  # no page
+    conn = sqlite3.connect(db_path)
+    (stored,) = conn.execute(
+        "SELECT html FROM pages WHERE url = ?", (make_article(1).url,)
+    ).fetchone()
+    conn.close()
+    assert len(stored) < len(html) and zlib.decompress(stored) == html
+    assert list(store.pages_for_reextract()) == [
+        (make_article(1).url, "qdnd", html),
+        (make_article(2).url, "qk7", b"<html>2</html>"),
+    ]
+    assert list(store.pages_for_reextract("qk7")) == [
+        (make_article(2).url, "qk7", b"<html>2</html>")
+    ]
+    # An update replaces the page; "unchanged" writes nothing, not even the page.
+    store.upsert_article(make_article(1, fingerprint="new"), raw_html=b"v2", now=T0)
+    store.upsert_article(make_article(1, fingerprint="new"), raw_html=b"v3", now=T0)
+    assert [h for u, _, h in store.pages_for_reextract("qdnd")] == [b"v2"]
+
+
+def test_pages_for_reextract_pages_through_many(store: SQLiteStore) -> None:
+    for n in range(120):
+        store.upsert_article(make_article(n), raw_html=f"<p>{n}</p>".encode(), now=T0)
+    pages = list(store.pages_for_reextract())
+    assert len(pages) == 120
+    assert [url for url, _, _ in pages] == sorted(make_article(n).url for n in range(120))
+
+
+def test_known_urls_get_and_count(store: SQLiteStore) -> None:
+    for n in range(3):
+        store.upsert_article(make_article(n))
+    store.upsert_article(make_article(10, source_id="qk7"))
+    asked = [make_article(n).url for n in range(1200)] + ["https://elsewhere/x"]
+    assert store.known_urls(asked) == {make_article(n).url for n in (0, 1, 2, 10)}
+    assert store.known_urls([]) == set()
+    assert store.known_urls(iter([make_article(1).url])) == {make_article(1).url}
+    assert store.get_article("https://elsewhere/x") is None
+    assert store.count_articles() == 4
+    assert store.count_articles("qdnd") == 3
+    assert store.count_articles("qk7") == 1
+    assert store.count_articles("none") == 0
+
+
+# -- search and listing --------------------------------------------------------
+
+
+def test_accent_insensitive_search(store: SQLiteStore) -> None:
+    store.upsert_article(
+        make_article(1, title="Tuần tra biên giới", body_text="Đồn Biên phòng Ia Đal")
+    )
+    store.upsert_article(
+        make_article(2, title="Huấn luyện", body_text="Giảm 50% thời gian, mã_số 7")
+    )
+    store.upsert_article(make_article(3, title="Khác", body_text="giảm 500 lượt, mãxsố"))
+    nfd = unicodedata.normalize("NFD", "biên giới")
+    assert nfd != "biên giới"
+
+    def found(q: str) -> list[int]:
+        return sorted(int(s.article.url.rsplit("-", 1)[1]) for s in store.latest(q=q))
+
+    assert found("bien gioi") == [1]
+    assert found("BIÊN GIỚI") == [1]
+    assert found(nfd) == [1]
+    assert found("  Biên   giới ") == [1]
+    assert found("don bien phong") == [1]  # body text, đ folded to d
+    assert found("ia dal") == [1]
+    assert found("50%") == [2]  # % and _ are literal
+    assert found("ma_so") == [2]
+    assert found("giam") == [2, 3]
+    assert found("") == [1, 2, 3]
+    assert found("không có") == []
+
+
+def test_search_text_column_is_folded(store: SQLiteStore, db_path: Path) -> None:
+    article = make_article(title="Biên giới", body_text="Đồn\n\nbiên phòng")
+    store.upsert_article(article)
+    conn = sqlite3.connect(db_path)
+    (text,) = conn.execute("SELECT search_text FROM articles").fetchone()
+    conn.close()
+    assert text == fold_accents("Biên giới Đồn\n\nbiên phòng") == "bien gioi don bien phong"
+
+
+def test_latest_order_limit_filters(store: SQLiteStore) -> None:
+    # published wins over first_seen; undated articles sort by first_seen; ties by id.
+    store.upsert_article(make_article(1, published=T0), now=T0 + timedelta(days=9))
+    store.upsert_article(make_article(2, published=None), now=T0 + timedelta(hours=5))
+    store.upsert_article(make_article(3, published=T0 + timedelta(hours=3)), now=T0)
+    store.upsert_article(
+        make_article(4, published=T0 + timedelta(hours=3), source_id="qk7"), now=T0
+    )
+    store.upsert_article(make_article(5, published=T0 - timedelta(days=1), source_id="qk7"), now=T0)
+
+    def numbers(articles: list) -> list[int]:
+        return [int(s.article.url.rsplit("-", 1)[1]) for s in articles]
+
+    assert numbers(store.latest()) == [2, 4, 3, 1, 5]
+    assert numbers(store.latest(limit=2)) == [2, 4]
+    assert store.latest(limit=0) == []
+    assert numbers(store.latest(source_id="qk7")) == [4, 5]
+    assert numbers(store.latest(source_id="qdnd", limit=1)) == [2]
+    assert numbers(store.latest(since=T0 + timedelta(hours=3))) == [2, 4, 3]
+    assert numbers(store.latest(since=T0, source_id="qk7")) == [4]
+    assert numbers(store.latest(q="bai so 3")) == [3]
+    assert store.latest(source_id="nobody") == []
+    with pytest.raises(ValueError, match="naive"):
+        store.latest(since=datetime(2024, 1, 1))
+
+
+def test_version_is_cheap_and_changes_on_every_write(store: SQLiteStore) -> None:
+    seen = {store.version()}
+    for n in range(5):
+        store.upsert_article(make_article(n))
+        seen.add(store.version())
+        store.upsert_article(make_article(n, fingerprint="x"))
+        seen.add(store.version())
+    assert len(seen) == 11
+    conn = store._conn
+    assert conn is not None
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT value FROM counters WHERE name = 'articles'"
+    ).fetchall()
+    assert "USING INDEX" in plan[0][3] or "PRIMARY KEY" in plan[0][3]
+
+
+# -- HTTP cache, runs, health, backfill ----------------------------------------
+
+
+def test_http_cache(store: SQLiteStore) -> None:
+    url = "https://www.qdnd.vn/quoc-phong"
+    assert store.http_cache_get(url) == (None, None)
+    store.http_cache_put(url, '"abc"', "Wed, 01 May 2024 08:00:00 GMT")
+    assert store.http_cache_get(url) == ('"abc"', "Wed, 01 May 2024 08:00:00 GMT")
+    store.http_cache_put(url, None, "Thu, 02 May 2024 08:00:00 GMT")
+    assert store.http_cache_get(url) == (None, "Thu, 02 May 2024 08:00:00 GMT")
+    assert store.http_cache_get(url + "/other") == (None, None)
+
+
+def test_runs_and_health(store: SQLiteStore, db_path: Path) -> None:
+    now = T0 + timedelta(days=2)
+    (never,) = store.source_health(["qk7"], now=now)
+    assert never.source_id == "qk7"
+    assert (never.last_run, never.last_success, never.articles, never.errors) == (None, None, 0, 0)
+    assert (never.consecutive_failures, never.last_error, never.degraded) == (0, None, None)
+    assert never.articles_last_day == 0
+
+    def run(hour: int, ok: bool, **kw: object) -> None:
+        start = T0 + timedelta(hours=hour)
+        store.record_run(
+            "qdnd",
+            started=start,
+            finished=start + timedelta(minutes=1),
+            ok=ok,
+            new=kw.pop("new", 0),
+            updated=0,
+            errors=kw.pop("errors", 0),
+            **kw,  # type: ignore[arg-type]
+        )
+
+    run(1, True, new=3)
+    run(2, False, errors=1, message="HTTP 503")
+    run(
+        3,
+        False,
+        errors=2,
+        message="timeout",
+        degraded="profile selector 'date' (div.x) stopped matching",
+    )
+    (h,) = store.source_health(["qdnd"], now=now)
+    assert h.consecutive_failures == 2
+    assert h.last_run == T0 + timedelta(hours=3)
+    assert h.last_success == T0 + timedelta(hours=1)
+    assert (h.errors, h.last_error) == (2, "timeout")
+    assert h.degraded == "profile selector 'date' (div.x) stopped matching"
+    run(4, True, errors=1, message="1 article failed")
+    (h,) = store.source_health(["qdnd"], now=now)
+    assert h.consecutive_failures == 0
+    assert h.last_success == h.last_run == T0 + timedelta(hours=4)
+    assert (h.errors, h.last_error, h.degraded) == (1, "1 article failed", None)
+    run(5, False, errors=1, message="boom")
+    (h,) = store.source_health(["qdnd"], now=now)
+    assert h.consecutive_failures == 1 and h.last_success == T0 + timedelta(hours=4)
+
+    conn = sqlite3.connect(db_path)
+    runs = conn.execute(
+        "SELECT ok, new_count, error_count, message FROM runs ORDER BY id"
+    ).fetchall()
+    conn.close()
+    assert runs == [
+        (1, 3, 0, None),
+        (0, 0, 1, "HTTP 503"),
+        (0, 0, 2, "timeout"),
+        (1, 0, 1, "1 article failed"),
+        (0, 0, 1, "boom"),
+    ]
+
+
+def test_health_article_counts(store: SQLiteStore) -> None:
+    now = T0 + timedelta(days=10)
+    store.upsert_article(make_article(1), now=now - timedelta(hours=1))
+    store.upsert_article(make_article(2), now=now - timedelta(hours=23, minutes=59))
+    store.upsert_article(make_article(3), now=now - timedelta(hours=25))
+    store.upsert_article(make_article(4, source_id="qk7"), now=now - timedelta(days=3))
+    health = store.source_health(["qk7", "qdnd", "new", "qk7"], now=now)
+    assert [(h.source_id, h.articles, h.articles_last_day) for h in health] == [
+        ("qk7", 1, 0),
+        ("qdnd", 3, 2),
+        ("new", 0, 0),
+    ]
+
+
+def test_backfill_state(store: SQLiteStore) -> None:
+    assert store.backfill_state_get("qdnd") is None
+    state = {"next_page": 17, "cursor": "trang-17", "done": False, "note": "biên giới"}
+    store.backfill_state_put("qdnd", state)
+    assert store.backfill_state_get("qdnd") == state
+    store.backfill_state_put("qdnd", {"next_page": 18})
+    assert store.backfill_state_get("qdnd") == {"next_page": 18}
+    assert store.backfill_state_get("qk7") is None
+    store.backfill_state_clear("qdnd")
+    store.backfill_state_clear("qdnd")
+    assert store.backfill_state_get("qdnd") is None
+    with pytest.raises(TypeError):
+        store.backfill_state_put("qdnd", ["not", "a", "dict"])  # type: ignore[arg-type]
+
+
+# -- concurrency and crash safety ----------------------------------------------
+
+
+def test_threads_share_one_store(store: SQLiteStore) -> None:
+    errors: list[BaseException] = []
+
+    def writer(worker: int) -> None:
+        try:
+            for n in range(40):
+                store.upsert_article(make_article(worker * 1000 + n))
+                store.upsert_article(make_article(worker * 1000 + n, fingerprint="v2"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            for _ in range(100):
+                store.latest(limit=5, q="bai")
+                store.version()
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
+    threads += [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.count_articles() == 240
+    assert store.version() == "480"
+
+
+def test_two_connections_racing_on_the_same_urls_never_duplicate(db_path: Path) -> None:
+    stores = [open_store(f"sqlite:///{db_path}") for _ in range(4)]
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def work(s: SQLiteStore) -> None:
+        for n in range(30):
+            r = s.upsert_article(make_article(n))
+            with lock:
+                results.append(r)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("new") == 30 and results.count("unchanged") == 90
+    assert stores[0].count_articles() == 30
+    for s in stores:
+        s.close()
+
+
+# The child upserts forever, printing "url version" after each upsert returns.
+# With a third argument F it instead kills itself with SIGKILL from inside SQLite
+# (a progress handler) at the fraction F of the VM steps of one upsert, so the
+# kill lands at a known point in the middle of the transaction.
+CHILD = r"""
+import hashlib, os, signal, sys
+from storage import open_store
+from scraper.models import Article
+
+path, round_no = sys.argv[1], int(sys.argv[2])
+fraction = float(sys.argv[3]) if len(sys.argv) > 3 else None
+store = open_store("sqlite:///" + path)
+steps = 0
+
+def count():
+    global steps
+    steps += 1
+    return 0
+
+def kill_at(target):
+    def handler():
+        global steps
+        steps += 1
+        if steps >= target:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return 0
+    return handler
+
+def write(i):
+    v = round_no * 1_000_000 + i
+    body = f"nội dung phiên bản {v} " * 3000
+    url = f"https://crash.test/{i % 25}"
+    store.upsert_article(
+        Article(
+            url=url, source_id="crash", title=f"Bài v{v}", published=None,
+            authors=(f"v{v}",), body_html=f"<p>{body}</p>", body_text=body,
+            fingerprint=hashlib.sha256(body.encode()).hexdigest(),
+        ),
+        raw_html=f"<html>v{v}</html>".encode() * 2000,
+    )
+    print(url, v, flush=True)
+
+i = 0
+while True:
+    if fraction is not None and i == 30:
+        store._conn.set_progress_handler(count, 1)
+        write(i)  # measure one upsert
+        i += 1
+        total, steps = steps, 0
+        store._conn.set_progress_handler(kill_at(max(1, int(total * fraction))), 1)
+        write(i)
+        sys.exit(3)  # not killed: the test fails
+    write(i)
+    i += 1
+"""
+
+
+def run_child(
+    db_path: Path,
+    round_no: int,
+    acked: dict[str, int],
+    *,
+    stop_after: int | None,
+    fraction: float | None,
+) -> None:
+    args = [sys.executable, "-c", CHILD, str(db_path), str(round_no)]
+    if fraction is not None:
+        args.append(str(fraction))
+    with subprocess.Popen(
+        args, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        count = 0
+        while stop_after is None or count < stop_after:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            url, v = line.split()
+            acked[url] = int(v)
+            count += 1
+        if stop_after is not None:
+            proc.send_signal(signal.SIGKILL)  # the child never pauses: mid-write or close to it
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
+
+
+def check_whole_rows(db_path: Path, acked: dict[str, int]) -> None:
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    rows = conn.execute(
+        "SELECT a.url, a.title, a.authors, a.body_html, a.body_text, a.fingerprint,"
+        " a.search_text, a.change_seq, p.html FROM articles a LEFT JOIN pages p ON p.url = a.url"
+    ).fetchall()
+    (counter,) = conn.execute("SELECT value FROM counters WHERE name = 'articles'").fetchone()
+    conn.close()
+    assert len(rows) == 25
+    for url, title, authors, body_html, body_text, fingerprint, search, seq, page in rows:
+        v = int(title.removeprefix("Bài v"))
+        assert authors == f'["v{v}"]'
+        assert body_text == f"nội dung phiên bản {v} " * 3000
+        assert body_html == f"<p>{body_text}</p>"
+        assert fingerprint == hashlib.sha256(body_text.encode()).hexdigest()
+        assert search == fold_accents(title + " " + body_text)
+        assert zlib.decompress(page) == f"<html>v{v}</html>".encode() * 2000
+        assert seq <= counter
+        assert v >= acked[url]  # every acknowledged write survived
+
+
+def test_sigkill_at_any_moment_leaves_whole_rows(db_path: Path) -> None:
+    acked: dict[str, int] = {}
+    for round_no, stop_after in enumerate((40, 75, 110)):
+        run_child(db_path, round_no, acked, stop_after=stop_after, fraction=None)
+    check_whole_rows(db_path, acked)
+    with open_store(f"sqlite:///{db_path}") as s:  # and the store still opens and writes
+        assert s.upsert_article(make_article()) == "new"
+
+
+def test_sigkill_inside_a_transaction_leaves_whole_rows(db_path: Path) -> None:
+    acked: dict[str, int] = {}
+    for round_no, fraction in enumerate((0.05, 0.25, 0.45, 0.6, 0.75, 0.9)):
+        run_child(db_path, round_no, acked, stop_after=None, fraction=fraction)
+        check_whole_rows(db_path, acked)
