@@ -14,7 +14,10 @@ Settings (``SQLITE_PRAGMAS``): WAL journal, ``synchronous=NORMAL``,
   (``2024-05-01T03:04:05.000000+00:00``), so text order is time order.
 - Lists (authors, agencies, categories) and backfill state are JSON text.
 - Opening refuses, before changing anything, a path that cannot be opened, a
-  file that is not a database, and a database migrated by a newer qkfeed.
+  file that is not a database, and a database migrated by a newer qkfeed;
+  ``migrate()`` then refuses a file or directory it cannot write (a write
+  rolled back), so permissions fail at start-up rather than at the first upsert.
+- Errors of SQLite itself are re-raised as ``StorageError`` naming the file.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ IN_CHUNK = 500
 REEXTRACT_BATCH = 50
 LAST_DAY = timedelta(hours=24)
 ARTICLES_COUNTER = "articles"
+PERMISSIONS_HINT = "check the permissions of the file and of its directory"
 
 _ARTICLE_COLUMNS = (
     "id, guid, url, source_id, title, published, authors, agencies, body_html, body_text,"
@@ -149,7 +153,8 @@ class SQLiteStore:
             )
 
     def _open_error(self, exc: sqlite3.Error) -> StorageError:
-        return StorageError(f"cannot open SQLite database {self._path}: {exc}")
+        hint = f" ({PERMISSIONS_HINT})" if "unable to open" in str(exc) else ""
+        return StorageError(f"cannot open SQLite database {self._path}: {exc}{hint}")
 
     def _refuse_newer(self, conn: sqlite3.Connection) -> None:
         newest = _applied_version(conn)
@@ -194,8 +199,9 @@ class SQLiteStore:
 
     def migrate(self) -> None:
         bootstrap = expand_types(SCHEMA_MIGRATIONS_SQL, TYPE_MACROS)
-        with self._lock:
+        with self._lock, self._errors():
             self._refuse_newer(self._connection())
+            self._check_writable()
             for migration in self._migrations:
                 with self._writing() as conn:
                     # Re-read under the write lock: another process may have migrated.
@@ -223,23 +229,21 @@ class SQLiteStore:
                         migration.name,
                         self._path,
                     )
-            self._check_writable()
 
     def _check_writable(self) -> None:
-        """Touch a row and roll back: a read-only file (or directory) fails here, not later."""
+        """Write and roll back, so a read-only file or directory fails at open, not later."""
         with self._lock:
             conn = self._connection()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    conn.execute(
-                        "UPDATE schema_migrations SET applied_at = applied_at"
-                        " WHERE version = (SELECT MAX(version) FROM schema_migrations)"
-                    )
+                    conn.execute("CREATE TABLE qkfeed_write_probe (x INTEGER)")
                 finally:
                     conn.execute("ROLLBACK")
             except sqlite3.Error as exc:
-                raise StorageError(f"cannot write SQLite database {self._path}: {exc}") from exc
+                raise StorageError(
+                    f"cannot write SQLite database {self._path}: {exc} ({PERMISSIONS_HINT})"
+                ) from exc
 
     # -- articles ----------------------------------------------------------
 

@@ -218,9 +218,14 @@ def test_unreadable_and_unwritable_files(tmp_path: Path) -> None:
         with pytest.raises(StorageError, match="cannot open SQLite database"):
             open_store(f"sqlite:///{path}")
         path.chmod(0o444)
-        with pytest.raises(StorageError, match="readonly database"):
+        with pytest.raises(StorageError, match="cannot write SQLite database .*readonly"):
             open_store(f"sqlite:///{path}")
+        path.chmod(0o644)
+        tmp_path.chmod(0o555)  # the directory: no room for the WAL files
+        with pytest.raises(StorageError, match="SQLite database"):
+            open_store(f"sqlite:///{tmp_path / 'other.db'}")
     finally:
+        tmp_path.chmod(0o755)
         path.chmod(0o644)
 
 
