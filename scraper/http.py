@@ -303,7 +303,7 @@ class _RetryableStatus(Exception):
 
 
 def _is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, _RetryableStatus | RETRY_EXCEPTIONS)
+    return isinstance(exc, (_RetryableStatus, *RETRY_EXCEPTIONS))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -459,12 +459,20 @@ class Fetcher:
             raise HTTPStatusError(url, exc.status) from None
         except AddressBlocked as exc:
             raise AddressBlocked(url, exc.reason) from None
-        except httpx.TimeoutException as exc:
-            raise FetchError(url, f"timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
-            raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
+            raise FetchError(url, self._describe(exc)) from exc
         except httpx.InvalidURL as exc:
             raise FetchError(url, f"invalid URL: {exc}") from exc
+
+    def _describe(self, exc: httpx.HTTPError) -> str:
+        reason = type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException):
+            reason = f"timed out ({reason})"
+        elif str(exc):
+            reason = f"{reason}: {exc}"
+        if _is_retryable(exc) and self._cfg.retries:
+            reason += f" after {self._cfg.retries + 1} attempts"
+        return reason
 
     async def _exchange(self, target: httpx.URL, headers: dict[str, str]) -> _Hop:
         url = str(target)
@@ -513,6 +521,10 @@ class Fetcher:
             raise ResponseTooLarge(
                 url, f"Content-Length {int(length)} exceeds the cap of {cap} bytes"
             )
+        if resp.is_stream_consumed:  # a transport that hands over read responses (MockTransport)
+            if len(resp.content) > cap:
+                raise ResponseTooLarge(url, f"body exceeds the cap of {cap} bytes")
+            return resp.content
         inflater = _Inflater(url, resp.headers.get("content-encoding", ""), cap)
         parts = []
         async for raw in resp.aiter_raw():

@@ -1,0 +1,720 @@
+"""scraper.http.Fetcher, scraper.politeness and scraper.charset.
+
+Most tests run against FaultServer on 127.0.0.1 (with allow_private_networks,
+since that is loopback); the address-guard tests for private ranges use a fake
+resolver and a fake network backend, and send nothing anywhere.  Coroutines run
+with ``asyncio.run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import tracemalloc
+import unicodedata
+import zlib
+from collections.abc import Iterable, Iterator
+
+import httpcore
+import httpx
+import pytest
+from faultserver import BOMB_SIZE, ROBOTS, VI_TEXT, FaultServer, gzip_bomb, to_cp1258
+
+from scraper.charset import decode_html
+from scraper.config import FetchConfig
+from scraper.errors import (
+    AddressBlocked,
+    BlockedByRobots,
+    FetchError,
+    HTTPStatusError,
+    ResponseTooLarge,
+)
+from scraper.http import (
+    RETRY_EXCEPTIONS,
+    RETRY_STATUSES,
+    Fetcher,
+    GuardedTransport,
+    is_public_address,
+    parse_retry_after,
+)
+from scraper.models import Page
+from scraper.politeness import ROBOTS_ERROR_TTL, ROBOTS_TTL, HostLimiter, RobotsCache
+
+FAST = {
+    "timeout": 0.5,
+    "deadline": 2.0,
+    "backoff_max": 0.1,
+    "retries": 1,
+    "per_host_delay": 0.0,
+    "allow_private_networks": True,
+}
+
+
+def make_cfg(**overrides: object) -> FetchConfig:
+    return FetchConfig(**{**FAST, **overrides})
+
+
+async def _get(cfg: FetchConfig, url: str, fetcher_kw: dict, get_kw: dict) -> Page:
+    async with Fetcher(cfg, **fetcher_kw) as fetcher:
+        return await fetcher.get(url, **get_kw)
+
+
+def get(url: str, cfg: FetchConfig | None = None, fetcher_kw: dict | None = None, **kw) -> Page:
+    return asyncio.run(_get(cfg or make_cfg(), url, fetcher_kw or {}, kw))
+
+
+def raises(exc_type: type[FetchError], url: str, cfg: FetchConfig | None = None, **kw):
+    with pytest.raises(exc_type) as info:
+        get(url, cfg, **kw)
+    return info.value
+
+
+class Sleeps(list):
+    """A ``sleep`` for the Fetcher that records and does not wait."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def server() -> Iterator[FaultServer]:
+    with FaultServer() as s:
+        yield s
+
+
+# --- ordinary pages ---------------------------------------------------------------
+
+
+def test_ok_page(server: FaultServer) -> None:
+    cfg = make_cfg()
+    page = get(server.url("/ok"), cfg)
+    assert page.status == 200
+    assert page.url == server.url("/ok")
+    assert VI_TEXT in page.text
+    assert page.encoding == "utf-8"
+    assert page.content.decode() == page.text
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert all(k == k.lower() for k in page.headers)
+    hit = [h for h in server.requests if h.path == "/ok"][0]
+    assert hit.headers["user-agent"] == cfg.user_agent
+    assert "gzip" in hit.headers["accept-encoding"]
+
+
+def test_empty_200_is_returned_as_is(server: FaultServer) -> None:
+    page = get(server.url("/empty"))
+    assert (page.status, page.text, page.content) == (200, "", b"")
+
+
+def test_conditional_get_with_etag(server: FaultServer) -> None:
+    first = get(server.url("/etag"))
+    assert first.status == 200 and VI_TEXT in first.text
+    assert first.etag == '"v1"' and first.last_modified
+    again = get(server.url("/etag"), etag=first.etag, last_modified=first.last_modified)
+    assert again.not_modified and again.status == 304 and again.text == ""
+    assert again.etag == '"v1"'
+    hit = server.requests[-1]
+    assert hit.headers["if-none-match"] == '"v1"'
+    assert hit.headers["if-modified-since"] == first.last_modified
+
+
+def test_conditional_get_with_last_modified_only(server: FaultServer) -> None:
+    first = get(server.url("/etag"))
+    again = get(server.url("/etag"), last_modified=first.last_modified)
+    assert again.not_modified
+    assert "if-none-match" not in server.requests[-1].headers
+
+
+def test_small_gzip_page_is_decoded(server: FaultServer) -> None:
+    page = get(server.url("/gzip"))
+    assert VI_TEXT in page.text
+    assert page.headers["content-encoding"] == "gzip"
+
+
+# --- timeouts and the deadline ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/hang-headers", "/hang-body"])
+def test_hang_times_out_and_is_retried(server: FaultServer, path: str) -> None:
+    t0 = time.monotonic()
+    exc = raises(FetchError, server.url(path), make_cfg(retries=1))
+    elapsed = time.monotonic() - t0
+    assert type(exc) is FetchError and "timed out" in exc.reason
+    assert isinstance(exc.__cause__, httpx.ReadTimeout)
+    assert server.hits(path) == 2
+    assert elapsed < 2.0
+
+
+def test_slow_drip_stops_at_the_deadline(server: FaultServer) -> None:
+    t0 = time.monotonic()
+    exc = raises(FetchError, server.url("/drip?interval=0.1&n=100"), make_cfg(deadline=1.0))
+    elapsed = time.monotonic() - t0
+    assert "deadline" in exc.reason
+    assert 0.9 < elapsed < 1.6  # each byte came within the read timeout
+    assert server.hits("/drip?interval=0.1&n=100") == 1  # a deadline is not retried
+
+
+# --- statuses and retries ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_are_retried_until_success(server: FaultServer, status: int) -> None:
+    path = f"/status/{status}?times=2"
+    page = get(server.url(path), make_cfg(retries=2))
+    assert page.status == 200 and VI_TEXT in page.text
+    assert server.hits(path) == 3
+
+
+def test_server_error_after_retries_is_http_status_error(server: FaultServer) -> None:
+    path = "/status/503?times=9"
+    exc = raises(HTTPStatusError, server.url(path), make_cfg(retries=2))
+    assert exc.status == 503
+    assert server.hits(path) == 3
+
+
+@pytest.mark.parametrize("status", [404, 403, 410])
+def test_client_errors_are_not_retried(server: FaultServer, status: int) -> None:
+    exc = raises(HTTPStatusError, server.url(f"/status/{status}"), make_cfg(retries=3))
+    assert exc.status == status
+    assert server.hits(f"/status/{status}") == 1
+
+
+def test_backoff_is_exponential_with_jitter_and_capped(server: FaultServer) -> None:
+    sleeps = Sleeps()
+    cfg = make_cfg(retries=3, backoff_max=2.5, respect_robots=False)
+    get(server.url("/status/500?times=3"), cfg, {"sleep": sleeps})
+    assert len(sleeps) == 3
+    assert 1.0 <= sleeps[0] <= 2.0  # 1 s + up to 1 s jitter
+    assert 2.0 <= sleeps[1] <= 2.5
+    assert sleeps[2] == 2.5  # 4 s + jitter, capped
+
+
+def test_429_retry_after_seconds_is_honoured(server: FaultServer) -> None:
+    sleeps = Sleeps()
+    cfg = make_cfg(backoff_max=5.0, respect_robots=False)
+    page = get(server.url("/retry-after?seconds=3"), cfg, {"sleep": sleeps})
+    assert page.status == 200
+    assert max(sleeps) == pytest.approx(3.0, abs=0.1)  # waited for the host's pushed-back slot
+
+
+def test_429_retry_after_http_date_is_honoured(server: FaultServer) -> None:
+    sleeps = Sleeps()
+    cfg = make_cfg(backoff_max=10.0, respect_robots=False)
+    page = get(server.url("/retry-after?date=4"), cfg, {"sleep": sleeps})
+    assert page.status == 200
+    assert 2.5 < max(sleeps) <= 4.01  # the date has whole seconds
+
+
+def test_503_retry_after_is_capped_by_backoff_max(server: FaultServer) -> None:
+    t0 = time.monotonic()
+    page = get(server.url("/retry-after?seconds=100&status=503"), make_cfg(backoff_max=0.2))
+    assert page.status == 200
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_429_after_retries_is_http_status_error(server: FaultServer) -> None:
+    exc = raises(HTTPStatusError, server.url("/retry-after?seconds=0&times=5"))
+    assert exc.status == 429
+
+
+@pytest.mark.parametrize(
+    ("path", "cause"),
+    [
+        ("/reset", httpx.ReadError),
+        ("/truncated", httpx.RemoteProtocolError),
+        ("/broken-chunked", httpx.RemoteProtocolError),
+    ],
+)
+def test_broken_bodies_are_retried_then_fetch_error(
+    server: FaultServer, path: str, cause: type[Exception]
+) -> None:
+    exc = raises(FetchError, server.url(path), make_cfg(retries=1))
+    assert type(exc) is FetchError
+    assert isinstance(exc.__cause__, cause)
+    assert "after 2 attempts" in exc.reason
+    assert server.hits(path) == 2
+
+
+def test_retry_policy_is_data() -> None:
+    assert {429, 500, 502, 503, 504} <= RETRY_STATUSES
+    assert not {400, 401, 403, 404, 410} & RETRY_STATUSES
+    assert httpx.ReadTimeout in RETRY_EXCEPTIONS or issubclass(httpx.ReadTimeout, RETRY_EXCEPTIONS)
+    assert issubclass(httpx.RemoteProtocolError, RETRY_EXCEPTIONS)
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+# --- size cap ---------------------------------------------------------------------------
+
+
+def test_oversized_content_length_is_refused_up_front(server: FaultServer) -> None:
+    t0 = time.monotonic()
+    exc = raises(ResponseTooLarge, server.url("/big-length"), make_cfg(max_bytes=1 << 20))
+    assert "Content-Length" in exc.reason
+    assert time.monotonic() - t0 < 0.5
+    assert server.hits("/big-length") == 1
+
+
+def test_oversized_chunked_body_stops_at_the_cap(server: FaultServer) -> None:
+    exc = raises(ResponseTooLarge, server.url("/big-chunked"), make_cfg(max_bytes=1 << 20))
+    assert "exceeds the cap" in exc.reason
+    assert server.hits("/big-chunked") == 1
+
+
+def test_gzip_bomb_stops_near_the_cap_without_inflating(server: FaultServer) -> None:
+    gzip_bomb()  # built before measuring
+    cap = 2 << 20
+    tracemalloc.start()
+    try:
+        exc = raises(ResponseTooLarge, server.url("/gzip-bomb"), make_cfg(max_bytes=cap))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "exceeds the cap" in exc.reason
+    assert peak < 4 * cap < BOMB_SIZE
+
+
+def test_deflate_bodies_zlib_and_raw() -> None:
+    body = "<p>Bộ Quốc phòng</p>".encode()
+    raw = zlib.compressobj(wbits=-15)
+    variants = [zlib.compress(body), raw.compress(body) + raw.flush()]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        data = variants[int(request.url.path[1:])]
+        return httpx.Response(200, stream=Streamed(data), headers={"content-encoding": "deflate"})
+
+    cfg = make_cfg(respect_robots=False)
+    for i in range(2):
+        page = get(f"http://news.test/{i}", cfg, {"transport": httpx.MockTransport(handler)})
+        assert page.text == body.decode()
+
+
+class Streamed(httpx.AsyncByteStream):
+    """A response body that httpx has not read yet (unlike ``content=``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def __aiter__(self):
+        for i in range(0, len(self.data), 1000):
+            yield self.data[i : i + 1000]
+
+
+def test_mock_transport_seam() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/robots.txt":
+            return httpx.Response(200, text=ROBOTS)
+        if request.url.path == "/big":
+            return httpx.Response(200, content=b"x" * 2000)
+        return httpx.Response(200, html="<p>Quân đội nhân dân</p>")
+
+    cfg = make_cfg(max_bytes=1000)
+    kw = {"transport": httpx.MockTransport(handler)}
+    page = get("https://qdnd.test/tin", cfg, kw)
+    assert page.text == "<p>Quân đội nhân dân</p>" and page.encoding == "utf-8"
+    assert [r.url.path for r in seen] == ["/robots.txt", "/tin"]
+    with pytest.raises(BlockedByRobots):
+        get("https://qdnd.test/private/x", cfg, kw)
+    with pytest.raises(ResponseTooLarge):
+        get("https://qdnd.test/big", cfg, kw)
+
+
+# --- redirects --------------------------------------------------------------------------
+
+
+def test_redirect_loop_is_detected(server: FaultServer) -> None:
+    exc = raises(FetchError, server.url("/loop/a"))
+    assert "redirect loop" in exc.reason
+    assert server.hits("/loop/a") == 1 and server.hits("/loop/b") == 1
+
+
+def test_ten_redirects_are_followed_eleven_are_not(server: FaultServer) -> None:
+    page = get(server.url("/chain/10"))
+    assert page.url == server.url("/ok")
+    exc = raises(FetchError, server.url("/chain/11"))
+    assert "more than 10 redirects" in exc.reason
+
+
+def test_redirect_to_another_host_checks_robots_there(server: FaultServer) -> None:
+    page = get(server.url("/to-localhost"))
+    assert page.url == server.url("/ok", host="localhost")
+    hosts = {h.headers["host"].split(":")[0] for h in server.requests if h.path == "/robots.txt"}
+    assert hosts == {"127.0.0.1", "localhost"}
+
+
+def test_redirect_to_a_disallowed_path_is_blocked(server: FaultServer) -> None:
+    exc = raises(BlockedByRobots, server.url("/redirect?to=/private/x"))
+    assert exc.url == server.url("/private/x")
+    assert server.hits("/private/x") == 0
+
+
+# --- charsets ---------------------------------------------------------------------------
+
+
+def test_utf8_declared_as_windows_1258_is_utf8(server: FaultServer) -> None:
+    page = get(server.url("/charset/utf8-as-1258"))
+    assert page.encoding == "utf-8"
+    assert VI_TEXT in page.text
+
+
+@pytest.mark.parametrize("path", ["/charset/1258-as-utf8", "/charset/1258-undeclared"])
+def test_real_windows_1258_is_detected(server: FaultServer, path: str) -> None:
+    page = get(server.url(path))
+    assert page.encoding == "cp1258"
+    assert VI_TEXT in unicodedata.normalize("NFC", page.text)
+
+
+def test_nfd_text_is_returned_unnormalized(server: FaultServer) -> None:
+    page = get(server.url("/nfd"))
+    assert unicodedata.normalize("NFD", VI_TEXT) in page.text
+    assert VI_TEXT in unicodedata.normalize("NFC", page.text)
+
+
+def test_decode_html_rules() -> None:
+    assert decode_html(b"", None) == ("", "utf-8")
+    cp = to_cp1258(VI_TEXT)
+    assert decode_html(cp, "text/html; charset=windows-1258")[1] == "cp1258"
+    assert decode_html(b"\xef\xbb\xbfch\xc3\xa0o", None) == ("chào", "utf-8")
+    # a few stray bytes in a UTF-8 page do not turn it into another encoding
+    stray = VI_TEXT.encode() * 3 + b"\xff" + VI_TEXT.encode()
+    text, enc = decode_html(stray, "text/html")
+    assert enc == "utf-8" and text.count("\ufffd") == 1
+    # browsers read latin-1 labels as windows-1252
+    assert decode_html(b"caf\xe9 \x93x\x94", "text/html; charset=ISO-8859-1") == (
+        "café “x”",
+        "cp1252",
+    )
+    # an unknown label falls through to detection
+    assert decode_html(cp, "text/html; charset=x-unknown")[1] == "cp1258"
+
+
+# --- robots.txt -------------------------------------------------------------------------
+
+
+def test_robots_disallowed_path_is_blocked_and_never_requested(server: FaultServer) -> None:
+    exc = raises(BlockedByRobots, server.url("/private/secret"))
+    assert exc.url == server.url("/private/secret")
+    assert server.hits("/private/secret") == 0
+
+
+def test_robots_is_fetched_once_per_host(server: FaultServer) -> None:
+    async def run() -> None:
+        async with Fetcher(make_cfg()) as f:
+            await asyncio.gather(*(f.get(server.url(f"/ok?{i}")) for i in range(5)))
+            with pytest.raises(BlockedByRobots):
+                await f.get(server.url("/private/a"))
+
+    asyncio.run(run())
+    assert server.hits("/robots.txt") == 1
+
+
+def test_robots_can_be_skipped(server: FaultServer) -> None:
+    assert get(server.url("/private/a"), check_robots=False).status == 200
+    assert get(server.url("/private/b"), make_cfg(respect_robots=False)).status == 200
+    assert server.hits("/robots.txt") == 0
+
+
+@pytest.mark.parametrize("status", [404, 410, 403])
+def test_robots_4xx_allows_all(status: int, caplog: pytest.LogCaptureFixture) -> None:
+    with FaultServer(robots_status=status) as server:
+        assert get(server.url("/private/a")).status == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_robots_5xx_allows_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with FaultServer(robots_status=500, robots=ROBOTS) as server:
+        with caplog.at_level(logging.WARNING, logger="scraper.politeness"):
+            assert get(server.url("/private/a"), make_cfg(retries=0)).status == 200
+    assert any("robots.txt" in r.getMessage() for r in caplog.records)
+
+
+def test_robots_cache_ttl_and_shared_fetch() -> None:
+    now = [1000.0]
+    calls: list[str] = []
+
+    async def fetch(url: str) -> Page:
+        calls.append(url)
+        await asyncio.sleep(0.01)
+        return Page(url=url, status=200, text=ROBOTS)
+
+    async def run() -> None:
+        robots = RobotsCache(make_cfg(), fetch, clock=lambda: now[0])
+        results = await asyncio.gather(*(robots.can_fetch("http://a.test/x") for _ in range(5)))
+        assert all(results) and len(calls) == 1
+        assert not await robots.can_fetch("http://a.test/private/x")
+        assert len(calls) == 1
+        now[0] += ROBOTS_TTL + 1
+        assert await robots.can_fetch("http://a.test/y")
+        assert len(calls) == 2
+        assert await robots.can_fetch("https://a.test/y")  # another origin
+        assert calls[-1] == "https://a.test/robots.txt"
+
+    asyncio.run(run())
+
+
+def test_robots_cache_retries_failures_sooner() -> None:
+    now = [0.0]
+    calls: list[str] = []
+
+    async def fetch(url: str) -> Page:
+        calls.append(url)
+        raise FetchError(url, "timed out")
+
+    async def run() -> None:
+        robots = RobotsCache(make_cfg(), fetch, clock=lambda: now[0])
+        assert await robots.can_fetch("http://a.test/private/x")
+        assert await robots.can_fetch("http://a.test/private/x")
+        assert len(calls) == 1
+        now[0] += ROBOTS_ERROR_TTL + 1
+        assert await robots.can_fetch("http://a.test/private/x")
+        assert len(calls) == 2
+
+    asyncio.run(run())
+
+
+# --- per-host limits --------------------------------------------------------------------
+
+
+def test_host_spacing_and_concurrency_seen_by_the_server(server: FaultServer) -> None:
+    delay = 0.15
+    cfg = make_cfg(per_host_concurrency=2, per_host_delay=delay, respect_robots=False)
+
+    async def run() -> None:
+        async with Fetcher(cfg) as f:
+            await asyncio.gather(*(f.get(server.url(f"/slow?delay=0.4&i={i}")) for i in range(6)))
+
+    asyncio.run(run())
+    starts = sorted(h.start for h in server.requests if h.path.startswith("/slow"))
+    assert len(starts) == 6
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert min(gaps) >= delay - 0.03
+    assert server.max_concurrency("/slow") == 2
+
+
+def test_retry_after_pushes_the_host_slot_back() -> None:
+    now = [0.0]
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    async def run() -> None:
+        limiter = HostLimiter(make_cfg(per_host_delay=1.0), sleep=sleep, clock=lambda: now[0])
+        async with limiter.slot("a.test"):
+            pass
+        limiter.defer("A.test", 30.0)
+        async with limiter.slot("a.test"):
+            pass
+        async with limiter.slot("b.test"):
+            pass  # other hosts are not affected
+        async with limiter.slot("a.test"):
+            pass
+
+    asyncio.run(run())
+    assert sleeps == [30.0, 1.0]
+
+
+# --- address guard ----------------------------------------------------------------------
+
+
+class FakeBackend(httpcore.AsyncNetworkBackend):
+    """Answers connections to the given IPs with canned bytes; records every connect.
+
+    A connect to an address not in ``responses`` fails the test: nothing leaves
+    the process.
+    """
+
+    def __init__(self, responses: dict[str, bytes] | None = None) -> None:
+        self.responses = responses or {}
+        self.connects: list[tuple[str, int]] = []
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        self.connects.append((host, port))
+        if host not in self.responses:
+            pytest.fail(f"connection attempted to {host}:{port}")
+        return httpcore.AsyncMockStream([self.responses[host]])
+
+
+def fake_resolver(table: dict[str, list[str]], calls: list[str] | None = None):
+    async def resolve(host: str, port: int) -> list[str]:
+        if calls is not None:
+            calls.append(host)
+        return table[host]
+
+    return resolve
+
+
+def canned(status: int = 200, body: bytes = b"hello", headers: str = "") -> bytes:
+    return (
+        f"HTTP/1.1 {status} X\r\nContent-Type: text/html; charset=utf-8\r\n{headers}"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+
+
+PUBLIC_IP = "93.184.216.34"
+PRIVATE_ANSWERS = [
+    "10.0.0.1",
+    "172.16.5.4",
+    "192.168.1.1",
+    "169.254.169.254",
+    "100.64.0.1",
+    "0.0.0.0",
+    "224.0.0.1",
+    "127.0.0.1",
+    "::1",
+    "fe80::1",
+    "fc00::1",
+    "ff02::1",
+    "::ffff:10.0.0.1",
+    "64:ff9b::a00:1",
+    "2002:a00:1::1",
+]
+
+
+def guarded(resolver, backend: FakeBackend, **cfg_kw: object) -> tuple[FetchConfig, dict]:
+    cfg = make_cfg(allow_private_networks=False, **cfg_kw)
+    transport = GuardedTransport(cfg, resolver=resolver, network_backend=backend)
+    return cfg, {"transport": transport}
+
+
+@pytest.mark.parametrize("answer", PRIVATE_ANSWERS)
+def test_names_resolving_to_private_addresses_are_blocked(answer: str) -> None:
+    backend = FakeBackend()
+    cfg, kw = guarded(fake_resolver({"intranet.test": [answer]}), backend)
+    with pytest.raises(AddressBlocked) as info:
+        get("http://intranet.test/news", cfg, kw)  # robots.txt is refused first
+    assert info.value.url == "http://intranet.test/news"
+    assert backend.connects == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.1/",
+        "http://192.168.1.1:8080/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/",
+        "http://[fe80::1]/",
+        "http://0.0.0.0/",
+    ],
+)
+def test_literal_private_ips_are_blocked_without_resolving(url: str) -> None:
+    calls: list[str] = []
+    backend = FakeBackend()
+    cfg, kw = guarded(fake_resolver({}, calls), backend)
+    with pytest.raises(AddressBlocked):
+        get(url, cfg, kw)
+    assert calls == [] and backend.connects == []
+
+
+def test_one_private_answer_among_public_ones_blocks() -> None:
+    backend = FakeBackend({PUBLIC_IP: canned()})
+    cfg, kw = guarded(fake_resolver({"mixed.test": [PUBLIC_IP, "10.0.0.1"]}), backend)
+    with pytest.raises(AddressBlocked):
+        get("http://mixed.test/", cfg, kw, check_robots=False)
+    assert backend.connects == []
+
+
+def test_public_answer_connects_to_the_checked_ip() -> None:
+    backend = FakeBackend({PUBLIC_IP: canned(body="Tin mới".encode())})
+    cfg, kw = guarded(fake_resolver({"news.test": [PUBLIC_IP]}), backend)
+    page = get("http://news.test/a", cfg, kw, check_robots=False)
+    assert page.text == "Tin mới"
+    assert backend.connects == [(PUBLIC_IP, 80)]
+
+
+def test_dns_rebinding_is_caught_at_connect_time() -> None:
+    answers = iter([[PUBLIC_IP], ["10.0.0.1"]])
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return next(answers)
+
+    backend = FakeBackend({PUBLIC_IP: canned()})
+    cfg, kw = guarded(rebinding, backend)
+
+    async def run() -> None:
+        async with Fetcher(cfg, **kw) as f:
+            assert (await f.get("http://news.test/1", check_robots=False)).text == "hello"
+            with pytest.raises(AddressBlocked):
+                await f.get("http://news.test/2", check_robots=False)
+
+    asyncio.run(run())
+    assert backend.connects == [(PUBLIC_IP, 80)]
+
+
+def test_redirect_to_a_private_host_is_blocked() -> None:
+    redirect = canned(302, b"", "Location: http://intranet.test/admin\r\n")
+    backend = FakeBackend({PUBLIC_IP: redirect})
+    table = {"news.test": [PUBLIC_IP], "intranet.test": ["192.168.1.1"]}
+    cfg, kw = guarded(fake_resolver(table), backend)
+    with pytest.raises(AddressBlocked) as info:
+        get("http://news.test/", cfg, kw, check_robots=False)
+    assert info.value.url == "http://intranet.test/admin"
+    assert backend.connects == [(PUBLIC_IP, 80)]
+
+
+def test_literal_private_ip_is_blocked_even_with_a_foreign_transport() -> None:
+    transport = httpx.MockTransport(lambda request: pytest.fail("request sent"))
+    with pytest.raises(AddressBlocked):
+        get("http://10.1.2.3/", make_cfg(allow_private_networks=False), {"transport": transport})
+
+
+def test_loopback_server_is_blocked_unless_allowed(server: FaultServer) -> None:
+    closed = make_cfg(allow_private_networks=False)
+    with pytest.raises(AddressBlocked):
+        get(server.url("/ok"), closed)
+    with pytest.raises(AddressBlocked):
+        get(server.url("/ok", host="localhost"), closed)  # by name, via the system resolver
+    assert server.requests == []
+    assert get(server.url("/ok")).status == 200
+
+
+def test_resolver_is_used_and_host_header_kept(server: FaultServer) -> None:
+    calls: list[str] = []
+    resolver = fake_resolver({"news.test": ["127.0.0.1"]}, calls)
+    page = get(f"http://news.test:{server.port}/ok", make_cfg(), {"resolver": resolver})
+    assert page.status == 200 and calls
+    assert {h.headers["host"] for h in server.requests} == {f"news.test:{server.port}"}
+    with pytest.raises(AddressBlocked):
+        get(
+            f"http://news.test:{server.port}/ok",
+            make_cfg(allow_private_networks=False),
+            {"resolver": resolver},
+        )
+
+
+def test_is_public_address() -> None:
+    import ipaddress
+
+    assert is_public_address(ipaddress.ip_address(PUBLIC_IP))
+    assert is_public_address(ipaddress.ip_address("2606:4700::1111"))
+    for answer in PRIVATE_ANSWERS:
+        assert not is_public_address(ipaddress.ip_address(answer)), answer
+
+
+# --- URLs -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["ftp://news.test/", "file:///etc/passwd", "http://", "not a url"])
+def test_bad_urls_are_fetch_errors(url: str) -> None:
+    transport = httpx.MockTransport(lambda request: pytest.fail("request sent"))
+    with pytest.raises(FetchError):
+        get(url, make_cfg(), {"transport": transport})
