@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
@@ -56,16 +56,23 @@ _GAP = r"[\s,|\-–—()·•]*"
 _TIME_AFTER = re.compile(rf"(?:T|{_GAP}(?:(?:vào\s+)?lúc\s+|vào\s+)?){_TIME}", re.I)
 _TIME_BEFORE = re.compile(rf"{_TIME}{_GAP}(?:ngày\s+)?\Z", re.I)
 # An offset after the time (or date): "(GMT+7)", "GMT+07:00", "UTC", "+07:00", "Z".
-_GMT = re.compile(r"\s*\(?\s*(?:GMT|UTC)(?:\s*(?P<sign>[+-])\s*(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?)?(?!\w)\s*\)?", re.I)
+_GMT = re.compile(
+    r"\s*\(?\s*(?:GMT|UTC)(?:\s*(?P<sign>[+-])\s*(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?)?(?!\w)\s*\)?",
+    re.I,
+)
 _NUM_OFFSET = re.compile(r"\s?(?P<sign>[+-])(?P<h>\d{2})(?::?(?P<m>\d{2}))?(?![\d:])")
 _ZULU = re.compile(r"Z(?!\w)")
 
 _NOT_AFTER_NUMBER = r"(?<!\d)(?<!\d[/.\-])"  # not the tail of a longer dotted/slashed number
 _NOT_BEFORE_NUMBER = r"(?!\d|[/.\-]\d)"
 # 05/01/2024 · 21-08-2022 · 03.03.2026 · 24/12/12 (day and month in either order)
-_DMY = re.compile(rf"{_NOT_AFTER_NUMBER}(\d{{1,2}})([/.\-])(\d{{1,2}})\2(\d{{4}}|\d{{2}}){_NOT_BEFORE_NUMBER}")
+_DMY = re.compile(
+    rf"{_NOT_AFTER_NUMBER}(\d{{1,2}})([/.\-])(\d{{1,2}})\2(\d{{4}}|\d{{2}}){_NOT_BEFORE_NUMBER}"
+)
 # 2025-10-22 (ISO) · 2024/03/12
-_YMD = re.compile(rf"{_NOT_AFTER_NUMBER}(\d{{4}})([/.\-])(\d{{1,2}})\2(\d{{1,2}}){_NOT_BEFORE_NUMBER}")
+_YMD = re.compile(
+    rf"{_NOT_AFTER_NUMBER}(\d{{4}})([/.\-])(\d{{1,2}})\2(\d{{1,2}}){_NOT_BEFORE_NUMBER}"
+)
 # ngày 12 tháng 3 năm 2024 · NGÀY 12 THÁNG 03, 2024 · 12 tháng 3, 2024
 _SPELLED = re.compile(
     r"(?<!\w)(?:ngày\s+)?(\d{1,2})\s+tháng\s+(\d{1,2})(?:\s*,\s*|\s+năm\s+|\s+)(\d{4})(?!\d)", re.I
@@ -75,7 +82,9 @@ _SPELLED = re.compile(
 _DM = re.compile(
     rf"{_NOT_AFTER_NUMBER}(?:(\d{{1,2}})([/\-])(\d{{1,2}})|(\d{{2}})\.(\d{{2}})){_NOT_BEFORE_NUMBER}"
 )
-_SPELLED_DM = re.compile(r"(?<!\w)(?:ngày\s+)?(\d{1,2})\s+tháng\s+(\d{1,2})(?!\s*(?:,|năm)?\s*\d)(?!\d)", re.I)
+_SPELLED_DM = re.compile(
+    r"(?<!\w)(?:ngày\s+)?(\d{1,2})\s+tháng\s+(\d{1,2})(?!\s*(?:,|năm)?\s*\d)(?!\d)", re.I
+)
 # Another full date joined by a dash: a range such as "(22/12/1944 - 22/12/2023)".
 _RANGE_AFTER = re.compile(r"\s*[-–—]\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}(?!\d)")
 _RANGE_BEFORE = re.compile(r"(?<!\d)\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}\s*[-–—]\s*\Z")
@@ -83,7 +92,8 @@ _RANGE_BEFORE = re.compile(r"(?<!\d)\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}\s*[-–—
 _UNITS = "giây|phút|giờ|tiếng|ngày|tuần|tháng|năm"
 # "12 giờ trước", "một tuần trước"; bare "tuần/tháng/năm trước" mean one of them.
 _AGO = re.compile(
-    rf"(?<!\w)(?:(?P<n>\d{{1,4}}|một)\s*(?P<unit>{_UNITS})|(?P<bare>tuần|tháng|năm))\s+trước(?!\w)", re.I
+    rf"(?<!\w)(?:(?P<n>\d{{1,4}}|một)\s*(?P<unit>{_UNITS})|(?P<bare>tuần|tháng|năm))\s+trước(?!\w)",
+    re.I,
 )
 _JUST_NOW = re.compile(r"(?<!\w)vừa\s+(?:xong|mới\s+đăng|đăng)(?!\w)", re.I)
 _DAY_WORD = re.compile(r"(?<!\w)hôm\s+(?P<which>nay|qua|kia)(?!\w)", re.I)
@@ -117,7 +127,7 @@ def parse_datetime(
     s = clean_text(text)
     if not s:
         return None
-    now_utc = _aware(now or datetime.now(timezone.utc), tz).astimezone(timezone.utc)
+    now_utc = _aware(now or datetime.now(UTC), tz).astimezone(UTC)
     ctx = _Context(s, tz, now_utc, month_first)
     candidates = ctx.full_dates()
     if not require_year:
@@ -170,10 +180,10 @@ def parse_iso(text: str | None, *, tz: tzinfo = DEFAULT_TZ) -> datetime | None:
     if dt is None:
         return None
     try:
-        dt = _aware(dt, tz).astimezone(timezone.utc)
+        dt = _aware(dt, tz).astimezone(UTC)
     except (ValueError, OverflowError):
         return None
-    return dt if _year_ok(dt.year, datetime.now(timezone.utc)) else None
+    return dt if _year_ok(dt.year, datetime.now(UTC)) else None
 
 
 # --- internals ----------------------------------------------------------------------------
@@ -219,7 +229,7 @@ def _time_of(m: re.Match[str]) -> _Time | None:
 
 def _offset(m: re.Match[str]) -> timezone | None:
     if not m.group("sign"):
-        return timezone.utc
+        return UTC
     minutes = int(m.group("h")) * 60 + int(m.group("m") or 0)
     if minutes > 14 * 60:
         return None
@@ -266,11 +276,19 @@ class _Context:
         n = len(self.text) + 1
         out: list[tuple[int, int, Callable[[], datetime | None]]] = []
         for m in _DM.finditer(self.text):
-            day, month = (int(m.group(1)), int(m.group(3))) if m.group(1) else (int(m.group(4)), int(m.group(5)))
-            out.append((n + m.start(), -m.end(), lambda m=m, d=day, mo=month: self._yearless(m, d, mo)))
+            day, month = (
+                (int(m.group(1)), int(m.group(3)))
+                if m.group(1)
+                else (int(m.group(4)), int(m.group(5)))
+            )
+            out.append(
+                (n + m.start(), -m.end(), lambda m=m, d=day, mo=month: self._yearless(m, d, mo))
+            )
         for m in _SPELLED_DM.finditer(self.text):
             day, month = int(m.group(1)), int(m.group(2))
-            out.append((n + m.start(), -m.end(), lambda m=m, d=day, mo=month: self._yearless(m, d, mo)))
+            out.append(
+                (n + m.start(), -m.end(), lambda m=m, d=day, mo=month: self._yearless(m, d, mo))
+            )
         return out
 
     # builders
@@ -321,7 +339,7 @@ class _Context:
             local = datetime(year, month, day, h, mi, sec, tzinfo=zone)
         except ValueError:
             return None
-        return self._checked(local.astimezone(timezone.utc))
+        return self._checked(local.astimezone(UTC))
 
     def _time_near(self, m: re.Match[str]) -> tuple[_Time | None, int]:
         """The clock time right after (preferred) or right before the date, and where it ends."""
@@ -343,7 +361,7 @@ class _Context:
             om = rx.match(self.text, pos)
             if om:
                 if rx is _ZULU:
-                    return timezone.utc
+                    return UTC
                 if rx is _NUM_OFFSET and om.group("sign") == "-" and not self._iso_before(pos):
                     continue  # "10:00-11:00" is a time range; only ISO strings carry "-hh:mm"
                 zone = _offset(om)
@@ -352,11 +370,20 @@ class _Context:
         return self.tz
 
     def _iso_before(self, pos: int) -> bool:
-        return re.search(r"\d{4}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d)?|\s?\d\d:\d\d:\d\d)(?:[.,]\d+)?\Z", self.text[max(0, pos - 40) : pos]) is not None
+        return (
+            re.search(
+                r"\d{4}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d)?|\s?\d\d:\d\d:\d\d)(?:[.,]\d+)?\Z",
+                self.text[max(0, pos - 40) : pos],
+            )
+            is not None
+        )
 
     def _is_range(self, m: re.Match[str]) -> bool:
         lo = max(0, m.start() - _LOOKBACK)
-        return bool(_RANGE_AFTER.match(self.text, m.end()) or _RANGE_BEFORE.search(self.text[lo : m.start()]))
+        return bool(
+            _RANGE_AFTER.match(self.text, m.end())
+            or _RANGE_BEFORE.search(self.text[lo : m.start()])
+        )
 
     def _ago(self, m: re.Match[str]) -> datetime | None:
         unit = (m.group("unit") or m.group("bare")).lower()
@@ -371,11 +398,18 @@ class _Context:
                 day = min(local.day, _days_in_month(y, mo))
                 result = local.replace(year=y, month=mo, day=day)
             else:
-                seconds = {"giây": 1, "phút": 60, "giờ": 3600, "tiếng": 3600, "ngày": 86400, "tuần": 604800}
+                seconds = {
+                    "giây": 1,
+                    "phút": 60,
+                    "giờ": 3600,
+                    "tiếng": 3600,
+                    "ngày": 86400,
+                    "tuần": 604800,
+                }
                 result = local - timedelta(seconds=n * seconds[unit])
         except (ValueError, OverflowError):
             return None
-        return self._checked(result.astimezone(timezone.utc))
+        return self._checked(result.astimezone(UTC))
 
     def _day_word(self, m: re.Match[str]) -> datetime | None:
         """hôm nay / hôm qua / hôm kia, at the time written next to it or the current time."""
@@ -390,7 +424,7 @@ class _Context:
                 result = datetime(day.year, day.month, day.day, *clock, tzinfo=self.tz)
         except (ValueError, OverflowError):
             return None
-        return self._checked(result.astimezone(timezone.utc))
+        return self._checked(result.astimezone(UTC))
 
     def _checked(self, dt: datetime) -> datetime | None:
         return dt if _year_ok(dt.astimezone(self.tz).year, self.now) else None
