@@ -153,3 +153,22 @@ def test_config_subset_and_unknown_site(tmp_path):
             s.base_url("qdnd")
     with pytest.raises(ValueError):
         FixtureSites(["nope"])
+
+
+def test_qdnd_rss_needs_the_session_cookie(sites):
+    import http.cookiejar
+
+    feed = sites.url("qdnd", "/rss/cate/chinh-tri-3429.rss")
+    status, headers, _ = _get(feed)  # urllib follows redirects, without cookies: a loop
+    assert status == 302 and headers["location"] == feed
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(sites.url("qdnd", "/rss"), timeout=10).read()
+    with opener.open(feed, timeout=10) as r:
+        assert r.status == 200 and b"<rss" in r.read()
+
+
+def test_redirect(sites):
+    req = urllib.request.Request(sites.url("qk3", "/node/4048"), method="HEAD")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.url.endswith("-4048") and r.status == 200
