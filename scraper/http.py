@@ -233,6 +233,14 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
 # --- body reading ---------------------------------------------------------------------
 
+_DECODABLE: dict[str, Callable[[], Any]] = {
+    "identity": lambda: None,
+    "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
+    "x-gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
+    "deflate": zlib.decompressobj,
+}
+_UNSUPPORTED = frozenset({"br", "zstd", "compress", "x-compress"})  # never asked for
+
 
 class _Inflater:
     """Content-Encoding decoder that never produces more than ``limit`` + 1 bytes.
@@ -241,20 +249,18 @@ class _Inflater:
     of a gzip bomb is 64 MiB.  Here every ``decompress`` call is bounded.
     """
 
-    def __init__(self, url: str, encoding: str, limit: int) -> None:
+    def __init__(self, url: str, content_encoding: str, limit: int) -> None:
         self._url = url
         self._limit = limit
         self._total = 0
-        self._encoding = encoding.strip().lower()
-        if self._encoding in ("", "identity"):
-            self._zlib = None
-        elif self._encoding in ("gzip", "x-gzip"):
-            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif self._encoding == "deflate":
-            self._zlib = zlib.decompressobj()
-        else:
-            raise FetchError(url, f"unsupported Content-Encoding {encoding!r}")
-        self._first = True
+        self._head = b""  # input seen before the first output (to retry deflate as raw)
+        # like httpx: unknown tokens (e.g. a bogus "UTF-8") are ignored
+        codings = [c.strip().lower() for c in content_encoding.split(",")]
+        codings = [c for c in codings if c in _DECODABLE or c in _UNSUPPORTED]
+        if len(codings) > 1 or (codings and codings[0] in _UNSUPPORTED):
+            raise FetchError(url, f"unsupported Content-Encoding {content_encoding!r}")
+        self._encoding = codings[0] if codings else "identity"
+        self._zlib = _DECODABLE[self._encoding]()
 
     def _count(self, data: bytes) -> bytes:
         self._total += len(data)
@@ -273,11 +279,18 @@ class _Inflater:
                 try:
                     chunk = self._zlib.decompress(data, self._limit - self._total + 1)
                 except zlib.error:
-                    if not (self._first and self._encoding == "deflate"):
+                    if self._encoding != "deflate" or self._head is None:
                         raise
-                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
-                    chunk = self._zlib.decompress(data, self._limit - self._total + 1)
-                self._first = False
+                    # "deflate" sent without its zlib header: start again as raw deflate
+                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                    data, self._head = self._head + data, None
+                    continue
+                if self._head is not None:
+                    self._head = (
+                        None
+                        if chunk
+                        else self._head + data[: len(data) - len(self._zlib.unconsumed_tail)]
+                    )
                 out.append(self._count(chunk))
                 data = self._zlib.unconsumed_tail
         except zlib.error as exc:
@@ -376,10 +389,6 @@ class Fetcher:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    @property
-    def limiter(self) -> HostLimiter:
-        return self._limiter
-
     async def get(
         self,
         url: str,
@@ -411,6 +420,8 @@ class Fetcher:
             assert hop.location is not None
             try:
                 target = self._check_url(str(target.join(hop.location)))
+            except httpx.InvalidURL as exc:
+                raise FetchError(hop_url, f"invalid redirect {hop.location!r}: {exc}") from None
             except FetchError as exc:
                 raise type(exc)(exc.url, f"redirect from {hop_url}: {exc.reason}") from None
             key = target.copy_with(fragment=None)

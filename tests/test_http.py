@@ -9,7 +9,9 @@ with ``asyncio.run``.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
+import socket
 import time
 import tracemalloc
 import unicodedata
@@ -236,6 +238,15 @@ def test_broken_bodies_are_retried_then_fetch_error(
     assert server.hits(path) == 2
 
 
+def test_connection_refused_is_retried_then_fetch_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens once the socket is closed
+    exc = raises(FetchError, f"http://127.0.0.1:{port}/", make_cfg(respect_robots=False))
+    assert isinstance(exc.__cause__, httpx.ConnectError)
+    assert "after 2 attempts" in exc.reason
+
+
 def test_retry_policy_is_data() -> None:
     assert {429, 500, 502, 503, 504} <= RETRY_STATUSES
     assert not {400, 401, 403, 404, 410} & RETRY_STATUSES
@@ -281,30 +292,46 @@ def test_gzip_bomb_stops_near_the_cap_without_inflating(server: FaultServer) -> 
     assert peak < 4 * cap < BOMB_SIZE
 
 
-def test_deflate_bodies_zlib_and_raw() -> None:
+@pytest.mark.parametrize("chunk", [1, 1000])
+def test_content_encodings(chunk: int) -> None:
     body = "<p>Bộ Quốc phòng</p>".encode()
     raw = zlib.compressobj(wbits=-15)
-    variants = [zlib.compress(body), raw.compress(body) + raw.flush()]
+    bodies = {
+        "deflate": zlib.compress(body),
+        "Deflate": raw.compress(body) + raw.flush(),  # raw deflate, no zlib header
+        "gzip": gzip.compress(body),
+        "identity": body,
+        "UTF-8": body,  # a bogus token, ignored as httpx does
+    }
 
     def handler(request: httpx.Request) -> httpx.Response:
-        data = variants[int(request.url.path[1:])]
-        return httpx.Response(200, stream=Streamed(data), headers={"content-encoding": "deflate"})
+        coding = request.url.path[1:]
+        data = bodies.get(coding, b"\x00\x01")
+        return httpx.Response(
+            200, stream=Streamed(data, chunk), headers={"content-encoding": coding}
+        )
 
     cfg = make_cfg(respect_robots=False)
-    for i in range(2):
-        page = get(f"http://news.test/{i}", cfg, {"transport": httpx.MockTransport(handler)})
-        assert page.text == body.decode()
+    kw = {"transport": httpx.MockTransport(handler)}
+    for coding in bodies:
+        assert get(f"http://news.test/{coding}", cfg, kw).text == body.decode(), coding
+    with pytest.raises(FetchError, match="unsupported Content-Encoding"):
+        get("http://news.test/br", cfg, kw)
+    bodies["gzip"] = b"\x1f\x8b not gzip at all"
+    with pytest.raises(FetchError, match="corrupt gzip"):
+        get("http://news.test/gzip", cfg, kw)
 
 
 class Streamed(httpx.AsyncByteStream):
     """A response body that httpx has not read yet (unlike ``content=``)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, chunk: int = 1000) -> None:
         self.data = data
+        self.chunk = chunk
 
     async def __aiter__(self):
-        for i in range(0, len(self.data), 1000):
-            yield self.data[i : i + 1000]
+        for i in range(0, len(self.data), self.chunk):
+            yield self.data[i : i + self.chunk]
 
 
 def test_mock_transport_seam() -> None:
