@@ -39,7 +39,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
@@ -397,7 +397,14 @@ class Fetcher:
         last_modified: str | None = None,
         check_robots: bool = True,
     ) -> Page:
-        """Fetch ``url``; a conditional GET when ``etag``/``last_modified`` are given."""
+        """Fetch ``url``, following redirects; the final Page, decoded.
+
+        With ``etag``/``last_modified`` the GET is conditional and a 304 gives
+        ``Page(not_modified=True, text="")``.  Raises BlockedByRobots,
+        AddressBlocked, ResponseTooLarge, HTTPStatusError (4xx, or a retried
+        status after the retries) or FetchError (timeouts, connection and
+        protocol errors after the retries, the deadline, bad or looping URLs).
+        """
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -416,7 +423,10 @@ class Fetcher:
                     raise BlockedByRobots(hop_url, "disallowed by robots.txt")
             hop = await self._fetch_retrying(target, headers)
             if hop.page is not None:
-                return hop.page
+                if hop.page.not_modified:
+                    return hop.page
+                text, encoding = decode_html(hop.page.content, hop.page.headers.get("content-type"))
+                return replace(hop.page, text=text, encoding=encoding)
             assert hop.location is not None
             try:
                 target = self._check_url(str(target.join(hop.location)))
@@ -512,18 +522,8 @@ class Fetcher:
             raise _RetryableStatus(status, retry_after)
         if status >= 300:
             raise HTTPStatusError(url, status)
-        content = await self._read_body(url, resp)
-        text, encoding = decode_html(content, headers.get("content-type"))
-        return _Hop(
-            Page(
-                url=url,
-                status=status,
-                text=text,
-                headers=headers,
-                encoding=encoding,
-                content=content,
-            )
-        )
+        content = await self._read_body(url, resp)  # decoded to text outside the host slot
+        return _Hop(Page(url=url, status=status, text="", headers=headers, content=content))
 
     async def _read_body(self, url: str, resp: httpx.Response) -> bytes:
         cap = self._cfg.max_bytes
