@@ -220,6 +220,8 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
         # httpx has no public way to choose the pool's network backend (encode/httpx#3180);
         # this replaces the pool it built with an identical one that uses ours.
+        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
+            raise RuntimeError("httpx.AsyncHTTPTransport no longer keeps its pool in _pool")
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ctx,
             max_connections=httpx.Limits().max_connections,
