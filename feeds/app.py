@@ -2,7 +2,7 @@
 
 Public surface::
 
-    create_app(config, store, *, base_url=None, cache_size=DEFAULT_CACHE_SIZE) -> Starlette
+    create_app(config, store, *, base_url=None, cache_size=..., cache_bytes=...) -> Starlette
         app.state.cache    the RenderCache (clear() it to force re-rendering)
         app.state.metrics  the Metrics counters
     RenderCache, Rendered, health_report(config, health) -> (status code, JSON document)
@@ -69,6 +69,7 @@ from .render import CONTENT_TYPES, FEED_FILES, FORMATS, feed_meta, render
 
 __all__ = [
     "CACHE_CONTROL",
+    "DEFAULT_CACHE_BYTES",
     "DEFAULT_CACHE_SIZE",
     "MAX_LIMIT",
     "RenderCache",
@@ -80,6 +81,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_SIZE = 256  # rendered documents kept (LRU)
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024  # and at most this many body bytes (both encodings)
 MAX_LIMIT = 500
 MAX_QUERY_CHARS = 200
 CACHE_CONTROL = "public, max-age=300"
@@ -109,6 +111,10 @@ class Rendered:
     gzip_body: bytes | None  # None when the body is too small to be worth compressing
     gzip_etag: str | None
 
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzip_body or b"")
+
     @classmethod
     def of(cls, body: bytes, content_type: str, last_modified: datetime | None) -> Rendered:
         packed = gzip.compress(body, GZIP_LEVEL, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
@@ -125,18 +131,26 @@ class Rendered:
 class RenderCache:
     """LRU of ``Rendered`` documents, each valid for one store-version stamp.
 
+    Settings: ``maxsize`` documents (``DEFAULT_CACHE_SIZE``) and ``max_bytes``
+    of bodies (``DEFAULT_CACHE_BYTES``); a document larger than ``max_bytes``
+    is served but not kept.
+
     A key is (kind, path parameters, normalized query, base URL); the stamp
     (the store version, plus run state for the page) is stored with the
     document, so a new version replaces the old render instead of piling up
     beside it.  Thread-safe.
     """
 
-    def __init__(self, maxsize: int = DEFAULT_CACHE_SIZE) -> None:
-        if maxsize < 1:
-            raise ValueError("cache size must be at least 1")
+    def __init__(
+        self, maxsize: int = DEFAULT_CACHE_SIZE, max_bytes: int = DEFAULT_CACHE_BYTES
+    ) -> None:
+        if maxsize < 1 or max_bytes < 1:
+            raise ValueError("cache size and byte budget must be at least 1")
         self.maxsize = maxsize
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._docs: OrderedDict[Hashable, tuple[Hashable, Rendered]] = OrderedDict()
+        self._bytes = 0
         self._seen: tuple[str, datetime] | None = None
 
     def get(self, key: Hashable, stamp: Hashable) -> Rendered | None:
@@ -149,14 +163,26 @@ class RenderCache:
 
     def put(self, key: Hashable, stamp: Hashable, doc: Rendered) -> None:
         with self._lock:
+            old = self._docs.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1].size
+            if doc.size > self.max_bytes:
+                return
             self._docs[key] = (stamp, doc)
-            self._docs.move_to_end(key)
-            while len(self._docs) > self.maxsize:
-                self._docs.popitem(last=False)
+            self._bytes += doc.size
+            while len(self._docs) > self.maxsize or self._bytes > self.max_bytes:
+                _, (_, evicted) = self._docs.popitem(last=False)
+                self._bytes -= evicted.size
 
     def clear(self) -> None:
         with self._lock:
             self._docs.clear()
+            self._bytes = 0
+
+    @property
+    def bytes(self) -> int:
+        """Body bytes held now."""
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -341,7 +367,7 @@ def health_report(config: Config, health: Sequence[SourceHealth]) -> tuple[int, 
     ran: list[SourceHealth] = []
     warnings = False
     for source in config.sources.values():
-        h = by_id.get(source.id) or SourceHealth(source.id, None, None, 0, 0, 0, None, None)
+        h = by_id.get(source.id) or _never_run(source.id)
         if not source.enabled:
             state = "disabled"
         elif h.last_run is None:
@@ -374,6 +400,19 @@ def health_report(config: Config, health: Sequence[SourceHealth]) -> tuple[int, 
     else:
         status, code = "ok", 200
     return code, {"status": status, "sources": sources}
+
+
+def _never_run(source_id: str) -> SourceHealth:
+    return SourceHealth(
+        source_id=source_id,
+        last_run=None,
+        last_success=None,
+        articles=0,
+        errors=0,
+        consecutive_failures=0,
+        last_error=None,
+        degraded=None,
+    )
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -588,9 +627,10 @@ def create_app(
     *,
     base_url: str | None = None,
     cache_size: int = DEFAULT_CACHE_SIZE,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
 ) -> Starlette:
     """The feed server.  Self links use ``base_url``, else ``[server] base_url``, else the request."""
-    cache = RenderCache(cache_size)
+    cache = RenderCache(cache_size, cache_bytes)
     metrics = Metrics()
     server = _Server(config, store, base_url or config.server.base_url, cache, metrics)
     methods = ["GET", "HEAD"]

@@ -59,12 +59,14 @@ HTTP_REQUESTS = _Family(
     "qkfeed_http_requests_total", "counter", "HTTP requests served, by route template and status."
 )
 RENDERS = _Family(
-    "qkfeed_feed_renders_total", "counter", "Feeds and pages rendered (cache misses)."
+    "qkfeed_feed_renders_total",
+    "counter",
+    "Feeds, pages and OPML documents rendered (render cache misses).",
 )
 CACHE_HITS = _Family(
     "qkfeed_feed_cache_hits_total",
     "counter",
-    "Feed and page requests answered from the render cache.",
+    "Requests for feeds, pages and OPML answered from the render cache.",
 )
 
 

@@ -30,7 +30,7 @@ import pytest
 import uvicorn
 from bs4 import BeautifulSoup
 
-from feeds.app import MAX_LIMIT, create_app
+from feeds.app import MAX_LIMIT, RenderCache, Rendered, create_app
 from feeds.render import CONTENT_TYPES
 from scraper.config import Config, config_from_dict
 from scraper.models import Article
@@ -432,6 +432,21 @@ def test_cache_is_bounded(tmp_path: Path) -> None:
         env.client.get("/feed.json?limit=7")  # still cached
         env.client.get("/feed.json?limit=1")  # evicted long ago
         assert env.renders == renders + 1
+
+
+def test_cache_byte_budget() -> None:
+    cache = RenderCache(maxsize=10, max_bytes=2000)
+    docs = [Rendered.of(bytes([65 + n]) * 600, "text/plain", None) for n in range(4)]
+    for n, doc in enumerate(docs):
+        cache.put(n, "v1", doc)
+    assert cache.bytes <= 2000
+    assert cache.get(0, "v1") is None  # evicted, oldest first
+    assert cache.get(3, "v1") is docs[3]
+    assert cache.get(3, "v2") is None  # another store version
+    cache.put("huge", "v1", Rendered.of(b"x" * 5000, "text/plain", None))
+    assert cache.get("huge", "v1") is None and cache.get(3, "v1") is docs[3]
+    cache.clear()
+    assert len(cache) == 0 and cache.bytes == 0
 
 
 # -- filters --------------------------------------------------------------------------------
