@@ -34,6 +34,7 @@ MAX_BYLINE_WORDS = 12  # longer paragraphs are text, not credits
 MAX_NAMES = 4  # looks_like_byline: more names in one line is a list, not a byline
 MAX_NAME_WORDS = 5
 MAX_OFFICE_WORDS = 10  # "Đại tá HOÀNG TUẤN, Viện trưởng Viện …" (longer: a caption sentence)
+MAX_BYLINE_CHARS = 1000  # longer input is body text: parse_byline returns an empty Byline
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,8 @@ def looks_like_byline(text: str | None) -> bool:
     office_words = [len(_words(v)) for k, v in pieces if k == "office"]
     if any(n > MAX_OFFICE_WORDS for n in office_words):
         return False
-    if len(_words(s)) - sum(office_words) > MAX_BYLINE_WORDS:
+    # role labels and "(thực hiện)" do not count, the names and any other text do
+    if sum(len(_words(v)) for k, v in pieces if k != "office") > MAX_BYLINE_WORDS:
         return False
     if "other" in kinds and not labelled:
         return False
@@ -229,9 +231,9 @@ def looks_like_byline(text: str | None) -> bool:
 
 
 def _prepare(text: str | None) -> str:
-    """Clean text with the end mark and promo removed, parenthesized notes resolved."""
+    """Clean one-line text without the end mark; "" for promo lines and long text."""
     s = clean_text(text)
-    if not s or _PROMO.search(s):
+    if not s or len(s) > MAX_BYLINE_CHARS or _PROMO.search(s):
         return ""
     s = _END_MARK.sub(" ", s).strip()
     return s.strip(_EDGE_JUNK.replace("(", "").replace(")", ""))
@@ -293,7 +295,7 @@ def _resolve_parentheses(s: str) -> tuple[str, list[tuple[str, str]]]:
         if s2 == s:
             break
         s = s2
-    return s.replace("(", " ").replace(")", " "), notes
+    return re.sub(r"[()\s]+", " ", s), notes
 
 
 def _classify(piece: str) -> tuple[str, str]:
