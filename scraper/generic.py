@@ -224,11 +224,13 @@ def is_noise_block(node: Tag) -> bool:
 
 
 def find_lead(soup: BeautifulSoup, title_el: Tag | None, body: Tag | None) -> Tag | None:
-    """A summary/sapo element near the title and outside the body, by class hint."""
-    for el in soup.find_all(True, class_=LEAD_HINT):
-        if body is not None and (el is body or body in el.parents):
-            continue
-        if title_el is not None and el is title_el:
+    """A summary/sapo element between the title and the body, found by its class."""
+    if title_el is None:
+        return None
+    for el in title_el.find_all_next(True, limit=400):
+        if body is not None and (el is body or el in body.parents or body in el.parents):
+            break  # reached the body: a lead sits before it
+        if not LEAD_HINT.search(class_id(el)) or el.find_parent(["header", "footer", "nav", "aside"]):
             continue
         if len(text_of(el)) >= 40 and link_density(el) < 0.3:
             return el
