@@ -12,8 +12,9 @@ The forms seen on the sites we follow (sites.md: qdnd.vn notes, "Text quirks"):
 Names written in capitals are title-cased (``VĂN TOẢN`` -> ``Văn Toản``); ranks,
 honorifics, offices, roles, photo credits in parentheses, the end mark ``./.``
 and promo lines are dropped.  Whether a comma-separated piece is a second name
-or an office is decided by its shape: a name is 1-5 capitalized words none of
-which is a word no Vietnamese personal name contains (``viện``, ``trưởng``, ``của`` …).
+or an office is decided by its shape: a name is 1-5 capitalized words, none of
+them a word that never occurs in Vietnamese personal names (``viện``, ``trưởng``,
+``của`` …), and a name of three or more words starts with a surname.
 
 ``looks_like_byline`` is what the extractor asks about the last paragraphs of a
 body; a false positive deletes a paragraph of text, so it says no to anything
@@ -26,7 +27,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .text import clean_text
+from .text import clean_text, fold_accents
 
 __all__ = ["Byline", "looks_like_byline", "parse_byline"]
 
@@ -353,7 +354,7 @@ def _is_agency(piece: str) -> bool:
     ):
         if compact.casefold() in _ANONYMOUS:
             return False
-        folded = _fold(compact)
+        folded = fold_accents(compact)
         return any(c.isdigit() for c in folded) or not (_VOWELS & set(folded))
     return False
 
@@ -376,11 +377,6 @@ def _name_case(name: str) -> str:
     if name != name.upper():
         return name
     return " ".join(w[:1] + w[1:].lower() for w in name.split())
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def _unique(items: list[str]) -> list[str]:

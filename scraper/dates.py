@@ -149,8 +149,9 @@ def find_publish_date(
 ) -> datetime | None:
     """Like parse_datetime, for a whole date element: view counters and labels dropped first.
 
-    A date element carries more than the date (``42702 lượt xem``, ``Cập nhật:``);
-    dropping that noise keeps a counter glued to the time from hiding it.
+    A date element carries more than the date (``42702 lượt xem``, ``Cập nhật:``); the
+    counters' numbers must never count as a date (``12.10 lượt xem`` is not 12 October).
+    Noise rules for date elements live here, so parse_datetime stays about dates.
     """
     s = _DATE_LINE_NOISE.sub(" ", clean_text(text))
     return parse_datetime(s, tz=tz, now=now, month_first=month_first, require_year=require_year)

@@ -369,6 +369,16 @@ def test_find_publish_date(text: str, expected: str | None) -> None:
     assert iso(find_publish_date(text, now=NOW)) == expected
 
 
+def test_find_publish_date_ignores_counter_numbers() -> None:
+    text = "Sáng 05/01 · 12.10 lượt xem"
+    assert iso(parse_datetime(text, now=REL_NOW, require_year=False)) == "2024-01-04T17:00:00Z"
+    assert iso(find_publish_date("12.10 lượt xem", now=REL_NOW, require_year=False)) is None
+    assert (
+        iso(parse_datetime("12.10 lượt xem", now=REL_NOW, require_year=False))
+        == "2023-10-11T17:00:00Z"
+    )
+
+
 def test_find_publish_date_passes_options() -> None:
     assert (
         iso(find_publish_date("Chiều 05/01", now=REL_NOW, require_year=False))
