@@ -236,6 +236,13 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    from .demo import run_demo
+
+    run_demo(host=args.host or config.server.host, port=config.server.port if args.port is None else args.port, db=args.db)
+    return EXIT_OK
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -264,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="listen address (default: [server] host)")
     p.add_argument("--port", type=int, help="listen port (default: [server] port)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", parents=[common], help="the service against bundled sample pages (no network needed)",
+                       description="Serve the bundled sample pages of every site on local ports and run the full "
+                                   "service against them: the page and feeds fill within seconds.")
+    p.add_argument("--host", help="listen address (default: [server] host)")
+    p.add_argument("--port", type=int, help="listen port (default: [server] port)")
+    p.add_argument("--db", metavar="FILE", help="keep the demo database in FILE (default: a temporary one)")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("fetch", parents=[common], help="one pass over sources now",
                        description="Fetch the listing pages of the given sources (all enabled ones by default) once, "
