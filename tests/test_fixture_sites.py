@@ -10,8 +10,8 @@ import urllib.request
 from email.utils import formatdate
 
 import pytest
-
 from fixture_sites import SITES_DIR, FixtureSites, all_site_ids, expected_articles
+
 from scraper.config import config_from_dict
 
 
@@ -172,3 +172,30 @@ def test_redirect(sites):
     req = urllib.request.Request(sites.url("qk3", "/node/4048"), method="HEAD")
     with urllib.request.urlopen(req, timeout=10) as r:
         assert r.url.endswith("-4048") and r.status == 200
+
+
+def test_manifest_start_urls_are_the_config_paths():
+    from urllib.parse import urlsplit
+
+    repo = tomllib.loads((SITES_DIR.parents[2] / "config.toml").read_text("utf-8"))
+    for sid in all_site_ids():
+        m = json.loads((SITES_DIR / sid / "site.json").read_text("utf-8"))
+        paths = [urlsplit(u).path or "/" for u in repo["sources"][sid]["start_urls"]]
+        assert m["start_urls"] == paths, sid
+
+
+def test_article_links_on_listings_resolve():
+    """Every link on a listing page that the config's article_pattern accepts is served."""
+    import re
+
+    repo = tomllib.loads((SITES_DIR.parents[2] / "config.toml").read_text("utf-8"))
+    for sid in all_site_ids():
+        m = json.loads((SITES_DIR / sid / "site.json").read_text("utf-8"))
+        pattern = repo["sources"][sid].get("article_pattern")
+        if not pattern:
+            continue
+        for listing in m["listing_pages"]:
+            page = (SITES_DIR / sid / m["routes"][listing]).read_text("utf-8")
+            for href in re.findall(r'href="(/[^"]*)"', page):
+                if re.search(pattern, href):
+                    assert href in m["routes"], (sid, listing, href)
