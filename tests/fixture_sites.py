@@ -11,6 +11,19 @@ serves each site on its own ``127.0.0.1`` port::
         sites.edit_article("qk3", path, "cũ", "mới")
         sites.hits("qk3")                           # [("GET", "/robots.txt", 200), ...]
 
+API (all paths are root-relative, with the query string when there is one):
+
+    FixtureSites(sites=None, *, first_port=0)   context manager; one server per site
+    .base_url(site) / .url(site, path)          http://127.0.0.1:PORT[/path]
+    .hits(site) -> [(method, path_with_query, status)]   request log; .clear_hits(site=None)
+    .add_article(site, path, html, listing_path, *, title=None)   new route + link on top
+                                                of the listing (at its listing_insert marker)
+    .edit_article(site, path, old, new) -> n    text replacement in the served file
+    .remove_route(site, path)                   the path answers 404 from now on
+    .set_latency(seconds)                       delay every answer of every site
+    .config_text(storage_url, **fetch)          complete TOML config aimed at the servers
+    .manifest(site) / .expected(site)           manifest copy; golden files with real URLs
+
 Run ``python tests/fixture_sites.py [SITE ...] [--config out.toml]`` to serve the sites until
 Ctrl-C and print their URLs (and optionally write a config pointing at them).
 
