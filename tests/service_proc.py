@@ -55,14 +55,18 @@ def free_port(host: str = HOST) -> int:
 
 
 def service_config(text: str, *, port: int, interval: float | str | None = None,
-                   host: str = HOST, base_url: str | None = None) -> str:
-    """``text`` (a TOML config) with ``[server] host/port`` set and, if given, every source's interval."""
+                   host: str = HOST, base_url: str | None = None,
+                   feed: dict[str, Any] | None = None) -> str:
+    """``text`` (a TOML config) with ``[server] host/port`` set and, if given, every source's
+    interval, ``[server] base_url`` and keys of ``[feed]``."""
     data = tomllib.loads(text)
     server = dict(data.get("server", {}))
     server.update(host=host, port=port)
     if base_url is not None:
         server["base_url"] = base_url
     data["server"] = server
+    if feed:
+        data["feed"] = {**data.get("feed", {}), **feed}
     if interval is not None:
         data["sources"] = {sid: {**src, "interval": interval} for sid, src in data.get("sources", {}).items()}
     return toml_dumps(data)
