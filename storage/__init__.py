@@ -1,18 +1,19 @@
 """Storage: the Store interface, its backends and the numbered migrations.
 
+``storage.copy.copy_store`` moves a whole archive from one store to another.
+
     open_store("sqlite:///data/qkfeed.db")     relative to the working directory
                                                (its directory is created if missing)
     open_store("sqlite:////var/lib/qkfeed.db")  absolute path
     open_store("sqlite:///:memory:")            in memory, for tests
-    open_store("postgresql://...")              not installed yet (StorageError)
+    open_store("postgresql://user:pw@host:5432/qkfeed")   PostgreSQL (also postgres://;
+                                               needs psycopg: pip install 'qkfeed[postgres]')
 
 ``open_store`` migrates the database before returning it.  Everything that
 goes wrong with a database is a ``scraper.errors.StorageError``.
 """
 
 from __future__ import annotations
-
-from urllib.parse import urlsplit
 
 from scraper.errors import StorageError
 
@@ -27,7 +28,8 @@ POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})
 
 def open_store(url: str) -> Store:
     """The store named by ``url``, migrated and ready."""
-    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    store: Store
     if scheme == "sqlite":
         if not url.startswith(SQLITE_PREFIX) or url == SQLITE_PREFIX:
             raise StorageError(
@@ -35,8 +37,14 @@ def open_store(url: str) -> Store:
                 "or sqlite:///:memory:"
             )
         store = SQLiteStore(url[len(SQLITE_PREFIX) :])
-    elif scheme in POSTGRES_SCHEMES:
-        raise StorageError("PostgreSQL support is not installed yet")
+    elif scheme.split("+", 1)[0] in POSTGRES_SCHEMES:
+        try:
+            from .postgres import PostgresStore
+        except ImportError as exc:
+            raise StorageError(
+                "PostgreSQL support needs psycopg: pip install 'qkfeed[postgres]'"
+            ) from exc
+        store = PostgresStore(url)
     else:
         # Never echo the URL itself: it may hold a password.
         shown = f"scheme {scheme!r}" if scheme else "a URL without a scheme"

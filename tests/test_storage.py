@@ -1,4 +1,9 @@
-"""The SQLite store, on real files in tmp_path."""
+"""The Store contract, run against every backend; SQLite-only tests at the end of each group.
+
+Every test that takes the ``store`` or ``backend`` fixture runs twice: on a
+SQLite file in tmp_path and on a fresh PostgreSQL database (``pg_server``:
+a given server or a throwaway cluster; skipped without one, except in CI).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,12 @@ import threading
 import unicodedata
 import uuid
 import zlib
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
+import pg_server
 import pytest
 
 from scraper.errors import StorageError
@@ -25,6 +33,7 @@ from storage._migrations import Migration, load_migrations
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+BACKENDS = ("sqlite", "postgresql")
 
 
 def make_article(n: int = 1, **changes: object) -> Article:
@@ -48,23 +57,189 @@ def make_article(n: int = 1, **changes: object) -> Article:
     return Article(**fields)  # type: ignore[arg-type]
 
 
+class Backend:
+    """A store's database seen from outside the store: its URL and a second connection.
+
+    SQL given to ``rows``/``execute`` uses ``?`` placeholders on every backend.
+    """
+
+    name: str
+    url: str
+    missing_table: str  # the error text for a table that does not exist
+
+    def open(self) -> Store:
+        return open_store(self.url)
+
+    def make(self, migrations: Sequence[Migration] | None = None) -> Store:
+        """A store not yet migrated (the constructor, not open_store)."""
+        raise NotImplementedError
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def execute(self, sql: str, *params: Any) -> None:
+        raise NotImplementedError
+
+    def write_marker(self) -> object:
+        """A value that changes whenever a write to the article tables commits."""
+        raise NotImplementedError
+
+    def snapshot(self) -> object:
+        """Everything that must stay the same when opening is refused."""
+        raise NotImplementedError
+
+    def uses_index(self, sql: str) -> bool:
+        raise NotImplementedError
+
+    def tables(self) -> set[str]:
+        raise NotImplementedError
+
+    def applied_versions(self) -> list[int]:
+        return [v for (v,) in self.rows("SELECT version FROM schema_migrations ORDER BY 1")]
+
+    def close(self) -> None:
+        pass
+
+
+class SQLiteBackend(Backend):
+    name = "sqlite"
+    missing_table = "no such table: nowhere"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self._watcher: sqlite3.Connection | None = None
+
+    def make(self, migrations: Sequence[Migration] | None = None) -> Store:
+        return SQLiteStore(self.path, migrations=migrations)
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(self.path)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    def execute(self, sql: str, *params: Any) -> None:
+        conn = sqlite3.connect(self.path)
+        try:
+            with conn:
+                conn.execute(sql, params)
+        finally:
+            conn.close()
+
+    def write_marker(self) -> object:
+        # PRAGMA data_version moves when another connection commits.
+        if self._watcher is None:
+            self._watcher = sqlite3.connect(self.path)
+        return self._watcher.execute("PRAGMA data_version").fetchone()
+
+    def snapshot(self) -> object:
+        return self.path.read_bytes(), sorted(os.listdir(self.path.parent))
+
+    def uses_index(self, sql: str) -> bool:
+        plan = self.rows("EXPLAIN QUERY PLAN " + sql)
+        return "USING INDEX" in plan[0][3] or "PRIMARY KEY" in plan[0][3]
+
+    def tables(self) -> set[str]:
+        return {n for (n,) in self.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+
+
+class PostgresBackend(Backend):
+    name = "postgresql"
+    missing_table = 'relation "nowhere" does not exist'
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.url = url
+        self._conn = psycopg.connect(url, autocommit=True)
+
+    def make(self, migrations: Sequence[Migration] | None = None) -> Store:
+        from storage.postgres import PostgresStore
+
+        return PostgresStore(self.url, migrations=migrations)
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql.replace("?", "%s"), params).fetchall()  # type: ignore[arg-type]
+
+    def execute(self, sql: str, *params: Any) -> None:
+        self._conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+
+    def write_marker(self) -> object:
+        # A row's xmin changes when it is rewritten, its xmax when it is locked or deleted.
+        return self.rows(
+            "SELECT (SELECT string_agg(xmin::text || ':' || xmax::text, ',' ORDER BY id)"
+            " FROM articles),"
+            " (SELECT string_agg(xmin::text || ':' || xmax::text, ',' ORDER BY url) FROM pages),"
+            " (SELECT string_agg(xmin::text || ':' || xmax::text, ',') FROM counters)"
+        )
+
+    def snapshot(self) -> object:
+        return (
+            self.tables(),
+            self.rows("SELECT version, applied_at FROM schema_migrations ORDER BY 1"),
+            self.write_marker(),
+        )
+
+    def uses_index(self, sql: str) -> bool:
+        self.execute("SET enable_seqscan = off")  # a tiny table would be scanned anyway
+        try:
+            plan = " ".join(line for (line,) in self.rows("EXPLAIN " + sql))
+        finally:
+            self.execute("RESET enable_seqscan")
+        return "Index" in plan and "Seq Scan" not in plan
+
+    def tables(self) -> set[str]:
+        return {
+            n
+            for (n,) in self.rows(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = current_schema()"
+            )
+        }
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        b: Backend = SQLiteBackend(tmp_path / "qkfeed.db")
+        yield b
+        b.close()
+    else:
+        with pg_server.fresh_database() as url:
+            b = PostgresBackend(url)
+            yield b
+            b.close()
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[Store]:
+    with backend.open() as s:
+        yield s
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "qkfeed.db"
 
 
 @pytest.fixture
-def store(db_path: Path):
-    with open_store(f"sqlite:///{db_path}") as s:
+def sqlite_store(db_path: Path) -> Iterator[SQLiteStore]:
+    with SQLiteStore(db_path) as s:
+        s.migrate()
         yield s
 
 
 def applied_versions(path: Path) -> list[int]:
-    conn = sqlite3.connect(path)
-    try:
-        return [v for (v,) in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
-    finally:
-        conn.close()
+    return SQLiteBackend(path).applied_versions()
 
 
 # -- opening and migrations ----------------------------------------------------
@@ -83,11 +258,31 @@ def test_open_store_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         assert isinstance(s, Store)  # structural: SQLiteStore satisfies the protocol
 
 
+def test_open_store_postgres_url_forms() -> None:
+    from storage.postgres import PostgresStore
+
+    with pg_server.fresh_database() as url:
+        assert url.startswith("postgresql://")
+        with open_store(url) as s:
+            assert isinstance(s, PostgresStore) and isinstance(s, Store)
+            assert s.upsert_article(make_article()) == "new"
+        for scheme in ("postgres", "postgresql+psycopg", "POSTGRESQL"):
+            with open_store(scheme + url.removeprefix("postgresql")) as s:
+                assert s.count_articles() == 1
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql://user:secret@db/qkfeed", "PostgreSQL support is not installed yet"),
-        ("postgres://db/qkfeed", "PostgreSQL support is not installed yet"),
+        (
+            "postgresql://user:secret@127.0.0.1:1/qkfeed",
+            "cannot open PostgreSQL database user@127.0.0.1:1/qkfeed: connection failed",
+        ),
+        (
+            "postgres://user:secret@127.0.0.1:notaport/qkfeed",
+            "cannot open PostgreSQL database user@127.0.0.1:notaport/qkfeed: ",
+        ),
+        ("postgresql://user:secret@[::1/x", "invalid PostgreSQL URL"),
         ("mysql://user:secret@db/x", "unsupported storage URL (scheme 'mysql')"),
         ("data/qkfeed.db", "unsupported storage URL (a URL without a scheme)"),
         ("sqlite://data/qkfeed.db", "a SQLite storage URL is sqlite:///relative/path.db"),
@@ -99,18 +294,35 @@ def test_open_store_bad_urls(url: str, message: str) -> None:
         open_store(url)
     assert str(info.value).startswith(message)
     assert "secret" not in str(info.value)
+    assert "\n" not in str(info.value)
 
 
-def test_migrations_are_idempotent(db_path: Path) -> None:
+def test_postgres_errors_never_show_the_password() -> None:
+    with pg_server.fresh_database() as url:
+        # A role that does not exist; the password rides in the URL and in a query parameter.
+        wrong = url.replace("postgres@", "nobody:hunter2-secret@", 1)
+        with pytest.raises(StorageError) as info:
+            open_store(wrong)
+        assert str(info.value).startswith("cannot open PostgreSQL database nobody@127.0.0.1:")
+        assert 'role "nobody" does not exist' in str(info.value)
+        assert "hunter2" not in str(info.value)
+        with pytest.raises(StorageError) as info:
+            open_store(url + "?password=hunter2-secret&sslmode=bogus")
+        assert "hunter2" not in str(info.value) and "sslmode" in str(info.value)
+        with open_store(url.replace("postgres@", "postgres:hunter2-secret@", 1)) as s:
+            assert "hunter2" not in repr(s)  # trust authentication ignores the password
+
+
+def test_migrations_are_idempotent(backend: Backend) -> None:
     known = len(load_migrations())
-    with open_store(f"sqlite:///{db_path}") as s:
+    with backend.open() as s:
         s.upsert_article(make_article())
         s.migrate()
         s.migrate()
-    with open_store(f"sqlite:///{db_path}") as s:
+    with backend.open() as s:
         s.migrate()
         assert s.count_articles() == 1
-    assert applied_versions(db_path) == list(range(1, known + 1))
+    assert backend.applied_versions() == list(range(1, known + 1))
 
 
 def test_bundled_migrations_are_numbered_from_one() -> None:
@@ -119,64 +331,72 @@ def test_bundled_migrations_are_numbered_from_one() -> None:
     assert migrations[0].name == "init"
 
 
-def test_migrations_apply_in_order_each_in_a_transaction(db_path: Path) -> None:
+def test_migrations_apply_in_order_each_in_a_transaction(backend: Backend) -> None:
     init = load_migrations()[0]
     ok = Migration(2, "extra", "CREATE TABLE extra (x INTEGER); INSERT INTO extra VALUES (7);\n")
     broken = Migration(3, "broken", "CREATE TABLE t3 (x INTEGER);\nINSERT INTO nowhere VALUES (1);")
-    store = SQLiteStore(db_path, migrations=[broken, init, ok])  # given out of order
-    with pytest.raises(StorageError, match="migration 0003_broken failed: no such table: nowhere"):
+    store = backend.make(migrations=[broken, init, ok])  # given out of order
+    with pytest.raises(StorageError) as info:
         store.migrate()
     store.close()
-    assert applied_versions(db_path) == [1, 2]
-    conn = sqlite3.connect(db_path)
-    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert conn.execute("SELECT x FROM extra").fetchall() == [(7,)]
-    conn.close()
-    assert "t3" not in tables  # the failed migration left nothing behind
+    assert f"migration 0003_broken failed: {backend.missing_table}" in str(info.value)
+    assert backend.applied_versions() == [1, 2]
+    assert backend.rows("SELECT x FROM extra") == [(7,)]
+    assert "t3" not in backend.tables()  # the failed migration left nothing behind
     # Fixed, it applies on the next start.
     fixed = Migration(3, "broken", "CREATE TABLE t3 (x INTEGER);")
-    with SQLiteStore(db_path, migrations=[init, ok, fixed]) as s:
+    with backend.make(migrations=[init, ok, fixed]) as s:
         s.migrate()
-    assert applied_versions(db_path) == [1, 2, 3]
+    assert backend.applied_versions() == [1, 2, 3]
 
 
-def test_migration_numbering_gap_is_refused(db_path: Path) -> None:
+def test_migration_numbering_gap_is_refused(backend: Backend) -> None:
     init = load_migrations()[0]
     with pytest.raises(StorageError, match="not numbered"):
-        SQLiteStore(db_path, migrations=[init, Migration(3, "later", "SELECT 1;")])
+        backend.make(migrations=[init, Migration(3, "later", "SELECT 1;")])
 
 
-def test_newer_schema_is_refused_without_change(db_path: Path) -> None:
-    with open_store(f"sqlite:///{db_path}") as s:
+def test_newer_schema_is_refused_without_change(backend: Backend) -> None:
+    with backend.open() as s:
         s.upsert_article(make_article())
-    conn = sqlite3.connect(db_path)
-    with conn:
-        conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 'x')")
-    conn.close()
-    before = db_path.read_bytes()
-    files_before = sorted(os.listdir(db_path.parent))
+    backend.execute(
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (999, ?)", T0.isoformat()
+    )
+    before = backend.snapshot()
     known = len(load_migrations())
     expected = (
         f"database schema version 999 is newer than this qkfeed (knows {known}); upgrade qkfeed"
     )
     with pytest.raises(StorageError) as info:
-        open_store(f"sqlite:///{db_path}")
+        backend.open()
     assert str(info.value) == expected
     with pytest.raises(StorageError, match="is newer than this qkfeed"):
-        SQLiteStore(db_path)
-    assert db_path.read_bytes() == before
-    assert sorted(os.listdir(db_path.parent)) == files_before
+        backend.make()
+    assert backend.snapshot() == before
 
 
 def test_newer_schema_appearing_after_open_is_refused_by_migrate(
-    store: SQLiteStore, db_path: Path
+    store: Store, backend: Backend
 ) -> None:
-    conn = sqlite3.connect(db_path)
-    with conn:
-        conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'x')")
-    conn.close()
+    backend.execute(
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (99, ?)", T0.isoformat()
+    )
     with pytest.raises(StorageError, match="schema version 99 is newer"):
         store.migrate()
+
+
+def test_closed_store_raises_storage_error(backend: Backend) -> None:
+    s = backend.open()
+    with s:
+        pass
+    s.close()  # idempotent
+    with pytest.raises(StorageError, match="closed"):
+        s.count_articles()
+    with pytest.raises(StorageError, match="closed"):
+        s.upsert_article(make_article())
+
+
+# SQLite only: files and pragmas.
 
 
 def test_not_a_database(tmp_path: Path) -> None:
@@ -229,17 +449,8 @@ def test_unreadable_and_unwritable_files(tmp_path: Path) -> None:
         path.chmod(0o644)
 
 
-def test_closed_store_raises_storage_error(db_path: Path) -> None:
-    s = open_store(f"sqlite:///{db_path}")
-    with s:
-        pass
-    s.close()  # idempotent
-    with pytest.raises(StorageError, match="closed"):
-        s.count_articles()
-
-
-def test_pragmas(store: SQLiteStore, db_path: Path) -> None:
-    conn = store._conn
+def test_pragmas(sqlite_store: Store) -> None:
+    conn = sqlite_store._conn
     assert conn is not None
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
@@ -250,7 +461,7 @@ def test_pragmas(store: SQLiteStore, db_path: Path) -> None:
 # -- upsert ------------------------------------------------------------------
 
 
-def test_insert_unchanged_updated(store: SQLiteStore, db_path: Path) -> None:
+def test_insert_unchanged_updated(store: Store, backend: Backend) -> None:
     article = make_article()
     v0 = store.version()
     assert store.upsert_article(article, now=T0) == "new"
@@ -262,18 +473,16 @@ def test_insert_unchanged_updated(store: SQLiteStore, db_path: Path) -> None:
     assert first.first_seen == first.updated == T0
     assert first.article == article
 
-    watcher = sqlite3.connect(db_path)  # PRAGMA data_version moves when another connection commits
-    data_version = watcher.execute("PRAGMA data_version").fetchone()
+    marker = backend.write_marker()
     assert store.upsert_article(article, now=T0 + timedelta(hours=1)) == "unchanged"
-    assert watcher.execute("PRAGMA data_version").fetchone() == data_version
+    assert backend.write_marker() == marker  # "unchanged" writes (and locks) nothing
     assert store.version() == v1
     assert store.get_article(article.url) == first
 
     edited = make_article(body_text="Nội dung đã sửa", fingerprint="fp-edited")
     later = T0 + timedelta(hours=2)
     assert store.upsert_article(edited, now=later) == "updated"
-    assert watcher.execute("PRAGMA data_version").fetchone() != data_version
-    watcher.close()
+    assert backend.write_marker() != marker
     second = store.get_article(article.url)
     assert second is not None
     assert (second.id, second.guid, second.first_seen) == (first.id, first.guid, T0)
@@ -294,12 +503,12 @@ def test_insert_unchanged_updated(store: SQLiteStore, db_path: Path) -> None:
         {"fingerprint": "other"},
     ],
 )
-def test_each_key_field_makes_an_update(store: SQLiteStore, change: dict[str, object]) -> None:
+def test_each_key_field_makes_an_update(store: Store, change: dict[str, object]) -> None:
     store.upsert_article(make_article(), now=T0)
     assert store.upsert_article(make_article(**change), now=T0 + timedelta(1)) == "updated"
 
 
-def test_other_fields_alone_are_unchanged(store: SQLiteStore) -> None:
+def test_other_fields_alone_are_unchanged(store: Store) -> None:
     store.upsert_article(make_article(), now=T0)
     version = store.version()
     same_key = make_article(summary="khác", categories=("Khác",), image_url=None, source_id="other")
@@ -309,7 +518,7 @@ def test_other_fields_alone_are_unchanged(store: SQLiteStore) -> None:
     assert stored is not None and stored.article == make_article()
 
 
-def test_datetimes_are_utc_in_and_out(store: SQLiteStore) -> None:
+def test_datetimes_are_utc_in_and_out(store: Store) -> None:
     ict = timezone(timedelta(hours=7))
     published = datetime(2024, 5, 1, 15, 30, 0, 123, tzinfo=ict)
     store.upsert_article(make_article(published=published, modified=published), now=T0)
@@ -330,16 +539,12 @@ def test_datetimes_are_utc_in_and_out(store: SQLiteStore) -> None:
     assert store.count_articles() == 1
 
 
-def test_raw_html_is_compressed_and_reextractable(store: SQLiteStore, db_path: Path) -> None:
+def test_raw_html_is_compressed_and_reextractable(store: Store, backend: Backend) -> None:
     html = "<html><body>Biên giới</body></html>".encode() * 100
     store.upsert_article(make_article(1), raw_html=html, now=T0)
     store.upsert_article(make_article(2, source_id="qk7"), raw_html=b"<html>2</html>", now=T0)
     store.upsert_article(make_article(3), now=T0)  # no page
-    conn = sqlite3.connect(db_path)
-    (stored,) = conn.execute(
-        "SELECT html FROM pages WHERE url = ?", (make_article(1).url,)
-    ).fetchone()
-    conn.close()
+    ((stored,),) = backend.rows("SELECT html FROM pages WHERE url = ?", make_article(1).url)
     assert len(stored) < len(html) and zlib.decompress(stored) == html
     assert list(store.pages_for_reextract()) == [
         (make_article(1).url, "qdnd", html),
@@ -354,7 +559,7 @@ def test_raw_html_is_compressed_and_reextractable(store: SQLiteStore, db_path: P
     assert [h for u, _, h in store.pages_for_reextract("qdnd")] == [b"v2"]
 
 
-def test_pages_for_reextract_pages_through_many(store: SQLiteStore) -> None:
+def test_pages_for_reextract_pages_through_many(store: Store) -> None:
     for n in range(120):
         store.upsert_article(make_article(n), raw_html=f"<p>{n}</p>".encode(), now=T0)
     pages = list(store.pages_for_reextract())
@@ -362,7 +567,7 @@ def test_pages_for_reextract_pages_through_many(store: SQLiteStore) -> None:
     assert [url for url, _, _ in pages] == sorted(make_article(n).url for n in range(120))
 
 
-def test_known_urls_get_and_count(store: SQLiteStore) -> None:
+def test_known_urls_get_and_count(store: Store) -> None:
     for n in range(3):
         store.upsert_article(make_article(n))
     store.upsert_article(make_article(10, source_id="qk7"))
@@ -380,7 +585,7 @@ def test_known_urls_get_and_count(store: SQLiteStore) -> None:
 # -- search and listing --------------------------------------------------------
 
 
-def test_accent_insensitive_search(store: SQLiteStore) -> None:
+def test_accent_insensitive_search(store: Store) -> None:
     store.upsert_article(
         make_article(1, title="Tuần tra biên giới", body_text="Đồn Biên phòng Ia Đal")
     )
@@ -407,16 +612,14 @@ def test_accent_insensitive_search(store: SQLiteStore) -> None:
     assert found("không có") == []
 
 
-def test_search_text_column_is_folded(store: SQLiteStore, db_path: Path) -> None:
+def test_search_text_column_is_folded(store: Store, backend: Backend) -> None:
     article = make_article(title="Biên giới", body_text="Đồn\n\nbiên phòng")
     store.upsert_article(article)
-    conn = sqlite3.connect(db_path)
-    (text,) = conn.execute("SELECT search_text FROM articles").fetchone()
-    conn.close()
+    ((text,),) = backend.rows("SELECT search_text FROM articles")
     assert text == fold_accents("Biên giới Đồn\n\nbiên phòng") == "bien gioi don bien phong"
 
 
-def test_latest_order_limit_filters(store: SQLiteStore) -> None:
+def test_latest_order_limit_filters(store: Store) -> None:
     # published wins over first_seen; undated articles sort by first_seen; ties by id.
     store.upsert_article(make_article(1, published=T0), now=T0 + timedelta(days=9))
     store.upsert_article(make_article(2, published=None), now=T0 + timedelta(hours=5))
@@ -442,7 +645,7 @@ def test_latest_order_limit_filters(store: SQLiteStore) -> None:
         store.latest(since=datetime(2024, 1, 1))
 
 
-def test_version_is_cheap_and_changes_on_every_write(store: SQLiteStore) -> None:
+def test_version_is_cheap_and_changes_on_every_write(store: Store, backend: Backend) -> None:
     seen = {store.version()}
     for n in range(5):
         store.upsert_article(make_article(n))
@@ -450,18 +653,13 @@ def test_version_is_cheap_and_changes_on_every_write(store: SQLiteStore) -> None
         store.upsert_article(make_article(n, fingerprint="x"))
         seen.add(store.version())
     assert len(seen) == 11
-    conn = store._conn
-    assert conn is not None
-    plan = conn.execute(
-        "EXPLAIN QUERY PLAN SELECT value FROM counters WHERE name = 'articles'"
-    ).fetchall()
-    assert "USING INDEX" in plan[0][3] or "PRIMARY KEY" in plan[0][3]
+    assert backend.uses_index("SELECT value FROM counters WHERE name = 'articles'")
 
 
 # -- HTTP cache, runs, health, backfill ----------------------------------------
 
 
-def test_http_cache(store: SQLiteStore) -> None:
+def test_http_cache(store: Store) -> None:
     url = "https://www.qdnd.vn/quoc-phong"
     assert store.http_cache_get(url) == (None, None)
     store.http_cache_put(url, '"abc"', "Wed, 01 May 2024 08:00:00 GMT")
@@ -471,7 +669,7 @@ def test_http_cache(store: SQLiteStore) -> None:
     assert store.http_cache_get(url + "/other") == (None, None)
 
 
-def test_runs_and_health(store: SQLiteStore, db_path: Path) -> None:
+def test_runs_and_health(store: Store, backend: Backend) -> None:
     now = T0 + timedelta(days=2)
     (never,) = store.source_health(["qk7"], now=now)
     assert never.source_id == "qk7"
@@ -516,11 +714,7 @@ def test_runs_and_health(store: SQLiteStore, db_path: Path) -> None:
     (h,) = store.source_health(["qdnd"], now=now)
     assert h.consecutive_failures == 1 and h.last_success == T0 + timedelta(hours=4)
 
-    conn = sqlite3.connect(db_path)
-    runs = conn.execute(
-        "SELECT ok, new_count, error_count, message FROM runs ORDER BY id"
-    ).fetchall()
-    conn.close()
+    runs = backend.rows("SELECT ok, new_count, error_count, message FROM runs ORDER BY id")
     assert runs == [
         (1, 3, 0, None),
         (0, 0, 1, "HTTP 503"),
@@ -530,7 +724,7 @@ def test_runs_and_health(store: SQLiteStore, db_path: Path) -> None:
     ]
 
 
-def test_health_article_counts(store: SQLiteStore) -> None:
+def test_health_article_counts(store: Store) -> None:
     now = T0 + timedelta(days=10)
     store.upsert_article(make_article(1), now=now - timedelta(hours=1))
     store.upsert_article(make_article(2), now=now - timedelta(hours=23, minutes=59))
@@ -544,7 +738,7 @@ def test_health_article_counts(store: SQLiteStore) -> None:
     ]
 
 
-def test_backfill_state(store: SQLiteStore) -> None:
+def test_backfill_state(store: Store) -> None:
     assert store.backfill_state_get("qdnd") is None
     state = {"next_page": 17, "cursor": "trang-17", "done": False, "note": "biên giới"}
     store.backfill_state_put("qdnd", state)
@@ -562,7 +756,7 @@ def test_backfill_state(store: SQLiteStore) -> None:
 # -- concurrency and crash safety ----------------------------------------------
 
 
-def test_threads_share_one_store(store: SQLiteStore) -> None:
+def test_threads_share_one_store(store: Store) -> None:
     errors: list[BaseException] = []
 
     def writer(worker: int) -> None:
@@ -592,13 +786,15 @@ def test_threads_share_one_store(store: SQLiteStore) -> None:
     assert store.version() == "480"
 
 
-def test_two_connections_racing_on_the_same_urls_never_duplicate(db_path: Path) -> None:
-    stores = [open_store(f"sqlite:///{db_path}") for _ in range(4)]
+def test_two_connections_racing_on_the_same_urls_never_duplicate(backend: Backend) -> None:
+    stores = [backend.open() for _ in range(4)]
     results: list[str] = []
     lock = threading.Lock()
+    barrier = threading.Barrier(len(stores))
 
-    def work(s: SQLiteStore) -> None:
+    def work(s: Store) -> None:
         for n in range(30):
+            barrier.wait()  # all four upsert URL n at the same moment
             r = s.upsert_article(make_article(n))
             with lock:
                 results.append(r)
@@ -610,8 +806,139 @@ def test_two_connections_racing_on_the_same_urls_never_duplicate(db_path: Path) 
         t.join()
     assert results.count("new") == 30 and results.count("unchanged") == 90
     assert stores[0].count_articles() == 30
+    assert stores[0].version() == "30"  # a lost race leaves no gap in the counter
     for s in stores:
         s.close()
+
+
+# -- PostgreSQL only -----------------------------------------------------------
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with pg_server.fresh_database() as url:
+        yield url
+
+
+def test_postgres_column_types(pg_url: str) -> None:
+    open_store(pg_url).close()
+    backend = PostgresBackend(pg_url)
+    try:
+        types = dict(
+            (f"{t}.{c}", d)
+            for t, c, d in backend.rows(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = current_schema()"
+            )
+        )
+        (identity,) = backend.rows(
+            "SELECT is_identity FROM information_schema.columns"
+            " WHERE table_name = 'articles' AND column_name = 'id'"
+        )
+    finally:
+        backend.close()
+    assert types["articles.id"] == "bigint" and identity == ("YES",)
+    assert types["articles.published"] == "timestamp with time zone"
+    assert types["schema_migrations.applied_at"] == "timestamp with time zone"
+    assert types["articles.authors"] == types["backfill_state.state"] == "jsonb"
+    assert types["pages.html"] == "bytea"
+    assert types["runs.ok"] == "boolean"
+
+
+def test_postgres_processes_migrating_together_migrate_once(pg_url: str) -> None:
+    results: list[object] = []
+
+    def open_one() -> None:
+        try:
+            with open_store(pg_url) as s:
+                results.append(s.count_articles())
+        except BaseException as exc:  # pragma: no cover - reported below
+            results.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [0] * 5
+    backend = PostgresBackend(pg_url)
+    try:
+        assert backend.applied_versions() == list(range(1, len(load_migrations()) + 1))
+    finally:
+        backend.close()
+
+
+def test_postgres_lost_insert_race_is_retried(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another connection inserts the URL between our locked read and our insert."""
+    from storage import postgres
+
+    ours, theirs = open_store(pg_url), open_store(pg_url)
+    real_next_seq = postgres._next_seq
+    calls: list[str] = []
+
+    def next_seq_after_theirs(conn: Any) -> int:
+        if not calls:
+            calls.append("theirs")
+            calls[0] = theirs.upsert_article(make_article(), now=T0)  # commits first
+        return real_next_seq(conn)
+
+    monkeypatch.setattr(postgres, "_next_seq", next_seq_after_theirs)
+    with ours, theirs:
+        assert ours.upsert_article(make_article(), now=T0 + timedelta(hours=1)) == "unchanged"
+        assert calls == ["new"]
+        assert ours.count_articles() == 1 and ours.version() == "1"  # our bump rolled back
+        stored = ours.get_article(make_article().url)
+        assert stored is not None and stored.first_seen == T0
+        edited = make_article(fingerprint="edited")
+        calls.clear()
+        calls.append("skip")
+        assert ours.upsert_article(edited) == "updated"
+
+
+def test_postgres_reconnects_after_losing_the_connection(pg_url: str) -> None:
+    backend = PostgresBackend(pg_url)
+    with open_store(pg_url) as s:
+        s.upsert_article(make_article())
+        backend.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        with pytest.raises(StorageError) as info:
+            s.count_articles()  # the call in progress fails ...
+        assert str(info.value).startswith("PostgreSQL database postgres@127.0.0.1:")
+        assert s.count_articles() == 1  # ... and the next one reconnects
+        assert s.upsert_article(make_article(2)) == "new"
+    backend.close()
+
+
+def test_postgres_read_only_role_fails_at_open(pg_url: str) -> None:
+    open_store(pg_url).close()
+    backend = PostgresBackend(pg_url)
+    role = "qkfeed_reader_" + uuid.uuid4().hex[:8]
+    try:
+        backend.execute(f"CREATE ROLE {role} LOGIN")
+        backend.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        with pytest.raises(StorageError) as info:
+            open_store(pg_url.replace("postgres@", f"{role}@", 1))
+        assert str(info.value).startswith(f"cannot write PostgreSQL database {role}@")
+        assert str(info.value).endswith(
+            "permission denied for table counters (check the role's privileges on the database)"
+        )
+        # A role that may not create tables in a new database fails the same clear way.
+        other = pg_server.server().create_database()
+        try:
+            backend.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+            with pytest.raises(StorageError, match=r"permission denied for schema public \(check"):
+                open_store(pg_server.server().url(other).replace("postgres@", f"{role}@", 1))
+        finally:
+            pg_server.server().drop_database(other)
+    finally:
+        backend.execute(f"DROP OWNED BY {role}")
+        backend.execute(f"DROP ROLE {role}")
+        backend.close()
+
+
+# -- crash safety (SQLite only: a killed PostgreSQL client is the server's business) --
 
 
 # The child upserts forever, printing "url version" after each upsert returns.
