@@ -118,7 +118,7 @@ def feed_meta(config: Config, *, source_id: str | None, base_url: str, fmt: str)
             id=COMBINED_FEED_ID,
             title=feed.title,
             subtitle=feed.description,
-            link=feed.link,
+            link=feed.link or f"{base}/",  # the server's own page unless configured
             self_url=f"{base}/{FEED_FILES[fmt]}",
             language=feed.language,
         )

@@ -98,7 +98,7 @@ class ServerConfig(_Frozen):
 class FeedConfig(_Frozen):
     title: str = "qkfeed — Tin quân khu và báo quân đội"
     description: str = "Tin tức tổng hợp từ các trang quân khu và báo quân đội Việt Nam"
-    link: str = "http://127.0.0.1:8080/"
+    link: str | None = None  # the HTML page readers open; default: the feed server's own "/"
     language: str = "vi"
     max_entries: int = Field(DEFAULT_FEED_ENTRIES, ge=1)
 

@@ -52,7 +52,6 @@ def run_demo(*, host: str, port: int, db: str | None) -> None:
         data = tomllib.loads(text)
         data.setdefault("server", {}).update(host=host, port=port, base_url=None)
         data["server"] = {k: v for k, v in data["server"].items() if v is not None}
-        data["feed"] = {**data.get("feed", {}), "link": f"http://{host}:{port}/"}
         config = config_from_dict(data, "<demo config>")
         for sid in config.sources:
             event(log, "demo_site", source=sid, url=sites.base_url(sid))
