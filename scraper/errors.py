@@ -6,7 +6,8 @@
     │   ├── BlockedByRobots  robots.txt disallows the URL
     │   ├── AddressBlocked   the URL resolves to a non-global address
     │   ├── ResponseTooLarge the body exceeds the size cap
-    │   └── HTTPStatusError  a final non-success status (after retries)
+    │   ├── HTTPStatusError  a final non-success status (after retries)
+    │   └── OffsiteRedirect  a page redirected to a host no configured source lives on
     ├── ExtractError         a page yielded no usable article (layout drift, error page)
     └── StorageError         the database cannot be opened or is from a newer version
 
@@ -59,6 +60,10 @@ class HTTPStatusError(FetchError):
     def __init__(self, url: str, status: int) -> None:
         self.status = status
         super().__init__(url, f"HTTP {status}")
+
+
+class OffsiteRedirect(FetchError):
+    """A page ended up, through redirects, on a host that no configured source lives on."""
 
 
 class ExtractError(QkfeedError):

@@ -4,6 +4,11 @@ Errors stay where they happen: a broken article is logged and counted, the
 rest of the run goes on; a source whose listings all fail is recorded as a
 failed run.  ``run_source`` never raises (except on cancellation), so a
 scheduled job can not be killed by a bad page.
+
+Redirects: a listing or article page that ends up on a host no configured
+source lives on (``urls.on_hosts`` over every source's start URLs; subdomains
+and http/https count as the same host) is an ``OffsiteRedirect``: logged,
+counted as an error, never extracted or stored.
 """
 
 from __future__ import annotations
@@ -18,13 +23,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from .config import Config, SourceConfig
-from .errors import ExtractError, FetchError, QkfeedError
+from .errors import ExtractError, FetchError, OffsiteRedirect, QkfeedError
 from .extract import extract_article
 from .listing import extract_links, next_page_url, numbered_page_url
 from .logs import event, get_logger
 from .models import Article, Page
 from .normalize import normalize
-from .urls import canonical_url
+from .urls import canonical_url, on_hosts, site_hosts
 
 log = get_logger("pipeline")
 
@@ -53,11 +58,12 @@ class RunResult:
     degraded: str | None = None
     articles_seen: int = 0
     oldest_published: datetime | None = None
+    crashed: bool = False  # an unexpected exception ended the run
 
     @property
     def ok(self) -> bool:
-        """A run succeeds when at least one listing page could be read."""
-        return self.listings_ok + self.listings_not_modified > 0
+        """A run succeeds when at least one listing page could be read and nothing crashed it."""
+        return not self.crashed and self.listings_ok + self.listings_not_modified > 0
 
     def error(self, message: str) -> None:
         self.errors += 1
@@ -73,6 +79,12 @@ class SourceRunner:
         self.store = store  # storage.base.Store
         self.fetcher = fetcher
         self.now = now or (lambda: datetime.now(UTC))
+        self.hosts = site_hosts(u for s in config.sources.values() for u in s.start_urls)
+
+    def _check_host(self, url: str, page: Page) -> None:
+        """OffsiteRedirect when redirects took ``url`` to a host no source is configured on."""
+        if page.url != url and not on_hosts(page.url, self.hosts):
+            raise OffsiteRedirect(url, f"redirected to {page.url}, a host no configured source lives on")
 
     # --- listing pages -------------------------------------------------------------------
 
@@ -83,6 +95,7 @@ class SourceRunner:
         started = time.monotonic()
         try:
             page = await self.fetcher.get(url, etag=etag, last_modified=last_modified)
+            self._check_host(url, page)
         except FetchError as exc:
             result.listings_failed += 1
             result.error(f"listing {url}: {exc.reason}")
@@ -130,6 +143,7 @@ class SourceRunner:
         started = time.monotonic()
         try:
             page = await self.fetcher.get(url, etag=etag, last_modified=last_modified)
+            self._check_host(url, page)
             if page.not_modified:
                 result.unchanged += 1
                 event(log, "fetch", source=source.id, kind="article", url=url, status=304,
@@ -209,7 +223,7 @@ class SourceRunner:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            result.listings_failed += 1
+            result.crashed = True
             result.error(f"unexpected {type(exc).__name__}: {exc}")
             event(log, "source_failed", logging.ERROR, exc_info=True, source=source.id)
         self._record(source, result, started)

@@ -10,6 +10,7 @@ handled by w3lib (Scrapy's URL library) rather than by hand.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, safe_url_string
@@ -63,3 +64,21 @@ def same_site(a: str, b: str) -> bool:
 
 def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
+
+
+def on_hosts(url: str, hosts: frozenset[str]) -> bool:
+    """True when ``url``'s host is one of ``hosts`` or a subdomain of one (``www.`` ignored).
+
+    ``hosts`` are bare host names as ``site_hosts`` returns them; ports do not count,
+    so a redirect from http to https (or to another port) stays on the host.
+    """
+    try:
+        host = host_of(url).removeprefix("www.")
+    except ValueError:  # e.g. a malformed IPv6 host
+        return False
+    return bool(host) and any(host == h or host.endswith("." + h) for h in hosts)
+
+
+def site_hosts(urls: Iterable[str]) -> frozenset[str]:
+    """The bare host names (no ``www.``, no port) of ``urls``, for ``on_hosts``."""
+    return frozenset(h for h in (host_of(u).removeprefix("www.") for u in urls) if h)

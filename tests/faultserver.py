@@ -40,6 +40,11 @@ Endpoints (GET only; ``n`` below is a query parameter):
     /robots.txt             ROBOTS (disallows /private/); see FaultServer(robots_status=)
     /private/...            a page robots.txt disallows
     /ua                     echoes the User-Agent header as text/plain
+
+Pages of your own: ``FaultServer(pages={"/news": html})`` or ``server.add_page(path,
+body, content_type)`` serve ``body`` with status 200 at exactly that path and query
+(checked before the endpoints above), so a listing can link to articles and to the
+nasty endpoints alike.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ import threading
 import time
 import unicodedata
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -123,6 +129,7 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     hits: list[Hit] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+    pages: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # path -> (body, type)
     port: int = 0
 
 
@@ -236,7 +243,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "text/html; charset=utf-8",
             ),
         }
-        if path in simple:
+        with self.state.lock:
+            page = self.state.pages.get(self.path)
+        if page is not None:
+            self._send(200, page[0], page[1])
+        elif path in simple:
             simple[path]()
         elif path.startswith("/status/"):
             code = int(path.rsplit("/", 1)[1])
@@ -342,10 +353,26 @@ class _Server(ThreadingHTTPServer):
 class FaultServer:
     """Context manager: a FaultServer on 127.0.0.1, on a free port, in a thread."""
 
-    def __init__(self, *, robots: str = ROBOTS, robots_status: int = 200) -> None:
+    def __init__(
+        self,
+        *,
+        robots: str = ROBOTS,
+        robots_status: int = 200,
+        pages: Mapping[str, str | bytes] | None = None,
+    ) -> None:
         self._state = _State(robots_status=robots_status, robots=robots)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        for path, body in (pages or {}).items():
+            self.add_page(path, body)
+
+    def add_page(
+        self, path: str, body: str | bytes, content_type: str = "text/html; charset=utf-8"
+    ) -> None:
+        """Serve ``body`` (a str is sent as UTF-8) at exactly ``path`` (path and query)."""
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        with self._state.lock:
+            self._state.pages[path] = (data, content_type)
 
     def __enter__(self) -> FaultServer:
         server = _Server(("127.0.0.1", 0), _Handler)

@@ -292,6 +292,30 @@ def test_gzip_bomb_stops_near_the_cap_without_inflating(server: FaultServer) -> 
     assert peak < 4 * cap < BOMB_SIZE
 
 
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw-deflate"])
+def test_bombs_in_every_coding_stop_near_the_cap(coding: str) -> None:
+    size, cap = 64 << 20, 1 << 20
+    wbits = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS, "raw-deflate": -zlib.MAX_WBITS}
+    comp = zlib.compressobj(9, zlib.DEFLATED, wbits[coding])
+    block = bytes(1 << 20)
+    bomb = b"".join(comp.compress(block) for _ in range(size // len(block))) + comp.flush()
+    assert len(bomb) < size // 500  # built here, tiny on the wire
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        header = "deflate" if coding == "raw-deflate" else coding
+        return httpx.Response(200, stream=Streamed(bomb, 65536), headers={"content-encoding": header})
+
+    cfg = make_cfg(max_bytes=cap, respect_robots=False)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseTooLarge, match="exceeds the cap"):
+            get("http://news.test/bomb", cfg, {"transport": httpx.MockTransport(handler)})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * cap
+
+
 @pytest.mark.parametrize("chunk", [1, 1000])
 def test_content_encodings(chunk: int) -> None:
     body = "<p>Bộ Quốc phòng</p>".encode()
@@ -696,6 +720,71 @@ def test_redirect_to_a_private_host_is_blocked() -> None:
         get("http://news.test/", cfg, kw, check_robots=False)
     assert info.value.url == "http://intranet.test/admin"
     assert backend.connects == [(PUBLIC_IP, 80)]
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["http://10.0.0.1/admin", "http://169.254.169.254/latest/", "http://[::1]:8080/", "http://[fd00::1]/"],
+)
+def test_redirect_to_a_literal_private_ip_is_blocked(location: str) -> None:
+    calls: list[str] = []
+    backend = FakeBackend({PUBLIC_IP: canned(302, b"", f"Location: {location}\r\n")})
+    cfg, kw = guarded(fake_resolver({"news.test": [PUBLIC_IP]}, calls), backend)
+    with pytest.raises(AddressBlocked) as info:
+        get("http://news.test/", cfg, kw, check_robots=False)
+    assert "redirect from http://news.test/" in info.value.reason
+    assert backend.connects == [(PUBLIC_IP, 80)] and calls == ["news.test"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433/",  # 127.0.0.1 as one decimal number
+        "http://0x7f.1/",
+        "http://127.1/",
+        "http://0/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[0:0:0:0:0:ffff:7f00:1]/",
+        "http://[::]/",
+    ],
+)
+def test_numeric_spellings_of_loopback_are_blocked(url: str) -> None:
+    """Names the system resolver turns into loopback (inet_aton forms) never connect."""
+    backend = FakeBackend()
+    cfg = make_cfg(allow_private_networks=False)
+    transport = GuardedTransport(cfg, network_backend=backend)  # the real system resolver
+    with pytest.raises(AddressBlocked):
+        get(url, cfg, {"transport": transport})
+    assert backend.connects == []
+
+
+@pytest.mark.parametrize("answers", [["not-an-ip"], []])
+def test_odd_dns_answers_never_connect(answers: list[str]) -> None:
+    backend = FakeBackend()
+    cfg, kw = guarded(fake_resolver({"odd.test": answers}), backend)
+    with pytest.raises(FetchError) as info:
+        get("http://odd.test/", cfg, kw, check_robots=False)
+    assert type(info.value) is FetchError and isinstance(info.value.__cause__, httpx.ConnectError)
+    assert backend.connects == []
+
+
+def test_allow_private_networks_lifts_the_guard_for_names_redirects_and_literals() -> None:
+    backend = FakeBackend(
+        {
+            PUBLIC_IP: canned(302, b"", "Location: http://intranet.test/a\r\n"),
+            "10.0.0.1": canned(302, b"", "Location: http://[fd00::1]/b\r\n"),
+            "fd00::1": canned(body="Mạng nội bộ".encode()),
+        }
+    )
+    table = {"news.test": [PUBLIC_IP], "intranet.test": ["10.0.0.1"]}
+    cfg, kw = guarded(fake_resolver(table), backend)
+    with pytest.raises(AddressBlocked):
+        get("http://news.test/", cfg, kw, check_robots=False)
+    open_cfg = make_cfg(allow_private_networks=True)
+    transport = GuardedTransport(open_cfg, resolver=fake_resolver(table), network_backend=backend)
+    page = get("http://news.test/", open_cfg, {"transport": transport}, check_robots=False)
+    assert page.text == "Mạng nội bộ" and page.url == "http://[fd00::1]/b"
+    assert backend.connects == [(PUBLIC_IP, 80), (PUBLIC_IP, 80), ("10.0.0.1", 80), ("fd00::1", 80)]
 
 
 def test_literal_private_ip_is_blocked_even_with_a_foreign_transport() -> None:
