@@ -134,7 +134,7 @@ def cmd_feed(args: argparse.Namespace, config: Config) -> int:
 
     if args.source:
         config.source(args.source)
-    base = (config.server.base_url or config.feed.link).rstrip("/")
+    base = (config.server.base_url or config.feed.link or f"http://{config.server.host}:{config.server.port}").rstrip("/")
     with _open_store(config) as store:
         items = store.latest(source_id=args.source, limit=args.limit or config.feed.max_entries)
     meta = feed_meta(config, source_id=args.source, base_url=base, fmt=args.format)
@@ -243,6 +243,33 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
+    from storage._migrations import load_migrations
+
+    with _open_store(config):  # opening applies the pending migrations
+        pass
+    print(f"schema version {len(load_migrations())}")
+    return EXIT_OK
+
+
+def cmd_copy(args: argparse.Namespace, config: Config) -> int:
+    from tqdm import tqdm
+
+    from storage import open_store
+    from storage.copy import copy_store, source_rows
+
+    with open_store(args.source or config.storage.url) as source, open_store(args.target) as target:
+        with tqdm(total=source_rows(source), unit="row", desc="copy", disable=args.quiet or None) as bar:
+            def on_rows(table: str, n: int) -> None:
+                bar.set_postfix_str(table, refresh=False)
+                bar.update(n)
+
+            report = copy_store(source, target, progress=on_rows)
+    for line in report.lines():
+        print(line)
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     from .service import serve
 
@@ -340,6 +367,22 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Table of sources: last run, last success, articles, errors, status.")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("migrate", parents=[common], help="apply pending schema migrations",
+                       description="Apply the pending schema migrations to the configured store and print "
+                                   "its schema version (every command also migrates on open).")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("copy", parents=[common], help="copy a whole archive to another store",
+                       description="Copy every article (guid, first_seen, updated, raw page), the run history, "
+                                   "HTTP cache, source and backfill state from one store to another, e.g. "
+                                   "SQLite to PostgreSQL. Copying again changes nothing; an article the target "
+                                   "holds in a different, newer-or-equal version stops the copy (exit 3) and "
+                                   "leaves the target as it was (one transaction).")
+    p.add_argument("--from", dest="source", metavar="URL", help="storage URL to read (default: [storage] url)")
+    p.add_argument("--to", dest="target", metavar="URL", required=True, help="storage URL to write (migrated first)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_copy)
     return parser
 
 
