@@ -17,12 +17,18 @@ Guarantees:
   lone surrogates, U+FFFE/U+FFFF) before it reaches lxml or json; text is
   escaped, never CDATA, so ``]]>`` in a body is harmless.
 * Datetimes are written in UTC, whole seconds.
+* Only sanitized body HTML is marked as HTML (Atom ``content type="html"``, RSS
+  ``content:encoded``, JSON ``content_html``); titles, names and summaries are
+  text.  RSS ``<description>`` is read as HTML by readers (RSS Best Practices
+  Profile), so the summary goes there HTML-escaped: ``<script>`` in an
+  article's text stays text in every reader.
 
 Atom and RSS are built with feedgen; JSON Feed 1.1 by hand (feedgen lacks it).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import posixpath
 import threading
@@ -308,7 +314,7 @@ def _add_entry(fg: FeedGenerator, e: _Entry, fmt: str) -> None:
     if e.content_html:
         fe.content(e.content_html, type="html")
     if e.summary:
-        fe.summary(e.summary)
+        fe.summary(html.escape(e.summary, quote=False) if fmt == "rss" else e.summary)
 
 
 # -- JSON Feed 1.1 -------------------------------------------------------------
