@@ -4,7 +4,14 @@ Each field is taken from the profile's selector when it has one.  When a
 selector is set but matches nothing (layout drift), the field falls back to
 the generic rules in ``generic.py`` and the miss is recorded in
 ``RawArticle.failed_selectors`` so the pipeline can mark the source degraded
-and name the selector — never a silent empty article.
+and name the selector — never a silent empty article.  A source without a
+profile goes through the generic rules field by field.
+
+The body, wherever it came from, is then cleaned the same way: removals,
+twins of the title/date/lead, noise boxes, promo lines and end marks at the
+end, the byline paragraph (kept apart as the author), image tables and
+``<p><img></p>`` + caption pairs turned into ``<figure>``, and every run of
+loose text put in a paragraph so no two paragraphs glue together.
 """
 
 from __future__ import annotations
@@ -12,16 +19,31 @@ from __future__ import annotations
 import copy
 import re
 
-from bs4 import BeautifulSoup, Tag
+from lxml import etree
 
 from . import generic
 from .bylines import looks_like_byline
 from .config import Profile, SourceConfig
-from .dates import parse_datetime
+from .dates import find_publish_date
 from .errors import ExtractError
-from .html import meta_content, parse_html, select_all, select_one, text_of
+from .html import (
+    BLOCK_TAGS,
+    HtmlElement,
+    drop,
+    inner_html,
+    leaf_blocks,
+    meta_content,
+    new_element,
+    parse_html,
+    select_all,
+    select_one,
+    text_of,
+)
 from .models import RawArticle
+from .text import strip_xml_illegal
 from .urls import absolute_url
+
+__all__ = ["extract_article"]
 
 # Lines at the end of a body that are neither text nor byline.
 TRAILER = re.compile(
@@ -32,205 +54,374 @@ TRAILER = re.compile(
 END_MARK = re.compile(r"\s*\.\s*/\s*\.\s*$")
 PHOTO_CREDIT = re.compile(r"^\(?\s*ảnh\s*:", re.I)
 MIN_BODY_CHARS = 80
-ALWAYS_REMOVE = ("script", "style", "noscript", "iframe", "form", "button", "input", "select", "textarea", "ins", "object", "embed")
+MAX_CAPTION_CHARS = 300
+MAX_LINE_EXTRA = 40  # a date line may carry this much besides the date (a view counter)
+ALWAYS_REMOVE = ("script", "style", "noscript", "iframe", "form", "button", "input", "select", "textarea",
+                 "ins", "object", "embed", "template", "svg", "h1")  # fmt: skip
+NOISE_CANDIDATES = frozenset({"div", "section", "aside", "ul", "nav"})
+# Containers without meaning of their own: loose text in them becomes a paragraph.
+PLAIN_CONTAINERS = frozenset(
+    {"div", "section", "article", "main", "header", "footer", "aside", "nav", "center", "form",
+     "address", "details", "summary", "fieldset", "hgroup", "menu", "body", "html"}
+)  # fmt: skip
+INLINE_BREAKING = frozenset({"figure", "table", "ul", "ol", "dl", "blockquote", "pre", "hr"})
 
 
-def _profile_pick(soup: BeautifulSoup, profile: Profile, field: str, raw: RawArticle) -> Tag | None:
+def _profile_pick(root: HtmlElement, profile: Profile, field: str, raw: RawArticle) -> HtmlElement | None:
     selector = getattr(profile, field)
     if not selector:
         return None
-    el = select_one(soup, selector)
-    if el is None or (field != "image" and not text_of(el) and not el.find("img")):
+    el = select_one(root, selector)
+    if el is None or (field != "image" and not text_of(el) and el.find(".//img") is None):
         raw.failed_selectors[field] = selector
         return None
     return el
 
 
-def _absolutize(body: Tag, base: str) -> None:
+def _absolutize(body: HtmlElement, base: str) -> None:
     """Links and images absolute; lazy-loaded image sources promoted to src."""
-    for img in body.find_all("img"):
+    for img in list(body.iter("img")):
         src = None
         for attr in ("data-src", "data-original", "data-lazy-src", "src"):
             value = img.get(attr)
-            if isinstance(value, str) and value.strip() and not value.startswith("data:"):
+            if value and value.strip() and not value.startswith("data:"):
                 src = value
                 break
         url = absolute_url(base, src)
         if url:
-            img["src"] = url
+            img.set("src", strip_xml_illegal(url))
         else:
-            img.decompose()
-    for a in body.find_all("a"):
+            drop(img)
+    for a in body.iter("a"):
         url = absolute_url(base, a.get("href"))
         if url:
-            a["href"] = url
-        else:
-            del a["href"]
+            a.set("href", strip_xml_illegal(url))
+        elif "href" in a.attrib:
+            del a.attrib["href"]
 
 
-def _figure(soup: BeautifulSoup, img: Tag, caption: str) -> Tag:
-    fig = soup.new_tag("figure")
-    fig.append(copy.copy(img))
+def _figure(img: HtmlElement, caption: str) -> HtmlElement:
+    picture = copy.deepcopy(img)
+    picture.tail = None
+    fig = new_element("figure", [picture])
     if caption:
-        cap = soup.new_tag("figcaption")
-        cap.string = caption
-        fig.append(cap)
+        fig.append(new_element("figcaption", text=caption))
     return fig
 
 
-def _normalize_figures(soup: BeautifulSoup, body: Tag) -> None:
-    """Image tables (qdnd), ``<p><img></p>`` + bold caption (haiquan) and h2 captions -> <figure>."""
-    for table in body.find_all("table"):
-        imgs = table.find_all("img")
+def _replace(old: HtmlElement, new: HtmlElement) -> None:
+    new.tail = strip_xml_illegal(old.tail) if old.tail else None
+    parent = old.getparent()
+    if parent is not None:
+        parent.replace(old, new)
+
+
+def _styled_text(el: HtmlElement) -> str | None:
+    """The text of ``el`` when all of it is bold or italic (how captions are set), short."""
+    text = text_of(el)
+    if not 0 < len(text) <= MAX_CAPTION_CHARS:
+        return None
+    for styled in el.iter("strong", "b", "em", "i"):
+        if text_of(styled) == text:
+            return text
+    return None
+
+
+def _text_before(block: HtmlElement, target: HtmlElement) -> str:
+    parts = []
+    for event, el in etree.iterwalk(block, events=("start", "end")):
+        if event == "start":
+            if el is target:
+                break
+            if el.text:
+                parts.append(el.text)
+        elif el is not block and el.tail:
+            parts.append(el.tail)
+    return text_of(" ".join(parts))
+
+
+def _normalize_figures(body: HtmlElement) -> None:
+    """Image tables (qdnd), ``<p><img></p>`` + bold caption (haiquan), img + styled caption, h2 captions -> <figure>."""
+    for table in list(body.iter("table")):
+        imgs = table.findall(".//img")
         if len(imgs) == 1 and len(text_of(table)) <= 400:
-            table.replace_with(_figure(soup, imgs[0], text_of(table)))
-    for p in body.find_all("p"):
-        imgs = p.find_all("img")
-        if len(imgs) != 1 or text_of(p):
+            _replace(table, _figure(imgs[0], text_of(table)))
+    for p in list(body.iter("p")):
+        imgs = p.findall(".//img")
+        if len(imgs) != 1:
             continue
-        nxt = p.find_next_sibling(True)
         caption = ""
-        if isinstance(nxt, Tag) and nxt.name in ("p", "h2", "h3", "div") and not nxt.find("img"):
-            strong = nxt.find(["strong", "b", "em", "i"])
-            text = text_of(nxt)
-            if strong is not None and text_of(strong) == text and 0 < len(text) <= 300:
-                caption = text
-                nxt.decompose()
-        p.replace_with(_figure(soup, imgs[0], caption))
-    for h in body.find_all(["h2", "h3"]):
-        prev = h.find_previous_sibling(True)
-        if isinstance(prev, Tag) and prev.name == "figure" and prev.find("figcaption") is None:
+        if text_of(p):
+            # "<p><img><br><em>caption</em></p>": styled text after the image is its caption
+            found = _styled_text(p)
+            if found is None or _text_before(p, imgs[0]):
+                continue
+            caption = found
+        else:
+            nxt = p.getnext()
+            if nxt is not None and nxt.tag in ("p", "h2", "h3", "div") and nxt.find(".//img") is None:
+                found = _styled_text(nxt)
+                if found:
+                    caption = found
+                    drop(nxt)
+        _replace(p, _figure(imgs[0], caption))
+    for h in list(body.iter("h2", "h3")):
+        prev = h.getprevious()
+        if prev is not None and prev.tag == "figure" and prev.find("figcaption") is None:
             text = text_of(h)
-            if 0 < len(text) <= 300:
-                cap = soup.new_tag("figcaption")
-                cap.string = text
-                prev.append(cap)
-                h.decompose()
+            if 0 < len(text) <= MAX_CAPTION_CHARS:
+                prev.append(new_element("figcaption", text=text))
+                drop(h)
 
 
-def _strip_trailers(body: Tag) -> list[Tag]:
+def _flatten(body: HtmlElement) -> None:
+    """Put every run of loose text and inline markup in a ``<p>`` so paragraphs never glue."""
+    for el in reversed(list(body.iter(etree.Element))):  # the deepest first
+        if el.tag not in PLAIN_CONTAINERS:
+            continue
+        if el is body or any(c.tag in BLOCK_TAGS for c in el):
+            _wrap_runs(el)
+        elif text_of(el) or el.find(".//img") is not None:
+            el.tag = "p"
+
+
+def _wrap_runs(el: HtmlElement) -> None:
+    """Loose text and inline children of ``el`` into paragraphs; block children stay."""
+    children: list[HtmlElement] = []
+    run: HtmlElement | None = None
+
+    def add_text(text: str | None) -> None:
+        nonlocal run
+        if not text or not text.strip():
+            return
+        text = strip_xml_illegal(text)
+        if run is None:
+            run = new_element("p")
+            children.append(run)
+        if len(run):
+            run[-1].tail = (run[-1].tail or "") + text
+        else:
+            run.text = (run.text or "") + text
+
+    add_text(el.text)
+    el.text = None
+    for child in list(el):
+        tail, child.tail = child.tail, None
+        if child.tag in BLOCK_TAGS:
+            run = None
+            children.append(child)
+        elif child.tag != "br" or run is not None:
+            if run is None:
+                run = new_element("p")
+                children.append(run)
+            run.append(child)
+        add_text(tail)
+    el[:] = children
+
+
+def _strip_trailers(body: HtmlElement) -> list[HtmlElement]:
     """Drop promo lines, counters and end marks at the end; return the remaining leaf blocks."""
-    blocks = generic.body_blocks(body)
+    blocks = leaf_blocks(body) or [body]
     while blocks:
         last = blocks[-1]
-        text = text_of(last)
-        if last.find("img") is not None and text:
+        if last is body:
             break
-        if not text and last.find("img") is None:
+        text = text_of(last)
+        has_img = last.find(".//img") is not None or last.tag == "img"
+        if has_img and text:
+            break
+        if (not text and not has_img) or TRAILER.match(text) or text in ("./.", "."):
             blocks.pop()
-            last.decompose()
-        elif TRAILER.match(text) or text in ("./.", "."):
-            blocks.pop()
-            last.decompose()
+            drop(last)
         else:
             break
-    # an end mark glued to the last paragraph: "...nhiệm vụ./."
+    # an end mark glued to the last paragraphs: "...nhiệm vụ./."
     for block in blocks[-3:]:
-        for s in block.find_all(string=END_MARK):
-            s.replace_with(END_MARK.sub(".", str(s)))
+        for el in block.iter():
+            if el.text and END_MARK.search(el.text):
+                el.text = strip_xml_illegal(END_MARK.sub(".", el.text))
+            if el is not block and el.tail and END_MARK.search(el.tail):
+                el.tail = strip_xml_illegal(END_MARK.sub(".", el.tail))
     return blocks
 
 
-def _take_byline(body: Tag) -> str | None:
+def _lines(block: HtmlElement) -> list[list[object]]:
+    """The ``<br>``-separated lines of a block, each a list of its text and elements."""
+    lines: list[list[object]] = [[]]
+    if block.text:
+        lines[-1].append(block.text)
+    for child in block:
+        if child.tag == "br":
+            lines.append([])
+            if child.tail:
+                lines[-1].append(child.tail)
+            continue
+        lines[-1].append(child)
+        if child.tail:
+            lines[-1].append(child.tail)
+    return [line for line in lines if _line_text(line)]
+
+
+def _line_text(line: list[object]) -> str:
+    return text_of(" ".join(x if isinstance(x, str) else " ".join(x.itertext()) for x in line))  # type: ignore[union-attr]
+
+
+def _drop_last_line(block: HtmlElement) -> None:
+    """Remove the last ``<br>``-separated line of ``block`` (and the <br> before it)."""
+    for br in reversed([c for c in block if c.tag == "br"]):
+        following = [br.tail or ""] + [" ".join(sib.itertext()) + (sib.tail or "") for sib in br.itersiblings()]
+        if text_of(" ".join(following)):
+            for sib in list(br.itersiblings()):
+                block.remove(sib)
+            block.remove(br)  # its tail goes with it
+            break
+    while len(block) and block[-1].tag == "br" and not (block[-1].tail or "").strip():
+        block.remove(block[-1])
+
+
+def _take_byline(body: HtmlElement) -> str | None:
     """The byline paragraph at the end of the body (removed from it), if there is one."""
     blocks = _strip_trailers(body)
     # look at the last block, and one more when the last is a photo credit
     for block in reversed(blocks[-2:]):
-        if block.find("img") is not None or block.name == "figcaption" or block.find_parent("figure"):
+        if block is body or block.find(".//img") is not None or block.tag == "figcaption" or any(
+            a.tag == "figure" for a in block.iterancestors()
+        ):
             return None
         text = text_of(block)
         if looks_like_byline(text):
-            block.decompose()
+            drop(block)
             return text
+        lines = _lines(block)
+        if len(lines) >= 2:
+            # "…nhiệm vụ./.<br><strong>Ngọc Trâm</strong>": the last line is the byline
+            last = _line_text(lines[-1])
+            if looks_like_byline(last):
+                _drop_last_line(block)
+                return last
+            # "<strong>Đại tá, TS. PHẠM VĂN THẮNG</strong><br><em>Học viện Chính trị</em>": name, office
+            first = _line_text(lines[0])
+            joined = ", ".join(_line_text(line) for line in lines)
+            if len(lines) <= 3 and looks_like_byline(first) and looks_like_byline(joined):
+                drop(block)
+                return joined
         if not PHOTO_CREDIT.match(text):
             return None
     return None
 
 
+def _line_of(el: HtmlElement | None) -> HtmlElement | None:
+    """The short line around a date element: '09:24, 12/03/2024 · Lượt xem: 1.342'."""
+    if el is None:
+        return None
+    limit = len(text_of(el)) + MAX_LINE_EXTRA
+    line = el
+    for anc in el.iterancestors():
+        if anc.tag in ("body", "html") or len(text_of(anc)) > limit:
+            break
+        line = anc
+    return line
+
+
+def _remove_noise(body: HtmlElement) -> None:
+    dropped: set[HtmlElement] = set()
+    for el in list(body.iter(*NOISE_CANDIDATES)):
+        if el is body or any(a in dropped for a in el.iterancestors()):
+            continue
+        if generic.is_noise_block(el):
+            dropped.add(el)
+            drop(el)
+
+
 def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     """Title, date line, byline, body, lead and image of one article page."""
-    soup = parse_html(html)
+    root = parse_html(html)
     raw = RawArticle(url=url)
     profile = source.profile
     tz = source.tz
-    ld = generic.json_ld_article(soup)
+    ld = generic.json_ld_article(root)
 
-    canonical = soup.find("link", rel="canonical", href=True)
-    if isinstance(canonical, Tag):
-        raw.canonical_url = absolute_url(url, canonical.get("href"))
+    for link in root.iter("link"):
+        if (link.get("rel") or "").lower() == "canonical" and link.get("href"):
+            raw.canonical_url = absolute_url(url, link.get("href"))
+            break
 
     # title
-    title_el = _profile_pick(soup, profile, "title", raw)
+    title_el = _profile_pick(root, profile, "title", raw)
     if title_el is not None:
         raw.title = text_of(title_el)
     else:
-        raw.title, title_el = generic.find_title(soup)
+        raw.title, title_el = generic.find_title(root)
         if not raw.title and isinstance(ld.get("headline"), str):
             raw.title = ld["headline"]
         raw.fallbacks.append("title")
 
     # body container (chosen before removals so the date/lead searches can exclude it)
-    body = _profile_pick(soup, profile, "body", raw)
+    body = _profile_pick(root, profile, "body", raw)
+    generic_body = body is None
     if body is None:
-        body = generic.find_main_content(soup)
+        body = generic.find_main_content(root)
         raw.fallbacks.append("body")
 
     # lead
-    lead_el = _profile_pick(soup, profile, "lead", raw)
+    lead_el = _profile_pick(root, profile, "lead", raw)
     if lead_el is None:
-        lead_el = generic.find_lead(soup, title_el, body)
+        lead_el = generic.find_lead(root, title_el, body)
         if profile.lead is None:
             raw.fallbacks.append("lead")
     if lead_el is not None:
         raw.lead = text_of(lead_el)
 
     # date: visible date line first, then metadata
-    raw.published, raw.modified = generic.metadata_dates(soup, ld, tz)
-    date_el = _profile_pick(soup, profile, "date", raw)
+    raw.published, raw.modified = generic.metadata_dates(root, ld, tz)
+    date_el = _profile_pick(root, profile, "date", raw)
     if date_el is not None:
         line = text_of(date_el)
-        if parse_datetime(line, tz=tz, month_first=source.month_first) is not None:
+        if find_publish_date(line, tz=tz, month_first=source.month_first) is not None:
             raw.date_text = line
         else:
             raw.failed_selectors["date"] = profile.date or ""
             date_el = None
     if raw.date_text is None:
+        line, date_el = generic.find_date_line(root, title_el, tz, source.month_first)
         if raw.published is None:
-            raw.date_text, date_el = generic.find_date_line(soup, title_el, tz, source.month_first)
+            raw.date_text = line  # else the metadata date wins; the line is only kept out of the body
         raw.fallbacks.append("date")
 
     # author from the profile (removed from the body when inside it)
-    author_el = _profile_pick(soup, profile, "author", raw)
+    author_el = _profile_pick(root, profile, "author", raw)
     if author_el is not None:
         raw.byline = text_of(author_el)
 
     # image
-    image_el = _profile_pick(soup, profile, "image", raw)
+    image_el = _profile_pick(root, profile, "image", raw)
     if image_el is not None:
         src = image_el.get("src") or image_el.get("content") or image_el.get("href")
         raw.image_url = absolute_url(url, str(src) if src else None)
     if raw.image_url is None:
-        meta_img = meta_content(soup, "og:image", "twitter:image") or generic.json_ld_image(ld)
+        meta_img = meta_content(root, "og:image", "twitter:image") or generic.json_ld_image(ld)
         raw.image_url = absolute_url(url, meta_img)
 
     if body is None:
         raise ExtractError(f"{url}: no article body found")
-    body = copy.copy(body)  # work on a detached copy; the soup stays intact for the checks above
+    body = copy.deepcopy(body)  # work on a detached copy; the page stays intact for the checks above
+    body.tail = None
+    if generic_body:
+        generic.prune(body)
     for sel in (*ALWAYS_REMOVE, *profile.remove):
         for el in select_all(body, sel):
-            el.decompose()
-    for el in (title_el, date_el, lead_el, author_el):
+            drop(el)
+    for el in (title_el, _line_of(date_el), lead_el, author_el):
         if el is not None:
-            for twin in body.find_all(el.name):
-                if text_of(twin) and text_of(twin) == text_of(el):
-                    twin.decompose()
-    for el in list(body.find_all(True)):
-        if el.parent is not None and el.name in ("div", "section", "aside", "ul", "nav") and generic.is_noise_block(el):
-            el.decompose()
-    for h1 in body.find_all("h1"):
-        h1.decompose()
+            text = text_of(el)
+            for twin in list(body.iter(el.tag)):
+                if text and text_of(twin) == text:
+                    drop(twin)
+    if not generic_body:
+        _remove_noise(body)
     _absolutize(body, url)
-    _normalize_figures(soup, body)
+    _flatten(body)
+    _normalize_figures(body)
 
     if raw.byline is None:
         raw.byline = _take_byline(body)
@@ -238,7 +429,7 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
             names = generic.json_ld_authors(ld)
             raw.byline = ", ".join(names) if names else None
         if raw.byline is None:
-            meta_author = meta_content(soup, "author", "article:author", "dc.creator")
+            meta_author = meta_content(root, "author", "article:author", "dc.creator")
             if meta_author and looks_like_byline(meta_author) and not meta_author.startswith("http"):
                 raw.byline = meta_author
         raw.fallbacks.append("author")
@@ -246,11 +437,11 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         _strip_trailers(body)
 
     if raw.image_url is None:
-        first_img = body.find("img", src=True)
-        if isinstance(first_img, Tag):
-            raw.image_url = str(first_img["src"])
+        first_img = body.find(".//img[@src]")
+        if first_img is not None:
+            raw.image_url = first_img.get("src")
 
-    raw.body_html = body.decode_contents()
+    raw.body_html = inner_html(body)
     body_text = text_of(body)
     if generic.looks_like_error_page(raw.title, body_text):
         raise ExtractError(f"{url}: looks like an error page ({raw.title!r})")

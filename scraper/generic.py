@@ -1,14 +1,32 @@
 """Generic extraction rules for pages without (or beyond) a site profile.
 
-Tuned for Vietnamese news CMS output: the title is the page's ``<h1>`` (not the
-``<title>`` with its site-name suffix), the publish date comes from metadata
-first and then from a date line *after* the title (so a header clock is never
-read), the main text is the container with the most paragraph text and the
-fewest links, and bylines sit at the end of the body.
+Tuned for Vietnamese news CMS output, and kept general enough for any news
+page:
+
+title      the page's ``<h1>`` closest to ``og:title``/``<title>``, never the
+           ``<title>`` with its site-name suffix when an ``<h1>`` exists
+date       metadata first (JSON-LD, ``article:published_time``, itemprop);
+           else the short line holding a full date *nearest the title* — a
+           few lines before it (``div.post-head``, a breadcrumb) or after it,
+           never in the page header (a site clock), inside a link or a list
+           of links (related articles), or deep in the text; a yearless date
+           (``Chiều 05/01``) never counts
+main text  one pass over the page measures every block's own text, link text
+           and punctuation; a block of prose is *content*, link text and
+           link lists are *boilerplate*.  The main container is the element
+           with the most content minus boilerplate inside it (so an article
+           split over several ``<div>`` s is taken whole, and a page's
+           sidebar, menus and related boxes are left out), with comment
+           sections and other hinted boxes (share, related, newsletter …)
+           never counting as content.  Inside it, ``prune`` drops what a
+           reader would not call the article: link lists, hinted boxes,
+           hidden elements.
+byline     at the end of the body (``extract.py``)
 
 Hand-written because the generic extractors (trafilatura, newspaper) get
 these Vietnamese specifics wrong: they take header clocks or yearless lead
-dates for the publish date, and captions or promo lines for authors.
+dates for the publish date, and captions or promo lines for authors (see
+``bench/extraction.py`` for the side-by-side numbers).
 """
 
 from __future__ import annotations
@@ -19,37 +37,77 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from bs4 import BeautifulSoup, Tag
+from lxml import etree
 
 from .dates import parse_datetime, parse_iso
-from .html import class_id, leaf_blocks, link_density, meta_content, text_of
+from .html import BLOCK_TAGS, HtmlElement, class_id, drop, link_density, meta_content, text_of
 
+__all__ = [
+    "find_date_line", "find_lead", "find_main_content", "find_title", "is_noise_block",
+    "json_ld_article", "json_ld_authors", "json_ld_image", "looks_like_error_page",
+    "metadata_dates", "prune", "strip_site_suffix",
+]  # fmt: skip
+
+# Boxes that are never the article, whatever they hold.
+STRONG_NEGATIVE = re.compile(
+    r"comment|binh-?luan|disqus|respond|reply|trackback|cookie|consent|gdpr|newsletter|"
+    r"subscri|signup|sign-up|paywall|modal|popup|outbrain|taboola|recirc|"
+    r"\bads?\b|advert|quang-?cao|sponsor",
+    re.I,
+)
+# Boxes that are usually not the article (unless they hold most of the page's text).
 NEGATIVE_HINT = re.compile(
-    r"comment|binh-?luan|sidebar|related|lien-?quan|tin-?khac|other|cung-?chuyen-?muc|menu|"
-    r"\bnav|footer|header|banner|\bads?\b|advert|quang-?cao|share|social|\btags?\b|breadcrumb|"
-    r"popular|most|xem-?nhieu|doc-?nhieu|widget|login|search|simplebox|print|rating|toolbar",
+    r"sidebar|side-bar|\bside\b|related|lien-?quan|tin-?khac|\bother|cung-?chuyen-?muc|more-?(?:news|stories)|"
+    r"menu|\bnav|footer|masthead|\bheader|banner|\bshare|sharing|social|\btags?\b|tag-?list|breadcrumb|"
+    r"popular|trending|most-|xem-?nhieu|doc-?nhieu|widget|login|search|simplebox|print|rating|"
+    r"toolbar|promo|author-?(?:bio|info|box)|byline|pagination|pager|skip|hidden|jump|"
+    r"read-?more|readmore|recommend|teaser|carousel|slider|gallery-?thumb|caption-credit",
     re.I,
 )
 POSITIVE_HINT = re.compile(
-    r"article|content|detail|body|entry|post|news|story|text|noi-?dung|chi-?tiet|main", re.I
+    r"article|content|detail|body|entry|post|news|story|text|noi-?dung|chi-?tiet|main|prose", re.I
 )
-LEAD_HINT = re.compile(r"sapo|summary|lead|brief|description|chapeau|tom-?tat|title-content", re.I)
+LEAD_HINT = re.compile(
+    r"sapo|summary|\blead\b|brief|description|chapeau|tom-?tat|title-content|standfirst|dek|"
+    r"subtitle|sub-title|excerpt|intro",
+    re.I,
+)
 TITLE_SUFFIX = re.compile(r"\s+(?:[-|–—:»]|::)\s+")
 ERROR_PAGE = re.compile(
     r"\b(?:404|403|500|not found|không tìm thấy|page not found|access denied|captcha|"
     r"forbidden|service unavailable|đang bảo trì|lỗi truy cập|trang không tồn tại)\b",
     re.I,
 )
+# Elements whose text is never page text.
+SKIP_TAGS = frozenset(
+    {"script", "style", "noscript", "template", "svg", "math", "canvas", "iframe", "object", "embed",
+     "select", "option", "textarea", "button", "input", "head", "title", "meta", "link", "audio",
+     "video", "map", "dialog"}
+)  # fmt: skip
+CHROME_TAGS = frozenset({"header", "footer", "nav", "aside"})
+# Never the main container.
+NOT_CONTAINERS = frozenset({"html", "a", "p", "span", "li", "h1", "h2", "h3", "h4", "h5", "h6"})
+HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+HIDDEN_CLASSES = frozenset({"hidden", "d-none", "sr-only", "visually-hidden", "screen-reader-text", "hide", "invisible"})
+
+# Content scoring (see find_main_content).
+BOILERPLATE_WEIGHT = 1.5  # a character of link text costs this many characters of prose
+MIN_PROSE = 25  # shorter blocks are neither content nor boilerplate (headings, datelines)
+MAX_DATE_LINE = 160  # a date line is short
+DATE_LINES_BEFORE = 12  # text nodes before the title searched for a date line
+DATE_TEXT_AFTER = 1200  # characters of text after the title searched for a date line
 
 
 # --- metadata ---------------------------------------------------------------------------
 
 
-def json_ld_objects(soup: BeautifulSoup) -> Iterator[dict[str, Any]]:
+def json_ld_objects(root: HtmlElement) -> Iterator[dict[str, Any]]:
     """Every JSON object in ``<script type=application/ld+json>`` blocks (graphs flattened)."""
-    for script in soup.find_all("script", type=re.compile(r"ld\+json", re.I)):
+    for script in root.iter("script"):
+        if "ld+json" not in (script.get("type") or "").lower():
+            continue
         try:
-            data = json.loads(script.string or script.get_text() or "")
+            data = json.loads(script.text or "")
         except (ValueError, TypeError):
             continue
         stack = data if isinstance(data, list) else [data]
@@ -64,9 +122,9 @@ def json_ld_objects(soup: BeautifulSoup) -> Iterator[dict[str, Any]]:
                 stack.extend(item)
 
 
-def json_ld_article(soup: BeautifulSoup) -> dict[str, Any]:
+def json_ld_article(root: HtmlElement) -> dict[str, Any]:
     """The first JSON-LD object typed as an article, or {}."""
-    for obj in json_ld_objects(soup):
+    for obj in json_ld_objects(root):
         kind = obj.get("@type")
         kinds = kind if isinstance(kind, list) else [kind]
         if any(isinstance(k, str) and k.endswith(("Article", "NewsArticle", "BlogPosting", "Report")) for k in kinds):
@@ -98,20 +156,20 @@ def json_ld_image(obj: dict[str, Any]) -> str | None:
     return img if isinstance(img, str) and img.strip() else None
 
 
-def metadata_dates(soup: BeautifulSoup, ld: dict[str, Any], tz: Any) -> tuple[datetime | None, datetime | None]:
+def metadata_dates(root: HtmlElement, ld: dict[str, Any], tz: Any) -> tuple[datetime | None, datetime | None]:
     """(published, modified) from JSON-LD and ``article:*`` / itemprop metadata."""
     published = parse_iso(str(ld.get("datePublished") or ""), tz=tz) if ld else None
     modified = parse_iso(str(ld.get("dateModified") or ""), tz=tz) if ld else None
     if published is None:
-        value = meta_content(soup, "article:published_time", "datePublished", "pubdate", "og:published_time", "dc.date.issued")
+        value = meta_content(root, "article:published_time", "datePublished", "pubdate", "og:published_time", "dc.date.issued")
         published = parse_iso(value, tz=tz) if value else None
     if published is None:
-        el = soup.find(attrs={"itemprop": "datePublished"})
-        if isinstance(el, Tag):
+        for el in root.iterfind(".//*[@itemprop='datePublished']"):
             value = el.get("content") or el.get("datetime") or text_of(el)
             published = parse_iso(str(value), tz=tz) or parse_datetime(str(value), tz=tz)
+            break
     if modified is None:
-        value = meta_content(soup, "article:modified_time", "dateModified", "og:updated_time")
+        value = meta_content(root, "article:modified_time", "dateModified", "og:updated_time")
         modified = parse_iso(value, tz=tz) if value else None
     return published, modified
 
@@ -130,18 +188,20 @@ def strip_site_suffix(title: str) -> str:
     return max(parts, key=len).strip() if len(parts) > 1 else title.strip()
 
 
-def find_title(soup: BeautifulSoup) -> tuple[str | None, Tag | None]:
+def find_title(root: HtmlElement) -> tuple[str | None, HtmlElement | None]:
     """(title text, its element) — the h1 closest to og:title/<title>, else those metadata."""
-    hint = meta_content(soup, "og:title", "twitter:title") or text_of(soup.title)
-    h1s = [h for h in soup.find_all("h1") if len(text_of(h)) >= 8]
+    title_el = root.find(".//title")
+    hint = meta_content(root, "og:title", "twitter:title") or text_of(title_el)
+    h1s = [(h, text_of(h)) for h in root.iter("h1")]
+    h1s = [(h, t) for h, t in h1s if len(t) >= 8]
     if h1s:
-        best = max(h1s, key=lambda h: (_similar(text_of(h), hint) if hint else 0, len(text_of(h))))
-        return text_of(best), best
-    for tag in ("h2",):
-        for h in soup.find_all(tag):
-            if hint and _similar(text_of(h), hint) > 0.6:
-                return text_of(h), h
+        best, text = max(h1s, key=lambda ht: (_similar(ht[1], hint) if hint else 0, len(ht[1])))
+        if not hint or _similar(text, hint) > 0 or len(h1s) == 1:
+            return text, best
     if hint:
+        for h in root.iter("h2"):
+            if _similar(text_of(h), hint) > 0.6:
+                return text_of(h), h
         return strip_site_suffix(hint), None
     return None, None
 
@@ -149,98 +209,295 @@ def find_title(soup: BeautifulSoup) -> tuple[str | None, Tag | None]:
 # --- date line --------------------------------------------------------------------------
 
 
-def find_date_line(soup: BeautifulSoup, title_el: Tag | None, tz: Any, month_first: bool = False) -> tuple[str | None, Tag | None]:
-    """The first short text after the title that holds a full date (never before it: clocks)."""
-    start: Any = title_el if title_el is not None else soup.body or soup
-    # <time> elements right after the title are reliable
-    strings = start.find_all_next(string=True, limit=80) if title_el is not None else start.find_all(string=True, limit=400)
-    for s in strings:
-        parent = s.parent
-        if parent is None or parent.name in ("script", "style", "noscript", "title", "a"):
+def _in_chrome(el: HtmlElement) -> bool:
+    """Inside the page header/footer/nav, a link, or a list of links."""
+    for anc in el.iterancestors():
+        tag = anc.tag
+        if tag in ("header", "footer", "nav", "a"):
+            return True
+        if tag == "li" and anc.find(".//a") is not None:
+            return True
+        label = class_id(anc)
+        if label and re.search(r"(?:^|[\s_-])(?:site-?)?header(?:$|[\s_-])|top-?bar|topbar|\bclock\b", label, re.I):
+            return True
+    return False
+
+
+def find_date_line(
+    root: HtmlElement, title_el: HtmlElement | None, tz: Any, month_first: bool = False
+) -> tuple[str | None, HtmlElement | None]:
+    """The short line holding a full date nearest the title (a few lines before it, or after it).
+
+    Without a title element, the first such line in the page body outside its header.
+    """
+    body = root.find("body")
+    scope = body if body is not None else root
+    texts: list[tuple[str, HtmlElement]] = []
+    title_at: int | None = None
+    for el in scope.iter(etree.Element):
+        if el.tag in SKIP_TAGS:
             continue
-        text = str(s).strip()
-        if not text or len(text) > 160:
+        if el is title_el:
+            title_at = len(texts)
+        if el.text and el.text.strip():
+            texts.append((el.text, el))
+        if el.tail and el.tail.strip() and el.getparent() is not None:
+            texts.append((el.tail, el.getparent()))
+    if title_el is None:
+        before, after = [], list(range(len(texts)))
+    else:
+        if title_at is None:
+            return None, None
+        start = title_at + sum(1 for _ in _text_pieces(title_el))
+        before = list(range(title_at - 1, max(-1, title_at - 1 - DATE_LINES_BEFORE), -1))
+        after = []
+        chars = 0
+        for i in range(start, len(texts)):
+            after.append(i)
+            chars += len(texts[i][0].strip())
+            if chars > DATE_TEXT_AFTER:
+                break
+    # interleave: after-title lines first at equal distance (the common layout)
+    order: list[int] = []
+    for k in range(max(len(before), len(after))):
+        if k < len(after):
+            order.append(after[k])
+        if k < len(before):
+            order.append(before[k])
+    for i in order:
+        text, parent = texts[i]
+        if parent.tag in SKIP_TAGS or len(text.strip()) > MAX_DATE_LINE:
             continue
-        line = text_of(parent) if len(text_of(parent)) <= 160 else text
-        when = parse_datetime(line, tz=tz, month_first=month_first)
-        if when is not None:
-            return line, parent
+        whole = text_of(parent)
+        line = whole if len(whole) <= MAX_DATE_LINE else text.strip()
+        if parse_datetime(line, tz=tz, month_first=month_first) is None:
+            continue
+        if parent.tag == "a" or _in_chrome(parent):
+            continue
+        return line, parent
     return None, None
+
+
+def _text_pieces(el: HtmlElement) -> Iterator[str]:
+    if el.text and el.text.strip():
+        yield el.text
+    for child in el.iter(etree.Element):
+        if child is el:
+            continue
+        if child.text and child.text.strip():
+            yield child.text
+        if child.tail and child.tail.strip():
+            yield child.tail
 
 
 # --- main content -----------------------------------------------------------------------
 
 
-def _hint_weight(node: Tag) -> float:
-    label = class_id(node)
-    weight = 0.0
-    if NEGATIVE_HINT.search(label):
-        weight -= 25
-    if POSITIVE_HINT.search(label):
-        weight += 25
-    if node.get("itemprop") == "articleBody":
-        weight += 50
-    return weight
+def _hidden(el: HtmlElement) -> bool:
+    if el.get("hidden") is not None:
+        return True
+    style = el.get("style")
+    if style and HIDDEN_STYLE.search(style):
+        return True
+    cls = el.get("class")
+    return bool(cls) and not HIDDEN_CLASSES.isdisjoint(cls.split())
 
 
-def find_main_content(soup: BeautifulSoup) -> Tag | None:
-    """The container with the most paragraph text, weighted by class hints and link density."""
-    scores: dict[int, float] = {}
-    nodes: dict[int, Tag] = {}
-    for block in soup.find_all(["p", "td", "pre", "blockquote", "div", "li"]):
-        if block.name in ("div", "li", "td") and any(
-            isinstance(c, Tag) and c.name in ("p", "div", "table", "ul", "ol") for c in block.children
-        ):
-            continue  # only leaf-ish text blocks carry score
-        text = text_of(block)
-        if len(text) < 25:
+class _Page:
+    """One pass over a page: text, link text and commas of every block, summed up the tree."""
+
+    __slots__ = ("scope", "order", "own", "total", "content", "junk", "skipped")
+
+    def __init__(self, scope: HtmlElement) -> None:
+        self.scope = scope
+        self.order: list[HtmlElement] = []
+        self.own: dict[HtmlElement, list[int]] = {}  # block -> [chars, link chars, commas]
+        self.skipped: set[HtmlElement] = set()
+        blocks: list[HtmlElement] = []
+        link_depth = 0
+        walker = etree.iterwalk(scope, events=("start", "end"))
+        own = self.own
+        for event, el in walker:
+            tag = el.tag
+            if event == "start":
+                if not isinstance(tag, str) or tag in SKIP_TAGS or _hidden(el):
+                    self.skipped.add(el)
+                    walker.skip_subtree()
+                    continue
+                self.order.append(el)
+                if tag in BLOCK_TAGS or not blocks:
+                    blocks.append(el)
+                    own[el] = [0, 0, 0]
+                if tag == "a":
+                    link_depth += 1
+                text = el.text
+                if text and not text.isspace():
+                    n = len(text.strip())
+                    counts = own[blocks[-1]]
+                    counts[0] += n
+                    if link_depth:
+                        counts[1] += n
+                    counts[2] += text.count(",") + text.count("，") + text.count("、")
+            else:
+                if el not in self.skipped:
+                    if tag == "a":
+                        link_depth -= 1
+                    if blocks and blocks[-1] is el:
+                        blocks.pop()
+                tail = el.tail
+                if tail and el is not scope and blocks and not tail.isspace():
+                    n = len(tail.strip())
+                    counts = own[blocks[-1]]
+                    counts[0] += n
+                    if link_depth:
+                        counts[1] += n
+                    counts[2] += tail.count(",") + tail.count("，") + tail.count("、")
+        self.total: dict[HtmlElement, int] = {}
+        self.content: dict[HtmlElement, float] = {}
+        self.junk: dict[HtmlElement, float] = {}
+
+    def score(self, zones: set[HtmlElement]) -> None:
+        """Text, content and boilerplate characters of every element (``zones`` hold no content)."""
+        total: dict[HtmlElement, int] = {}
+        content: dict[HtmlElement, float] = {}
+        junk: dict[HtmlElement, float] = {}
+        inside: set[HtmlElement] = set()
+        for el in self.order:  # parents come first in document order
+            if el in zones or el.tag in CHROME_TAGS or el.getparent() in inside:
+                inside.add(el)
+        for el in reversed(self.order):  # children before their parents
+            t, c, j = total.get(el, 0), content.get(el, 0.0), junk.get(el, 0.0)
+            counts = self.own.get(el)
+            if counts is not None and counts[0]:
+                n, linked, commas = counts
+                t += n
+                prose = n - linked
+                if el in inside or linked * 2 > n:
+                    j += n
+                elif el is self.scope:
+                    pass  # loose text right in <body> is not an article
+                else:
+                    j += linked
+                    if prose >= MIN_PROSE and (prose >= 80 or commas or el.tag == "p"):
+                        c += prose
+            total[el], content[el], junk[el] = t, c, j
+            parent = el.getparent()
+            if parent is not None:
+                total[parent] = total.get(parent, 0) + t
+                content[parent] = content.get(parent, 0.0) + c
+                junk[parent] = junk.get(parent, 0.0) + j
+        self.total, self.content, self.junk = total, content, junk
+
+
+def _zones(page: _Page, grand_total: float) -> set[HtmlElement]:
+    """Hinted boxes that hold no content: comment sections always, sidebars/related/share unless big."""
+    zones: set[HtmlElement] = set()
+    for el in page.order:
+        label = class_id(el)
+        if not label:
+            if el.tag in CHROME_TAGS:
+                zones.add(el)
             continue
-        if block.find_parent(["header", "footer", "nav", "aside"]) is not None:
+        if STRONG_NEGATIVE.search(label) and not POSITIVE_HINT.search(re.sub(r"comment\w*|\bads?\b", "", label)):
+            zones.add(el)
+        elif el.tag in CHROME_TAGS or (NEGATIVE_HINT.search(label) and not _main_hint(el, label)):
+            if page.content.get(el, 0.0) < 0.5 * grand_total:
+                zones.add(el)
+    return zones
+
+
+def _main_hint(el: HtmlElement, label: str) -> bool:
+    return el.get("itemprop") == "articleBody" or bool(re.search(r"article-?body|post-?body|entry-?content|story-?body", label, re.I))
+
+
+def find_main_content(root: HtmlElement) -> HtmlElement | None:
+    """The element with the most prose minus boilerplate inside it (see the module docstring)."""
+    body = root.find("body")
+    scope = body if body is not None else root
+    page = _Page(scope)
+    page.score(set())
+    grand = page.content.get(scope, 0.0)
+    zones = _zones(page, grand)
+    page.score(zones)
+    best: HtmlElement | None = None
+    best_score = 0.0
+    for el in reversed(page.order):
+        if el.tag in NOT_CONTAINERS:
             continue
-        score = 1 + text.count(",") + min(len(text) / 100, 3)
-        parent = block.parent
-        for share in (1.0, 0.5, 0.25):
-            if not isinstance(parent, Tag) or parent.name in ("html", "[document]"):
-                break
-            key = id(parent)
-            if key not in nodes:
-                nodes[key] = parent
-                scores[key] = _hint_weight(parent)
-            scores[key] += score * share
-            parent = parent.parent
-    if not scores:
-        return None
-    best = max(scores, key=lambda k: scores[k] * (1 - link_density(nodes[k])))
-    return nodes[best]
+        score = page.content.get(el, 0.0) - BOILERPLATE_WEIGHT * page.junk.get(el, 0.0)
+        if el.get("itemprop") == "articleBody":
+            score *= 1.2
+        if score > best_score:
+            best, best_score = el, score
+    return best
 
 
-def is_noise_block(node: Tag) -> bool:
+def prune(body: HtmlElement) -> None:
+    """Drop what is not article text from a generically found body: hinted boxes, link lists, hidden."""
+    page = _Page(body)
+    page.score(set())
+    grand = page.content.get(body, 0.0)
+    zones = _zones(page, grand)
+    for el in list(page.skipped):
+        if el is not body and el.getparent() is not None and isinstance(el.tag, str) and el.tag not in ("iframe", "video", "audio"):
+            drop(el)
+    for el in page.order:
+        if el is body or el.getparent() is None:
+            continue
+        if el in zones and page.content.get(el, 0.0) < 0.3 * max(grand, 1.0):
+            drop(el)
+            continue
+        if el.tag in BLOCK_TAGS and el.tag not in ("p", "td", "th", "tr", "tbody", "table"):
+            t = page.total.get(el, 0)
+            if t and page.junk.get(el, 0.0) > 0.6 * t and page.content.get(el, 0.0) < 0.5 * t:
+                drop(el)
+
+
+def is_noise_block(node: HtmlElement) -> bool:
     """Related boxes, share bars, tag lists and the like inside a body."""
     label = class_id(node)
-    if label and NEGATIVE_HINT.search(label) and not POSITIVE_HINT.search(label.replace("related", "")):
+    if label and (STRONG_NEGATIVE.search(label) or NEGATIVE_HINT.search(label)) and not POSITIVE_HINT.search(
+        label.replace("related", "")
+    ):
         return True
     text = text_of(node)
-    return bool(text) and len(text) > 40 and link_density(node) > 0.6 and len(node.find_all("a")) >= 3
+    return bool(text) and len(text) > 40 and link_density(node) > 0.6 and len(node.findall(".//a")) >= 3
 
 
-def find_lead(soup: BeautifulSoup, title_el: Tag | None, body: Tag | None) -> Tag | None:
+def find_lead(root: HtmlElement, title_el: HtmlElement | None, body: HtmlElement | None) -> HtmlElement | None:
     """A summary/sapo element between the title and the body, found by its class."""
     if title_el is None:
         return None
-    for el in title_el.find_all_next(True, limit=400):
-        if body is not None and (el is body or el in body.parents or body in el.parents):
+    body_ancestors = set(body.iterancestors()) if body is not None else set()
+    seen = 0
+    for el in _following(title_el):
+        seen += 1
+        if seen > 400:
+            break
+        if body is not None and (el is body or el in body_ancestors):
             break  # reached the body: a lead sits before it
-        if not LEAD_HINT.search(class_id(el)) or el.find_parent(["header", "footer", "nav", "aside"]):
+        if body is not None and _is_inside(el, body):
+            break
+        if not LEAD_HINT.search(class_id(el)) or any(a.tag in CHROME_TAGS for a in el.iterancestors()):
             continue
         if len(text_of(el)) >= 40 and link_density(el) < 0.3:
             return el
     return None
 
 
+def _following(el: HtmlElement) -> Iterator[HtmlElement]:
+    """Elements after ``el`` in document order (not its descendants)."""
+    node: HtmlElement | None = el
+    while node is not None:
+        for sib in node.itersiblings():
+            yield from sib.iter(etree.Element)
+        node = node.getparent()
+
+
+def _is_inside(el: HtmlElement, container: HtmlElement) -> bool:
+    return any(a is container for a in el.iterancestors())
+
+
 def looks_like_error_page(title: str | None, body_text: str) -> bool:
     """Error, maintenance or captcha pages served with status 200."""
     return bool(title and ERROR_PAGE.search(title)) and len(body_text) < 500
-
-
-def body_blocks(body: Tag) -> list[Tag]:
-    return list(leaf_blocks(body)) or [body]

@@ -12,10 +12,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from bs4 import Tag
-
 from .config import SourceConfig
-from .html import parse_html, select_all, select_one, text_of
+from .html import HtmlElement, parse_html, select_all, select_one, text_of
 from .urls import absolute_url, canonical_url, same_site
 
 # Last path segment ending in a numeric id: slug-4048, slug-post123.html, 123.html, slug-123.htm
@@ -38,17 +36,17 @@ def is_article_url(url: str, source: SourceConfig) -> bool:
 
 def extract_links(html: str, page_url: str, source: SourceConfig) -> list[str]:
     """Article URLs on a listing page, absolute, in page order, without duplicates."""
-    soup = parse_html(html)
+    root = parse_html(html)
     if source.profile.links:
         anchors = []
-        for el in select_all(soup, source.profile.links):
-            anchors.extend([el] if el.name == "a" else el.find_all("a", href=True))
+        for el in select_all(root, source.profile.links):
+            anchors.extend([el] if el.tag == "a" else el.iterfind(".//a[@href]"))
     else:
-        anchors = soup.find_all("a", href=True)
+        anchors = list(root.iterfind(".//a[@href]"))
     seen: set[str] = set()
     urls: list[str] = []
     for a in anchors:
-        url = absolute_url(page_url, a.get("href") if isinstance(a, Tag) else None)
+        url = absolute_url(page_url, a.get("href"))
         if not url or not same_site(url, page_url):
             continue
         if not source.profile.links and not is_article_url(url, source):
@@ -63,15 +61,15 @@ def extract_links(html: str, page_url: str, source: SourceConfig) -> list[str]:
 
 def next_page_url(html: str, page_url: str, source: SourceConfig, page_no: int) -> str | None:
     """URL of listing page ``page_no + 1``: profile selector, rel=next, a 'next' link, or page_url."""
-    soup = parse_html(html)
-    candidate: Tag | None = select_one(soup, source.profile.next_page)
-    if candidate is not None and candidate.name != "a":
-        candidate = candidate.find("a", href=True)
+    root = parse_html(html)
+    candidate: HtmlElement | None = select_one(root, source.profile.next_page)
+    if candidate is not None and candidate.tag != "a":
+        candidate = candidate.find(".//a[@href]")
     if candidate is None:
-        candidate = soup.find(["a", "link"], rel="next", href=True)
+        candidate = next((el for el in root.iter("a", "link") if el.get("href") and "next" in (el.get("rel") or "").lower().split()), None)
     if candidate is None:
-        for a in soup.find_all("a", href=True):
-            if NEXT_PAGE_TEXT.match(text_of(a)) or (a.get("title") and NEXT_PAGE_TEXT.match(str(a["title"]))):
+        for a in root.iterfind(".//a[@href]"):
+            if NEXT_PAGE_TEXT.match(text_of(a)) or (a.get("title") and NEXT_PAGE_TEXT.match(a.get("title", ""))):
                 candidate = a
                 break
     if candidate is not None:

@@ -8,7 +8,7 @@ import re
 from .bylines import parse_byline
 from .config import SourceConfig
 from .dates import parse_datetime
-from .html import leaf_blocks, parse_html, text_of
+from .html import parse_fragment, rendered_text
 from .models import Article, RawArticle
 from .sanitize import sanitize_html
 from .text import clean_text
@@ -21,13 +21,7 @@ LEAD_TAG = re.compile(r"^\s*\(?[A-ZĐ][\w.+ ]{0,20}?(?:Online)?\)?\s*[-–—]\s
 
 def body_text_of(body_html: str) -> str:
     """Plain text of sanitized body HTML, one paragraph per block, blank line between."""
-    root = parse_html(f"<div id='qk-root'>{body_html}</div>").find("div", id="qk-root")
-    if root is None:
-        return ""
-    paragraphs = [text_of(b) for b in leaf_blocks(root)]
-    if not paragraphs:
-        paragraphs = [text_of(root)]
-    return "\n\n".join(p for p in paragraphs if p)
+    return rendered_text(parse_fragment(body_html)) if body_html.strip() else ""
 
 
 def make_summary(lead: str | None, body_text: str) -> str:
