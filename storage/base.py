@@ -1,7 +1,8 @@
 """The Store interface every backend implements, and the rules they share.
 
-Backends: ``storage.sqlite.SQLiteStore`` (default); PostgreSQL later, behind
-this same interface and the same numbered migrations.
+Backends: ``storage.sqlite.SQLiteStore`` (default) and
+``storage.postgres.PostgresStore``, behind this same interface and the same
+numbered migrations; ``storage.copy`` moves an archive between them.
 
 Shared rules (implemented once here, so backends cannot drift apart):
 

@@ -61,6 +61,11 @@ class PgServer:
         self.admin_url = admin_url
         self._cluster = cluster
 
+    @property
+    def throwaway(self) -> bool:
+        """True for the cluster started here: any role logs in, passwords are ignored."""
+        return self._cluster is not None
+
     def url(self, dbname: str) -> str:
         parts = urlsplit(self.admin_url)
         return urlunsplit(parts._replace(path="/" + dbname))
@@ -92,7 +97,9 @@ class _Cluster:
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
         self.user = _unprivileged_user()
-        self.root = Path(tempfile.mkdtemp(prefix="qkfeed-pg-"))
+        # Another user must be able to reach the directory: $TMPDIR may sit under /root.
+        base = "/tmp" if self.user is not None and os.path.isdir("/tmp") else None
+        self.root = Path(tempfile.mkdtemp(prefix="qkfeed-pg-", dir=base))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = 0
@@ -150,6 +157,14 @@ class _Cluster:
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
             self.running = False
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def with_user(url: str, user: str, password: str | None = None) -> str:
+    """``url`` logging in as ``user`` (with ``password``) instead."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    login = user + (f":{password}" if password is not None else "")
+    return urlunsplit(parts._replace(netloc=f"{login}@{host}"))
 
 
 def _unprivileged_user() -> str | None:

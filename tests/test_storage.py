@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pg_server
 import pytest
@@ -300,17 +301,18 @@ def test_open_store_bad_urls(url: str, message: str) -> None:
 def test_postgres_errors_never_show_the_password() -> None:
     with pg_server.fresh_database() as url:
         # A role that does not exist; the password rides in the URL and in a query parameter.
-        wrong = url.replace("postgres@", "nobody:hunter2-secret@", 1)
+        wrong = pg_server.with_user(url, "nobody", "hunter2-secret")
         with pytest.raises(StorageError) as info:
             open_store(wrong)
-        assert str(info.value).startswith("cannot open PostgreSQL database nobody@127.0.0.1:")
-        assert 'role "nobody" does not exist' in str(info.value)
+        assert str(info.value).startswith("cannot open PostgreSQL database nobody@")
         assert "hunter2" not in str(info.value)
         with pytest.raises(StorageError) as info:
             open_store(url + "?password=hunter2-secret&sslmode=bogus")
         assert "hunter2" not in str(info.value) and "sslmode" in str(info.value)
-        with open_store(url.replace("postgres@", "postgres:hunter2-secret@", 1)) as s:
-            assert "hunter2" not in repr(s)  # trust authentication ignores the password
+        if pg_server.server().throwaway:  # trust authentication ignores the password
+            user = urlsplit(url).username or ""
+            with open_store(pg_server.with_user(url, user, "hunter2-secret")) as s:
+                assert "hunter2" not in repr(s)
 
 
 def test_migrations_are_idempotent(backend: Backend) -> None:
@@ -905,13 +907,16 @@ def test_postgres_reconnects_after_losing_the_connection(pg_url: str) -> None:
         )
         with pytest.raises(StorageError) as info:
             s.count_articles()  # the call in progress fails ...
-        assert str(info.value).startswith("PostgreSQL database postgres@127.0.0.1:")
+        assert str(info.value).startswith("PostgreSQL database ")
+        assert "terminating connection" in str(info.value) or "closed" in str(info.value)
         assert s.count_articles() == 1  # ... and the next one reconnects
         assert s.upsert_article(make_article(2)) == "new"
     backend.close()
 
 
 def test_postgres_read_only_role_fails_at_open(pg_url: str) -> None:
+    if not pg_server.server().throwaway:
+        pytest.skip("needs a server where a new role can log in without a password")
     open_store(pg_url).close()
     backend = PostgresBackend(pg_url)
     role = "qkfeed_reader_" + uuid.uuid4().hex[:8]
@@ -919,7 +924,7 @@ def test_postgres_read_only_role_fails_at_open(pg_url: str) -> None:
         backend.execute(f"CREATE ROLE {role} LOGIN")
         backend.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
         with pytest.raises(StorageError) as info:
-            open_store(pg_url.replace("postgres@", f"{role}@", 1))
+            open_store(pg_server.with_user(pg_url, role))
         assert str(info.value).startswith(f"cannot write PostgreSQL database {role}@")
         assert str(info.value).endswith(
             "permission denied for table counters (check the role's privileges on the database)"
@@ -929,7 +934,7 @@ def test_postgres_read_only_role_fails_at_open(pg_url: str) -> None:
         try:
             backend.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
             with pytest.raises(StorageError, match=r"permission denied for schema public \(check"):
-                open_store(pg_server.server().url(other).replace("postgres@", f"{role}@", 1))
+                open_store(pg_server.with_user(pg_server.server().url(other), role))
         finally:
             pg_server.server().drop_database(other)
     finally:
