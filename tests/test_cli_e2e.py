@@ -143,7 +143,17 @@ def test_extract_command_prints_json(fixture_sites, tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["title"] == data["title"]
 
 
-@pytest.mark.parametrize("command", ["run", "fetch", "backfill", "feed", "extract", "sources"])
+def _commands() -> list[str]:
+    """Every subcommand the parser knows, so a new command cannot skip --help or the README."""
+    import argparse
+
+    from scraper.cli import build_parser
+
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(action.choices)
+
+
+@pytest.mark.parametrize("command", _commands())
 def test_every_command_has_help_and_is_in_the_readme(command: str, tmp_path: Path) -> None:
     proc = run(command, "--help", cwd=tmp_path)
     assert proc.returncode == 0 and "usage:" in proc.stdout
