@@ -5,6 +5,13 @@ rest of the run goes on; a source whose listings all fail is recorded as a
 failed run.  ``run_source`` never raises (except on cancellation), so a
 scheduled job can not be killed by a bad page.
 
+Listing validators (ETag, Last-Modified) are saved only after the run has dealt
+with every article on the listing for good: an article that failed for a
+reason that may pass (timeout, 5xx, an error page, a storage error, a crash
+of the process) or that did not fit in ``max_articles_per_run`` keeps the next run's listing
+request unconditional, so the article is tried again instead of hiding behind
+a 304.
+
 Redirects: a listing or article page that ends up on a host no configured
 source lives on (``urls.on_hosts`` over every source's start URLs; subdomains
 and http/https count as the same host) is an ``OffsiteRedirect``: logged,
@@ -23,7 +30,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from .config import Config, SourceConfig
-from .errors import ExtractError, FetchError, OffsiteRedirect, QkfeedError
+from .errors import (
+    AddressBlocked,
+    BlockedByRobots,
+    ExtractError,
+    FetchError,
+    HTTPStatusError,
+    OffsiteRedirect,
+    QkfeedError,
+    ResponseTooLarge,
+)
 from .extract import extract_article
 from .listing import extract_links, next_page_url, numbered_page_url
 from .logs import event, get_logger
@@ -59,6 +75,7 @@ class RunResult:
     articles_seen: int = 0
     oldest_published: datetime | None = None
     crashed: bool = False  # an unexpected exception ended the run
+    retry_listings: bool = False  # an article may succeed later: do not cache the listings
 
     @property
     def ok(self) -> bool:
@@ -69,6 +86,23 @@ class RunResult:
         self.errors += 1
         if len(self.messages) < 20:
             self.messages.append(message)
+
+
+# Article failures that will not pass by trying again; anything else might, an
+# ExtractError included (a captcha or error page served with 200 is often temporary).
+FINAL_ERRORS: tuple[type[Exception], ...] = (
+    BlockedByRobots,
+    AddressBlocked,
+    ResponseTooLarge,
+    OffsiteRedirect,
+)
+
+
+def may_pass(exc: Exception) -> bool:
+    """Whether an article that failed with ``exc`` could succeed on a later run."""
+    if isinstance(exc, HTTPStatusError):
+        return exc.status >= 500 or exc.status in (408, 429)
+    return not isinstance(exc, FINAL_ERRORS)
 
 
 class SourceRunner:
@@ -108,8 +142,6 @@ class SourceRunner:
             result.listings_not_modified += 1
             return None
         result.listings_ok += 1
-        if conditional and (page.etag or page.last_modified):
-            self.store.http_cache_put(url, page.etag, page.last_modified)  # type: ignore[attr-defined]
         return page
 
     def _links(self, source: SourceConfig, page: Page, result: RunResult) -> list[str]:
@@ -122,7 +154,7 @@ class SourceRunner:
 
     # --- articles ------------------------------------------------------------------------
 
-    def _select(self, urls: list[str], limit: int) -> list[tuple[str, bool]]:
+    def _select(self, urls: list[str], limit: int, result: RunResult) -> list[tuple[str, bool]]:
         """(url, is_known) to fetch: every new URL, then young known ones for edits, up to limit."""
         keys = {u: canonical_url(u) for u in urls}
         known = self.store.known_urls(set(keys.values()))  # type: ignore[attr-defined]
@@ -134,6 +166,8 @@ class SourceRunner:
                 stored = self.store.get_article(keys[u])  # type: ignore[attr-defined]
                 if stored is not None and stored.first_seen >= horizon:
                     recheck.append((u, True))
+        if len(fresh) > limit:
+            result.retry_listings = True  # the rest next time
         return (fresh + recheck)[:limit]
 
     async def _article(self, source: SourceConfig, url: str, known: bool, result: RunResult, drift: Counter[str]) -> None:
@@ -155,14 +189,17 @@ class SourceRunner:
             if page.etag or page.last_modified:
                 self.store.http_cache_put(url, page.etag, page.last_modified)  # type: ignore[attr-defined]
         except (FetchError, ExtractError) as exc:
+            result.retry_listings = result.retry_listings or may_pass(exc)
             result.error(f"article {url}: {exc}")
             event(log, "article_failed", logging.WARNING, source=source.id, url=url, error=str(exc))
             return
         except QkfeedError as exc:
+            result.retry_listings = True
             result.error(f"article {url}: {exc}")
             event(log, "article_failed", logging.ERROR, source=source.id, url=url, error=str(exc))
             return
         except Exception as exc:  # a bug or a page we never imagined: log it, keep the run going
+            result.retry_listings = True
             result.error(f"article {url}: unexpected {type(exc).__name__}: {exc}")
             event(log, "article_failed", logging.ERROR, exc_info=True, source=source.id, url=url, error=repr(exc))
             return
@@ -178,7 +215,7 @@ class SourceRunner:
 
     async def _articles(self, source: SourceConfig, urls: list[str], result: RunResult, *, limit: int) -> None:
         drift: Counter[str] = Counter()
-        todo = self._select(urls, limit)
+        todo = self._select(urls, limit, result)
         gate = asyncio.Semaphore(ARTICLE_CONCURRENCY)
 
         async def one(url: str, known: bool) -> None:
@@ -215,11 +252,17 @@ class SourceRunner:
         result = RunResult(source.id)
         try:
             urls: list[str] = []
+            listings: list[tuple[str, Page]] = []
             for start in source.start_urls:
                 page = await self._fetch_listing(source, start, result, conditional=True)
                 if page is not None:
+                    listings.append((start, page))
                     urls.extend(u for u in self._links(source, page, result) if u not in urls)
             await self._articles(source, urls, result, limit=self.config.fetch.max_articles_per_run)
+            if not result.retry_listings:  # every article on them dealt with: 304 next time is safe
+                for start, page in listings:
+                    if page.etag or page.last_modified:
+                        self.store.http_cache_put(start, page.etag, page.last_modified)  # type: ignore[attr-defined]
         except asyncio.CancelledError:
             raise
         except Exception as exc:

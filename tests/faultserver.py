@@ -42,15 +42,16 @@ Endpoints (GET only; ``n`` below is a query parameter):
     /ua                     echoes the User-Agent header as text/plain
 
 Pages of your own: ``FaultServer(pages={"/news": html})`` or ``server.add_page(path,
-body, content_type)`` serve ``body`` with status 200 at exactly that path and query
-(checked before the endpoints above), so a listing can link to articles and to the
-nasty endpoints alike.
+body, content_type)`` serve ``body`` with status 200 (and an ETag; 304 to a matching
+If-None-Match) at exactly that path and query (checked before the endpoints above), so a
+listing can link to articles and to the nasty endpoints alike.
 """
 
 from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import socket
 import struct
 import threading
@@ -246,7 +247,11 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             page = self.state.pages.get(self.path)
         if page is not None:
-            self._send(200, page[0], page[1])
+            etag = f'"{hashlib.sha256(page[0]).hexdigest()[:16]}"'
+            if self.headers.get("If-None-Match") == etag:
+                self._head(304, [("ETag", etag)])
+            else:
+                self._send(200, page[0], page[1], [("ETag", etag)])
         elif path in simple:
             simple[path]()
         elif path.startswith("/status/"):

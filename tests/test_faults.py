@@ -349,6 +349,57 @@ def test_a_crash_outside_the_articles_is_a_failed_run_not_a_success(
     assert failed["level"] == logging.ERROR
 
 
+def test_an_article_that_failed_for_now_is_retried_though_the_listing_is_unchanged(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "q.db"
+    with FaultServer() as server:
+        server.add_page("/news/bai-1", article_page("Bài số một trong ngày"))
+        flaky = "/status/503?times=2"  # fails both attempts of the first run, then answers
+        server.add_page("/news", listing_page(["/news/bai-1", flaky]))
+        config = make_config(db, {"s": server.url("/news")})
+        with open_store(config.storage.url) as store:
+            first = asyncio.run(run_sources(config, store, ["s"]))["s"]
+            assert (first.new, first.errors, first.retry_listings) == (1, 1, True)
+            assert store.http_cache_get(server.url("/news")) == (None, None)
+            second = asyncio.run(run_sources(config, store, ["s"]))["s"]
+            assert second.listings_ok == 1 and second.new == 1 and not second.retry_listings
+            assert store.http_cache_get(server.url("/news"))[0]  # now the listing is cached
+            third = asyncio.run(run_sources(config, store, ["s"]))["s"]
+            assert third.listings_not_modified == 1 and third.new == 0
+    assert set(stored(db)) == {server.url("/news/bai-1"), server.url(flaky)}
+
+
+def test_articles_beyond_the_per_run_limit_come_in_the_next_runs(tmp_path: Path) -> None:
+    db = tmp_path / "q.db"
+    with FaultServer() as server:
+        paths = [f"/news/bai-{n}" for n in range(1, 6)]
+        for n, path in enumerate(paths, 1):
+            server.add_page(path, article_page(f"Bài số {n} của hôm nay"))
+        server.add_page("/news", listing_page(paths))
+        config = make_config(db, {"s": server.url("/news")}, max_articles_per_run=2)
+        news = []
+        with open_store(config.storage.url) as store:
+            for _ in range(4):
+                news.append(asyncio.run(run_sources(config, store, ["s"]))["s"].new)
+    assert news == [2, 2, 1, 0]
+    assert len(stored(db)) == 5
+
+
+def test_permanent_failures_do_not_stop_conditional_listings(tmp_path: Path) -> None:
+    db = tmp_path / "q.db"
+    with FaultServer() as server:
+        server.add_page("/news/bai-1", article_page("Bài số một trong ngày"))
+        links = ["/news/bai-1", "/status/404", "/private/bai-2", "/big-length"]
+        server.add_page("/news", listing_page(links))
+        config = make_config(db, {"s": server.url("/news")})
+        with open_store(config.storage.url) as store:
+            first = asyncio.run(run_sources(config, store, ["s"]))["s"]
+            second = asyncio.run(run_sources(config, store, ["s"]))["s"]
+    assert first.errors == 3 and not first.retry_listings
+    assert second.listings_not_modified == 1 and server.hits("/status/404") == 1
+
+
 # --- several sources, some of them dead ----------------------------------------------------
 
 
