@@ -54,6 +54,7 @@ TRAILER = re.compile(
 END_MARK = re.compile(r"\s*\.\s*/\s*\.\s*$")
 PHOTO_CREDIT = re.compile(r"^\(?\s*ảnh\s*:", re.I)
 MIN_BODY_CHARS = 80
+LD_BODY_RATIO = 2.0  # JSON-LD articleBody this many times longer than the found body replaces it
 MAX_CAPTION_CHARS = 300
 MAX_LINE_EXTRA = 40  # a date line may carry this much besides the date (a view counter)
 ALWAYS_REMOVE = ("script", "style", "noscript", "iframe", "form", "button", "input", "select", "textarea",
@@ -340,6 +341,7 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     profile = source.profile
     tz = source.tz
     ld = generic.json_ld_article(root)
+    etree.strip_elements(root, "script", "style", "template", with_tail=False)  # never page text
 
     for link in root.iter("link"):
         if (link.get("rel") or "").lower() == "canonical" and link.get("href"):
@@ -360,7 +362,7 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     body = _profile_pick(root, profile, "body", raw)
     generic_body = body is None
     if body is None:
-        body = generic.find_main_content(root)
+        body = generic.find_main_content(root, title_el)
         raw.fallbacks.append("body")
 
     # lead
@@ -403,7 +405,9 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         raw.image_url = absolute_url(url, meta_img)
 
     if body is None:
-        raise ExtractError(f"{url}: no article body found")
+        if not generic.json_ld_body(ld):
+            raise ExtractError(f"{url}: no article body found")
+        body = new_element("div")
     body = copy.deepcopy(body)  # work on a detached copy; the page stays intact for the checks above
     body.tail = None
     if generic_body:
@@ -443,6 +447,12 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
 
     raw.body_html = inner_html(body)
     body_text = text_of(body)
+    if generic_body:
+        # a page that renders its text with JavaScript still states it in JSON-LD
+        ld_body = generic.json_ld_body(ld)
+        if ld_body and len(ld_body) > LD_BODY_RATIO * len(body_text):
+            raw.body_html = "".join(f"<p>{_escape(p)}</p>" for p in ld_body.split("\n") if p.strip())
+            body_text = ld_body
     if generic.looks_like_error_page(raw.title, body_text):
         raise ExtractError(f"{url}: looks like an error page ({raw.title!r})")
     if not raw.title:
@@ -450,3 +460,7 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     if len(body_text) + len(raw.lead or "") < MIN_BODY_CHARS:
         raise ExtractError(f"{url}: body too short ({len(body_text)} characters)")
     return raw
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

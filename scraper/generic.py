@@ -35,6 +35,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from lxml import etree
@@ -51,17 +52,18 @@ __all__ = [
 # Boxes that are never the article, whatever they hold.
 STRONG_NEGATIVE = re.compile(
     r"comment|binh-?luan|disqus|respond|reply|trackback|cookie|consent|gdpr|newsletter|"
-    r"subscri|signup|sign-up|paywall|modal|popup|outbrain|taboola|recirc|"
+    r"subscri|signup|sign-up|modal|popup|outbrain|taboola|recirc|"
     r"\bads?\b|advert|quang-?cao|sponsor",
     re.I,
 )
 # Boxes that are usually not the article (unless they hold most of the page's text).
 NEGATIVE_HINT = re.compile(
-    r"sidebar|side-bar|\bside\b|related|lien-?quan|tin-?khac|\bother|cung-?chuyen-?muc|more-?(?:news|stories)|"
+    r"sidebar|side-bar|related|lien-?quan|tin-?khac|\bother|cung-?chuyen-?muc|more-?(?:news|stories)|"
     r"menu|\bnav|footer|masthead|\bheader|banner|\bshare|sharing|social|\btags?\b|tag-?list|breadcrumb|"
     r"popular|trending|most-|xem-?nhieu|doc-?nhieu|widget|login|search|simplebox|print|rating|"
-    r"toolbar|promo|author-?(?:bio|info|box)|byline|pagination|pager|skip|hidden|jump|"
-    r"read-?more|readmore|recommend|teaser|carousel|slider|gallery-?thumb|caption-credit",
+    r"toolbar|promo|author-?(?:bio|info|box)|byline|pagination|pager|skip-?link|jump-?link|"
+    r"read-?more|readmore|recommend|teaser|carousel|slider|gallery-?thumb|next-?prev|prev-?next|"
+    r"\bprev(?:ious)?\b|\bnext\b",
     re.I,
 )
 POSITIVE_HINT = re.compile(
@@ -72,6 +74,8 @@ LEAD_HINT = re.compile(
     r"subtitle|sub-title|excerpt|intro",
     re.I,
 )
+# Image captions and credits: text, but not prose that decides where the article is.
+CAPTION_HINT = re.compile(r"caption|credit|legend|photo-?info|image-?desc|img-?desc", re.I)
 TITLE_SUFFIX = re.compile(r"\s+(?:[-|–—:»]|::)\s+")
 ERROR_PAGE = re.compile(
     r"\b(?:404|403|500|not found|không tìm thấy|page not found|access denied|captcha|"
@@ -92,10 +96,21 @@ HIDDEN_CLASSES = frozenset({"hidden", "d-none", "sr-only", "visually-hidden", "s
 
 # Content scoring (see find_main_content).
 BOILERPLATE_WEIGHT = 1.5  # a character of link text costs this many characters of prose
+ZONE_MAX_SHARE = 0.5  # a hinted box holding this share of the page's prose is not a box
+STRONG_ZONE_MAX_SHARE = 0.8  # the same for strong hints (comments, cookie boxes, ads)
 MIN_PROSE = 25  # shorter blocks are neither content nor boilerplate (headings, datelines)
 MAX_DATE_LINE = 160  # a date line is short
 DATE_LINES_BEFORE = 12  # text nodes before the title searched for a date line
 DATE_TEXT_AFTER = 1200  # characters of text after the title searched for a date line
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _label(el: HtmlElement) -> str:
+    """Class and id, lower case, camelCase split: 'PageBuilder-pageRow' -> 'page-builder-page-row'."""
+    label = class_id(el)
+    return _CAMEL.sub("-", label).lower() if label else ""
 
 
 # --- metadata ---------------------------------------------------------------------------
@@ -145,6 +160,12 @@ def json_ld_authors(obj: dict[str, Any]) -> list[str]:
             if isinstance(name, str):
                 names.append(name)
     return [n for n in names if n.strip()]
+
+
+def json_ld_body(obj: dict[str, Any]) -> str | None:
+    """The ``articleBody`` text of a JSON-LD article, if it states one."""
+    body = obj.get("articleBody")
+    return body.strip() if isinstance(body, str) and body.strip() else None
 
 
 def json_ld_image(obj: dict[str, Any]) -> str | None:
@@ -217,7 +238,7 @@ def _in_chrome(el: HtmlElement) -> bool:
             return True
         if tag == "li" and anc.find(".//a") is not None:
             return True
-        label = class_id(anc)
+        label = _label(anc)
         if label and re.search(r"(?:^|[\s_-])(?:site-?)?header(?:$|[\s_-])|top-?bar|topbar|\bclock\b", label, re.I):
             return True
     return False
@@ -293,169 +314,265 @@ def _text_pieces(el: HtmlElement) -> Iterator[str]:
 # --- main content -----------------------------------------------------------------------
 
 
-def _hidden(el: HtmlElement) -> bool:
-    if el.get("hidden") is not None:
-        return True
-    style = el.get("style")
-    if style and HIDDEN_STYLE.search(style):
-        return True
-    cls = el.get("class")
-    return bool(cls) and not HIDDEN_CLASSES.isdisjoint(cls.split())
+_STRONG, _WEAK, _CAPTION, _MAIN, _CHROME = 1, 2, 4, 8, 16
+MAIN_HINT = re.compile(r"article-?body|post-?body|entry-?content|story-?body")
+
+
+@lru_cache(maxsize=4096)
+def _hint_flags(label: str) -> int:
+    """What a class/id string says about its box (cached: pages repeat their class strings)."""
+    norm = _CAMEL.sub("-", label).lower()
+    flags = 0
+    if STRONG_NEGATIVE.search(norm):
+        flags |= _STRONG
+    if NEGATIVE_HINT.search(norm):
+        flags |= _WEAK
+    if CAPTION_HINT.search(norm):
+        flags |= _CAPTION
+    if MAIN_HINT.search(norm):
+        flags |= _MAIN
+    return flags
 
 
 class _Page:
-    """One pass over a page: text, link text and commas of every block, summed up the tree."""
+    """One pass over a page: own text, link text and commas of every block, and the hints of every
+    element; ``score`` sums them up the tree.  Elements are numbered in document order."""
 
-    __slots__ = ("scope", "order", "own", "total", "content", "junk", "skipped")
+    __slots__ = ("scope", "order", "index", "parent", "own_n", "own_link", "own_commas", "flags",
+                 "caption", "skipped", "total", "content", "junk")  # fmt: skip
 
     def __init__(self, scope: HtmlElement) -> None:
         self.scope = scope
-        self.order: list[HtmlElement] = []
-        self.own: dict[HtmlElement, list[int]] = {}  # block -> [chars, link chars, commas]
-        self.skipped: set[HtmlElement] = set()
-        blocks: list[HtmlElement] = []
+        order: list[HtmlElement] = []
+        parent: list[int] = []
+        own_n: list[int] = []
+        own_link: list[int] = []
+        own_commas: list[int] = []
+        flags: list[int] = []
+        caption: list[bool] = []
+        self.skipped: list[HtmlElement] = []
+        path: list[int] = []  # indices of the open elements (-1: a skipped one)
+        blocks: list[int] = []  # indices of the open block elements
         link_depth = 0
         walker = etree.iterwalk(scope, events=("start", "end"))
-        own = self.own
         for event, el in walker:
-            tag = el.tag
             if event == "start":
-                if not isinstance(tag, str) or tag in SKIP_TAGS or _hidden(el):
-                    self.skipped.add(el)
+                tag = el.tag
+                cls = el.get("class")
+                if (
+                    tag.__class__ is not str
+                    or tag in SKIP_TAGS
+                    or el.get("hidden") is not None
+                    or (cls and not HIDDEN_CLASSES.isdisjoint(cls.split()))
+                    or ((style := el.get("style")) and HIDDEN_STYLE.search(style))
+                ):
+                    self.skipped.append(el)
                     walker.skip_subtree()
+                    path.append(-1)
                     continue
-                self.order.append(el)
+                i = len(order)
+                p = path[-1] if path else -1
+                order.append(el)
+                parent.append(p)
+                path.append(i)
+                own_n.append(0)
+                own_link.append(0)
+                own_commas.append(0)
+                eid = el.get("id")
+                f = _hint_flags(f"{cls or ''} {eid or ''}") if cls or eid else 0
+                if tag in CHROME_TAGS:
+                    f |= _CHROME
+                if el.get("itemprop") == "articleBody":
+                    f |= _MAIN
+                flags.append(f)
+                caption.append((p >= 0 and caption[p]) or tag == "figcaption" or bool(f & _CAPTION))
                 if tag in BLOCK_TAGS or not blocks:
-                    blocks.append(el)
-                    own[el] = [0, 0, 0]
+                    blocks.append(i)
                 if tag == "a":
                     link_depth += 1
                 text = el.text
                 if text and not text.isspace():
+                    b = blocks[-1]
                     n = len(text.strip())
-                    counts = own[blocks[-1]]
-                    counts[0] += n
+                    own_n[b] += n
                     if link_depth:
-                        counts[1] += n
-                    counts[2] += text.count(",") + text.count("，") + text.count("、")
+                        own_link[b] += n
+                    own_commas[b] += text.count(",") + text.count("，") + text.count("、")
             else:
-                if el not in self.skipped:
-                    if tag == "a":
+                i = path.pop()
+                if i >= 0:
+                    if el.tag == "a":
                         link_depth -= 1
-                    if blocks and blocks[-1] is el:
+                    if blocks and blocks[-1] == i:
                         blocks.pop()
                 tail = el.tail
                 if tail and el is not scope and blocks and not tail.isspace():
+                    b = blocks[-1]
                     n = len(tail.strip())
-                    counts = own[blocks[-1]]
-                    counts[0] += n
+                    own_n[b] += n
                     if link_depth:
-                        counts[1] += n
-                    counts[2] += tail.count(",") + tail.count("，") + tail.count("、")
-        self.total: dict[HtmlElement, int] = {}
-        self.content: dict[HtmlElement, float] = {}
-        self.junk: dict[HtmlElement, float] = {}
+                        own_link[b] += n
+                    own_commas[b] += tail.count(",") + tail.count("，") + tail.count("、")
+        self.order, self.parent, self.flags, self.caption = order, parent, flags, caption
+        self.own_n, self.own_link, self.own_commas = own_n, own_link, own_commas
+        self.index = {el: i for i, el in enumerate(order)}
+        self.total: list[int] = []
+        self.content: list[float] = []
+        self.junk: list[float] = []
 
-    def score(self, zones: set[HtmlElement]) -> None:
+    def score(self, zones: list[bool] | None = None) -> None:
         """Text, content and boilerplate characters of every element (``zones`` hold no content)."""
-        total: dict[HtmlElement, int] = {}
-        content: dict[HtmlElement, float] = {}
-        junk: dict[HtmlElement, float] = {}
-        inside: set[HtmlElement] = set()
-        for el in self.order:  # parents come first in document order
-            if el in zones or el.tag in CHROME_TAGS or el.getparent() in inside:
-                inside.add(el)
-        for el in reversed(self.order):  # children before their parents
-            t, c, j = total.get(el, 0), content.get(el, 0.0), junk.get(el, 0.0)
-            counts = self.own.get(el)
-            if counts is not None and counts[0]:
-                n, linked, commas = counts
-                t += n
-                prose = n - linked
-                if el in inside or linked * 2 > n:
-                    j += n
-                elif el is self.scope:
-                    pass  # loose text right in <body> is not an article
-                else:
-                    j += linked
-                    if prose >= MIN_PROSE and (prose >= 80 or commas or el.tag == "p"):
-                        c += prose
-            total[el], content[el], junk[el] = t, c, j
-            parent = el.getparent()
-            if parent is not None:
-                total[parent] = total.get(parent, 0) + t
-                content[parent] = content.get(parent, 0.0) + c
-                junk[parent] = junk.get(parent, 0.0) + j
+        n = len(self.order)
+        parent, own_n, own_link, own_commas, caption = self.parent, self.own_n, self.own_link, self.own_commas, self.caption
+        inside = list(zones) if zones is not None else [False] * n
+        for i in range(n):  # parents come first
+            p = parent[i]
+            if p >= 0 and inside[p]:
+                inside[i] = True
+        total = [0] * n
+        content = [0.0] * n
+        junk = [0.0] * n
+        order = self.order
+        for i in range(n - 1, 0, -1) if n else ():  # children before their parents; 0 is the scope
+            k = own_n[i]
+            if k:
+                linked = own_link[i]
+                total[i] += k
+                if inside[i] or linked * 2 > k:
+                    junk[i] += k
+                elif not caption[i]:  # captions are no prose
+                    junk[i] += linked
+                    prose = k - linked
+                    if prose >= MIN_PROSE and (prose >= 80 or own_commas[i] or order[i].tag == "p"):
+                        content[i] += prose
+            p = parent[i]
+            total[p] += total[i]
+            content[p] += content[i]
+            junk[p] += junk[i]
+        if n:
+            # loose text right in the scope (<body>) is not an article
+            k = own_n[0]
+            total[0] += k
+            junk[0] += own_link[0]
         self.total, self.content, self.junk = total, content, junk
 
 
-def _zones(page: _Page, grand_total: float) -> set[HtmlElement]:
-    """Hinted boxes that hold no content: comment sections always, sidebars/related/share unless big."""
-    zones: set[HtmlElement] = set()
-    for el in page.order:
-        label = class_id(el)
-        if not label:
-            if el.tag in CHROME_TAGS:
-                zones.add(el)
-            continue
-        if STRONG_NEGATIVE.search(label) and not POSITIVE_HINT.search(re.sub(r"comment\w*|\bads?\b", "", label)):
-            zones.add(el)
-        elif el.tag in CHROME_TAGS or (NEGATIVE_HINT.search(label) and not _main_hint(el, label)):
-            if page.content.get(el, 0.0) < 0.5 * grand_total:
-                zones.add(el)
+def _zones(page: _Page, title_el: HtmlElement | None = None) -> list[bool]:
+    """Boxes whose text is never content: hinted boxes (comments, cookie and newsletter boxes, ads;
+    sidebars, related, share, tags …) and header/footer/nav/aside.
+
+    A hint on a wrapper does not count (``Page-ad-margins``, ``has-sidebar``, an ``<article>``
+    with a ``tag-…`` class): an element holding the title, or most of the page's prose, is no box.
+    Strong hints are decided first, so a big cookie dialog cannot outweigh the article.
+    Leaves ``page`` scored with the zones.
+    """
+    n = len(page.order)
+    protected = [False] * n
+    if n:
+        protected[0] = True
+    if title_el is not None:
+        for el in (title_el, *title_el.iterancestors()):
+            i = page.index.get(el)
+            if i is not None:
+                protected[i] = True
+    flags = page.flags
+    page.score()
+    grand = page.content[0] if n else 0.0
+    limit = STRONG_ZONE_MAX_SHARE * grand
+    zones = [False] * n
+    for i in range(n):
+        f = flags[i]
+        if f & _STRONG and not f & _MAIN and not protected[i] and not (page.content[i] >= limit > 0):
+            zones[i] = True
+    if any(zones):
+        page.score(zones)
+        grand = page.content[0]
+    # with the title known, only a box holding nearly all prose is a wrapper
+    limit = (STRONG_ZONE_MAX_SHARE if title_el is not None else ZONE_MAX_SHARE) * grand
+    content = page.content
+    for i in range(n):
+        f = flags[i]
+        if f & (_WEAK | _CHROME) and not zones[i] and not protected[i] and not f & _MAIN and not (content[i] >= limit > 0):
+            zones[i] = True
+    page.score(zones)
     return zones
 
 
-def _main_hint(el: HtmlElement, label: str) -> bool:
-    return el.get("itemprop") == "articleBody" or bool(re.search(r"article-?body|post-?body|entry-?content|story-?body", label, re.I))
-
-
-def find_main_content(root: HtmlElement) -> HtmlElement | None:
+def find_main_content(root: HtmlElement, title_el: HtmlElement | None = None) -> HtmlElement | None:
     """The element with the most prose minus boilerplate inside it (see the module docstring)."""
     body = root.find("body")
     scope = body if body is not None else root
     page = _Page(scope)
-    page.score(set())
-    grand = page.content.get(scope, 0.0)
-    zones = _zones(page, grand)
-    page.score(zones)
+    _zones(page, title_el)
     best: HtmlElement | None = None
     best_score = 0.0
-    for el in reversed(page.order):
+    fallback: HtmlElement | None = None
+    fallback_score = 0.0
+    content, junk, flags = page.content, page.junk, page.flags
+    for i in range(len(page.order) - 1, -1, -1):
+        c = content[i]
+        if not c:
+            continue
+        el = page.order[i]
         if el.tag in NOT_CONTAINERS:
             continue
-        score = page.content.get(el, 0.0) - BOILERPLATE_WEIGHT * page.junk.get(el, 0.0)
-        if el.get("itemprop") == "articleBody":
+        score = c - BOILERPLATE_WEIGHT * junk[i]
+        if flags[i] & _MAIN:
             score *= 1.2
         if score > best_score:
             best, best_score = el, score
-    return best
+        # a list of linked headlines with a line each: boilerplate outweighs prose everywhere
+        if c - 0.5 * junk[i] > fallback_score:
+            fallback, fallback_score = el, c - 0.5 * junk[i]
+    return best if best is not None else fallback
 
 
 def prune(body: HtmlElement) -> None:
-    """Drop what is not article text from a generically found body: hinted boxes, link lists, hidden."""
+    """Drop what is not article text from a generically found body: hinted boxes, link lists,
+    hidden elements, gallery counters; caption and credit boxes become ``<figcaption>``."""
+    for el in list(body.iter(*SKIP_TAGS)):
+        if el.tag not in ("iframe", "video", "audio"):
+            drop(el)
     page = _Page(body)
-    page.score(set())
-    grand = page.content.get(body, 0.0)
-    zones = _zones(page, grand)
-    for el in list(page.skipped):
-        if el is not body and el.getparent() is not None and isinstance(el.tag, str) and el.tag not in ("iframe", "video", "audio"):
+    zones = _zones(page)
+    for el in page.skipped:
+        if el is not body and el.tag not in ("iframe", "video", "audio"):
             drop(el)
-    for el in page.order:
-        if el is body or el.getparent() is None:
+    grand = max(page.content[0], 1.0) if page.order else 1.0
+    order, parent, total, content, junk = page.order, page.parent, page.total, page.content, page.junk
+    gone = [False] * len(order)
+    for i in range(1, len(order)):
+        if gone[parent[i]]:
+            gone[i] = True
             continue
-        if el in zones and page.content.get(el, 0.0) < 0.3 * max(grand, 1.0):
+        el = order[i]
+        tag = el.tag
+        if zones[i] and content[i] < 0.3 * grand:
+            gone[i] = True
+        elif tag in BLOCK_TAGS and tag not in ("p", "td", "th", "tr", "tbody", "table"):
+            t = total[i]
+            if t and junk[i] > 0.6 * t and content[i] < 0.5 * t:
+                gone[i] = True
+        if not gone[i] and 0 < page.own_n[i] <= 4 and (el.text or "").strip().isdigit() and not len(el):
+            gone[i] = True  # a gallery counter, a slide number
+        if gone[i]:
             drop(el)
-            continue
-        if el.tag in BLOCK_TAGS and el.tag not in ("p", "td", "th", "tr", "tbody", "table"):
-            t = page.total.get(el, 0)
-            if t and page.junk.get(el, 0.0) > 0.6 * t and page.content.get(el, 0.0) < 0.5 * t:
-                drop(el)
+        elif page.caption[i] and not page.caption[parent[i]] and tag not in ("figure", "table", "img", "figcaption"):
+            _as_caption(el)
+
+
+def _as_caption(el: HtmlElement) -> None:
+    """A caption or credit box becomes ``<figcaption>`` (its innermost blocks, if it has blocks)."""
+    leaves = [d for d in el.iter(*BLOCK_TAGS) if d is not el and not any(c.tag in BLOCK_TAGS for c in d.iterdescendants())]
+    if not any(d.tag in BLOCK_TAGS for d in el.iterdescendants()):
+        el.tag = "figcaption"
+    for leaf in leaves:
+        leaf.tag = "figcaption"
 
 
 def is_noise_block(node: HtmlElement) -> bool:
     """Related boxes, share bars, tag lists and the like inside a body."""
-    label = class_id(node)
+    label = _label(node)
     if label and (STRONG_NEGATIVE.search(label) or NEGATIVE_HINT.search(label)) and not POSITIVE_HINT.search(
         label.replace("related", "")
     ):
@@ -478,7 +595,7 @@ def find_lead(root: HtmlElement, title_el: HtmlElement | None, body: HtmlElement
             break  # reached the body: a lead sits before it
         if body is not None and _is_inside(el, body):
             break
-        if not LEAD_HINT.search(class_id(el)) or any(a.tag in CHROME_TAGS for a in el.iterancestors()):
+        if not LEAD_HINT.search(_label(el)) or any(a.tag in CHROME_TAGS for a in el.iterancestors()):
             continue
         if len(text_of(el)) >= 40 and link_density(el) < 0.3:
             return el

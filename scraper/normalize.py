@@ -8,7 +8,7 @@ import re
 from .bylines import parse_byline
 from .config import SourceConfig
 from .dates import parse_datetime
-from .html import parse_fragment, rendered_text
+from .html import drop, parse_fragment, rendered_text
 from .models import Article, RawArticle
 from .sanitize import sanitize_html
 from .text import clean_text
@@ -19,9 +19,19 @@ SUMMARY_CHARS = 300
 LEAD_TAG = re.compile(r"^\s*\(?[A-ZĐ][\w.+ ]{0,20}?(?:Online)?\)?\s*[-–—]\s+", re.U)
 
 
-def body_text_of(body_html: str) -> str:
-    """Plain text of sanitized body HTML, one paragraph per block, blank line between."""
-    return rendered_text(parse_fragment(body_html)) if body_html.strip() else ""
+def body_text_of(body_html: str, *, captions: bool = True) -> str:
+    """Plain text of sanitized body HTML, one paragraph per block, blank line between.
+
+    ``captions=False`` leaves out image captions (``<figcaption>``), as schema.org's
+    ``articleBody`` does.
+    """
+    if not body_html.strip():
+        return ""
+    root = parse_fragment(body_html)
+    if not captions:
+        for cap in root.findall(".//figcaption"):
+            drop(cap)
+    return rendered_text(root)
 
 
 def make_summary(lead: str | None, body_text: str) -> str:
