@@ -24,12 +24,18 @@ TRACKING_PARAMS = re.compile(
 
 
 def canonical_url(url: str) -> str:
-    """The article key: https, no www., no default port, no fragment, no tracking, sorted query."""
+    """The article key: https, no www., no default port, no fragment, no tracking, sorted query.
+
+    ``url`` is an http(s) URL as ``absolute_url`` returns them; one that cannot be
+    parsed (a broken IPv6 host, a port that is not a number) raises ValueError.
+    """
     url = canonicalize_url(safe_url_string(url.strip()), keep_fragments=False)
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if host.startswith("www."):
         host = host[4:]
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     port = parts.port
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
     query = "&".join(
@@ -40,16 +46,26 @@ def canonical_url(url: str) -> str:
 
 
 def absolute_url(base: str, href: str | None) -> str | None:
-    """``href`` resolved against ``base`` and made safe (spaces encoded); None for non-web links."""
+    """``href`` resolved against ``base`` and made safe (spaces encoded).
+
+    None for links that are not web pages (``javascript:``, ``mailto:``, ``#top`` …) and
+    for URLs that cannot be parsed (a broken IPv6 host, a port out of range): one bad
+    link on a page must not take the page down with it.
+    """
     if not href:
         return None
     href = href.strip()
-    if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+    if not href or href.startswith("#"):
         return None
-    joined = urljoin(base, href)
-    if not joined.startswith(("http://", "https://")):
+    try:
+        safe = safe_url_string(urljoin(base, href))
+        parts = urlsplit(safe)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return None
+        parts.port  # noqa: B018 - raises ValueError for a port that is not 0..65535
+    except (ValueError, UnicodeError):
         return None
-    return safe_url_string(joined)
+    return safe
 
 
 def same_site(a: str, b: str) -> bool:
@@ -59,11 +75,18 @@ def same_site(a: str, b: str) -> bool:
         h = (urlsplit(u).netloc or "").lower()
         return h[4:] if h.startswith("www.") else h
 
-    return host(a) == host(b)
+    try:
+        return host(a) == host(b)
+    except ValueError:  # a broken IPv6 host
+        return False
 
 
 def host_of(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+    """The lower-case host name of ``url``; "" when there is none or it cannot be parsed."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def on_hosts(url: str, hosts: frozenset[str]) -> bool:
@@ -72,10 +95,7 @@ def on_hosts(url: str, hosts: frozenset[str]) -> bool:
     ``hosts`` are bare host names as ``site_hosts`` returns them; ports do not count,
     so a redirect from http to https (or to another port) stays on the host.
     """
-    try:
-        host = host_of(url).removeprefix("www.")
-    except ValueError:  # e.g. a malformed IPv6 host
-        return False
+    host = host_of(url).removeprefix("www.")
     return bool(host) and any(host == h or host.endswith("." + h) for h in hosts)
 
 

@@ -326,6 +326,20 @@ def test_a_bug_or_a_storage_error_on_one_article_stays_with_that_article(
     assert all(e["level"] == logging.ERROR for e in failed.values())
 
 
+def test_malformed_links_on_a_listing_or_in_an_article_are_skipped(tmp_path: Path) -> None:
+    db = tmp_path / "q.db"
+    bad = ["http://[::1/bai-1234", "https://a.vn:99999/bai-1235", "http://a.vn:port/bai-1236"]
+    with FaultServer() as server:
+        extra = "".join(f'<p><a href="{u}">xấu</a><img src="{u}.jpg"></p>' for u in bad)
+        server.add_page("/news/bai-1", article_page("Bài có liên kết hỏng bên trong", extra=extra))
+        server.add_page("/news", listing_page([*bad, "/news/bai-1"]))
+        config = make_config(db, {"s": server.url("/news")})
+        with open_store(config.storage.url) as store:
+            result = asyncio.run(run_sources(config, store, ["s"]))["s"]
+    assert result.ok and result.new == 1 and result.errors == 0
+    assert set(stored(db)) == {server.url("/news/bai-1")}
+
+
 def test_a_crash_outside_the_articles_is_a_failed_run_not_a_success(
     tmp_path: Path, events: Events, monkeypatch: pytest.MonkeyPatch
 ) -> None:
