@@ -45,6 +45,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise PortInUse(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    except OverflowError:  # a --port outside 0..65535
+        sock.close()
+        raise PortInUse(f"cannot listen on {host}:{port}: ports are 0 to 65535") from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock
