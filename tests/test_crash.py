@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import html
 import os
 import random
 import re
@@ -30,7 +29,8 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from fixture_sites import SITES_DIR, FixtureSites, expected_articles
+from churn import copy_article
+from fixture_sites import FixtureSites
 from service_proc import ServiceProcess, free_port, service_config, wait_for
 
 from scraper.cli import write_atomically
@@ -45,29 +45,6 @@ SEED = int(os.environ.get("QKFEED_CRASH_SEED", str(int(time.time()))))
 LATENCY = 0.1  # seconds added to every fixture answer, so runs take a while
 MAX_LIFE = 1.0  # a life lasts a random 0..MAX_LIFE seconds after the service answers
 MAX_LIVES = 3 * KILLS  # lives until KILLS of them ended during a source run
-
-
-def copy_article(sites: FixtureSites, site_id: str, n: int) -> str:
-    """Publish a copy of the site's first article under a new path and title; its URL."""
-    manifest = sites.manifest(site_id)
-    seed = manifest["articles"][0]
-    gold = next(e for e in expected_articles(site_id) if e["url"] == seed)
-    page = (SITES_DIR / site_id / manifest["routes"][seed]).read_text("utf-8")
-    head, _, last = seed.rpartition("/")
-    path = f"{head}/ban-sao-{n}-{last}"
-    page = page.replace(seed, path)
-    numeric_id = re.search(r"(\d{4,})(?:\.html?)?$", last)
-    if numeric_id:  # the id may also be in a canonical or short link: give the copy its own
-        old_id = numeric_id.group(1)
-        new_id = str(int(old_id) + 100_000 + n)
-        path = path.replace(old_id, new_id)
-        page = page.replace(old_id, new_id)
-    title = gold["title"]
-    new_title = f"{title} (bản {n})"
-    page = page.replace(html.escape(title, quote=False), html.escape(new_title, quote=False))
-    page = page.replace(title, new_title)
-    sites.add_article(site_id, path, page, manifest["start_urls"][0], title=new_title)
-    return sites.url(site_id, path)
 
 
 def db_state(db: Path) -> tuple[int, set[str]]:
