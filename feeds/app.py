@@ -429,10 +429,13 @@ def _newest_first(item: StoredArticle) -> tuple[datetime, int]:
 
 
 def latest(store: Store, sources: Sequence[str], q: str, limit: int) -> list[StoredArticle]:
-    """Newest first, from every source (``()``) or from the given ones merged."""
+    """Newest first, from every source (``()``: one entry per story, copies on other sites
+    as its siblings) or from the given ones merged (every source's own entries)."""
     search = q or None
-    if len(sources) <= 1:
-        return store.latest(source_id=sources[0] if sources else None, limit=limit, q=search)
+    if not sources:
+        return store.latest(limit=limit, q=search, collapse_clusters=True)
+    if len(sources) == 1:
+        return store.latest(source_id=sources[0], limit=limit, q=search)
     lists = [store.latest(source_id=sid, limit=limit, q=search) for sid in sources]
     return list(islice(heapq.merge(*lists, key=_newest_first, reverse=True), limit))
 

@@ -17,6 +17,10 @@ Guarantees:
   lone surrogates, U+FFFE/U+FFFF) before it reaches lxml or json; text is
   escaped, never CDATA, so ``]]>`` in a body is harmless.
 * Datetimes are written in UTC, whole seconds.
+* A syndicated story (``StoredArticle.siblings``: the combined feed collapses
+  copies of one story into its earliest article) ends its content with a
+  paragraph "Cũng đăng trên: <a>Báo X</a>, …" linking the other copies, and in
+  Atom also carries one ``<link rel="related">`` per copy.
 * Only sanitized body HTML is marked as HTML (Atom ``content type="html"``, RSS
   ``content:encoded``, JSON ``content_html``); titles, names and summaries are
   text.  RSS ``<description>`` is read as HTML by readers (RSS Best Practices
@@ -42,7 +46,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from scraper.config import Config, SourceConfig
-from scraper.models import StoredArticle
+from scraper.models import Sibling, StoredArticle
 from scraper.text import clean_text, nfc, strip_xml_illegal
 
 __all__ = [
@@ -75,6 +79,8 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 SOURCE_SCHEME = "urn:qkfeed:source"
 REGION_SCHEME = "urn:qkfeed:region"
 CATEGORY_SCHEME = "urn:qkfeed:category"
+ALSO_PUBLISHED_BY = "Cũng đăng trên: "  # before the links to the other copies of a story
+LINK_SCHEMES = ("http://", "https://")  # a copy's link is shown only with one of these
 SUMMARY_FALLBACK_CHARS = 300  # summary cut from the body when the article has none
 DEFAULT_IMAGE_TYPE = "image/jpeg"
 IMAGE_TYPES = {  # fixed table, not mimetypes: the system's mime.types must not change output
@@ -174,13 +180,16 @@ class _Entry:
     categories: tuple[_Category, ...]
     image: str | None
     image_type: str
+    related: tuple[tuple[str, str], ...] = ()  # (source name, link) of the other copies
 
 
 def _entries(items: Iterable[StoredArticle], sources: Mapping[str, SourceConfig]) -> list[_Entry]:
-    return [_entry(item, sources.get(item.article.source_id)) for item in items]
+    return [_entry(item, sources.get(item.article.source_id), sources) for item in items]
 
 
-def _entry(item: StoredArticle, source: SourceConfig | None) -> _Entry:
+def _entry(
+    item: StoredArticle, source: SourceConfig | None, sources: Mapping[str, SourceConfig]
+) -> _Entry:
     art = item.article
     # readers follow the URL that was fetched; the canonical key may not be fetchable
     url = _text(art.original_url or art.url)
@@ -191,12 +200,16 @@ def _entry(item: StoredArticle, source: SourceConfig | None) -> _Entry:
         clean_text(a) for a in art.agencies
     )
     image = _text(art.image_url).strip() if art.image_url else ""
+    related = _related(item.siblings, sources)
+    content_html = _text(art.body_html).strip()
+    if related:
+        content_html = (content_html + "\n" + _also_published_by(related)).strip()
     return _Entry(
         guid=_text(item.guid),
         url=url,
         title=clean_text(art.title) or url,
         summary=summary,
-        content_html=_text(art.body_html).strip(),
+        content_html=content_html,
         content_text=body_text,
         published=_utc(item.published_or_seen),
         updated=_utc(item.updated),
@@ -204,7 +217,29 @@ def _entry(item: StoredArticle, source: SourceConfig | None) -> _Entry:
         categories=_categories(art.source_id, art.categories, source),
         image=image or None,
         image_type=_image_type(image),
+        related=related,
     )
+
+
+def _related(
+    siblings: Iterable[Sibling], sources: Mapping[str, SourceConfig]
+) -> tuple[tuple[str, str], ...]:
+    """(source name, link) of each other copy of a story that has a web link."""
+    found = []
+    for sib in siblings:
+        link = _text(sib.link).strip()
+        if link.lower().startswith(LINK_SCHEMES):
+            source = sources.get(sib.source_id)
+            found.append((clean_text(source.name if source else sib.source_id) or link, link))
+    return tuple(found)
+
+
+def _also_published_by(related: Sequence[tuple[str, str]]) -> str:
+    links = ", ".join(
+        f'<a href="{html.escape(link, quote=True)}">{html.escape(name, quote=False)}</a>'
+        for name, link in related
+    )
+    return f"<p>{html.escape(ALSO_PUBLISHED_BY, quote=False)}{links}</p>"
 
 
 def _categories(
@@ -302,6 +337,9 @@ def _add_entry(fg: FeedGenerator, e: _Entry, fmt: str) -> None:
     fe.link(href=e.url, rel="alternate")  # Atom: written without rel, which means alternate
     if e.image and fmt == "atom":
         fe.links.links.append({"rel": "enclosure", "type": e.image_type, "href": e.image})
+    if fmt == "atom":
+        for name, link in e.related:
+            fe.links.links.append({"rel": "related", "type": "text/html", "href": link, "title": name})
     elif e.image:
         fe.link(href=e.image, rel="enclosure", type=e.image_type)  # RSS <enclosure length="0">
     fe.published(e.published)

@@ -136,7 +136,8 @@ def cmd_feed(args: argparse.Namespace, config: Config) -> int:
         config.source(args.source)
     base = (config.server.base_url or config.feed.link or f"http://{config.server.host}:{config.server.port}").rstrip("/")
     with _open_store(config) as store:
-        items = store.latest(source_id=args.source, limit=args.limit or config.feed.max_entries)
+        items = store.latest(source_id=args.source, limit=args.limit or config.feed.max_entries,
+                             collapse_clusters=args.source is None)
     meta = feed_meta(config, source_id=args.source, base_url=base, fmt=args.format)
     data = render(args.format, meta, items, config.sources)
     if args.output and args.output != "-":
@@ -240,6 +241,24 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
         else:
             status = "ok"
         print(f"{h.source_id:12} {_fmt_time(h.last_run):17} {_fmt_time(h.last_success):17} {h.articles:8d} {h.errors:6d} {h.consecutive_failures:5d}  {status}")
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    if args.source:
+        config.source(args.source)
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    with _open_store(config) as store:
+        items = store.latest(source_id=args.source, limit=args.limit, q=args.query,
+                             collapse_clusters=args.source is None)
+    for item in items:
+        art = item.article
+        print(f"{_fmt_time(item.published_or_seen)}  {art.source_id:10} {art.title}\n    {art.original_url or art.url}")
+        for sib in item.siblings:
+            print(f"    also {sib.source_id}: {sib.link}")
+    if not items:
+        print("no article matches", file=sys.stderr)
     return EXIT_OK
 
 
@@ -367,6 +386,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Table of sources: last run, last success, articles, errors, status.")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("search", parents=[common], help="full-text search of the archive",
+                       description="Print the newest stored articles holding every word of QUERY (accent- and "
+                                   "case-insensitive: 'bien gioi' finds 'biên giới'), one story per entry with "
+                                   "its copies on other sites, or only the given source's articles.")
+    p.add_argument("query", metavar="QUERY")
+    p.add_argument("--source", metavar="ID", help="only this source")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="articles to show (default: 20)")
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("migrate", parents=[common], help="apply pending schema migrations",
                        description="Apply the pending schema migrations to the configured store and print "

@@ -4,6 +4,7 @@ Page        what the fetcher returns (decoded text, final URL, caching headers)
 RawArticle  what extraction returns: strings as found on the page, not yet cleaned
 Article     what normalization returns and the store keeps: clean, NFC, UTC
 StoredArticle  an Article as read back from the store, with its stable id and times
+Sibling     another site's copy of a syndicated story (StoredArticle.siblings)
 """
 
 from __future__ import annotations
@@ -82,6 +83,18 @@ class Article:
 
 
 @dataclass(frozen=True)
+class Sibling:
+    """A copy of the same story stored from another page (usually another site)."""
+
+    id: int
+    url: str  # canonical URL
+    link: str  # the URL as fetched, for readers
+    source_id: str
+    title: str
+    published: datetime  # published, or first seen when undated
+
+
+@dataclass(frozen=True)
 class StoredArticle:
     """An article as the store holds it."""
 
@@ -90,6 +103,9 @@ class StoredArticle:
     article: Article
     first_seen: datetime
     updated: datetime  # last time the content changed (first_seen if never)
+    # Other copies of the same story, earliest first: filled by latest(collapse_clusters=True)
+    # when this is the story's earliest copy, else empty.
+    siblings: tuple[Sibling, ...] = ()
 
     @property
     def published_or_seen(self) -> datetime:

@@ -45,6 +45,7 @@ from .listing import extract_links, next_page_url, numbered_page_url
 from .logs import event, get_logger
 from .models import Article, Page
 from .normalize import normalize
+from .syndication import cluster_key
 from .urls import canonical_url, on_hosts, site_hosts
 
 log = get_logger("pipeline")
@@ -185,7 +186,8 @@ class SourceRunner:
                 return
             raw = extract_article(page.text, page.url, source)
             article = normalize(raw, source)
-            outcome = self.store.upsert_article(article, raw_html=page.content or page.text.encode("utf-8"), now=self.now())  # type: ignore[attr-defined]
+            outcome = self.store.upsert_article(article, raw_html=page.content or page.text.encode("utf-8"), now=self.now(),  # type: ignore[attr-defined]
+                                                cluster_key=cluster_key(article))
             if page.etag or page.last_modified:
                 self.store.http_cache_put(url, page.etag, page.last_modified)  # type: ignore[attr-defined]
         except (FetchError, ExtractError) as exc:

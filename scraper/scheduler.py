@@ -6,6 +6,12 @@ source's interval (a late run still happens; APScheduler's 1-second default
 would silently skip it) and jitter so sources do not hit at the same second.
 A source whose run fails backs off exponentially (capped at ``BACKOFF_CAP``)
 and keeps being retried; it is never parked for good.
+
+With ``leases`` (``scraper.leases``; the service always passes them) several
+workers share one database: a job first takes the source's lease and, when
+another worker holds it or ran the source less than an interval ago, skips
+the run and moves its next try to when the source is due; the lease is renewed
+during the run and released after it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from .config import Config, SourceConfig
+from .leases import SourceLeases
 from .logs import event, get_logger
 from .pipeline import SourceRunner
 
@@ -40,9 +47,10 @@ def backoff_delay(interval: float, failures: int) -> timedelta:
 class SourceScheduler:
     """Schedules ``runner.run_source`` for every enabled source."""
 
-    def __init__(self, config: Config, runner: SourceRunner) -> None:
+    def __init__(self, config: Config, runner: SourceRunner, *, leases: SourceLeases | None = None) -> None:
         self.config = config
         self.runner = runner
+        self.leases = leases
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.failures: dict[str, int] = {}
         self.running: set[asyncio.Task] = set()
@@ -68,20 +76,46 @@ class SourceScheduler:
         self.scheduler.start()
         event(log, "scheduler_started", sources=len(self.scheduler.get_jobs()))
 
+    def _claim(self, source: SourceConfig) -> bool:
+        """Take the source's lease; when refused, move the job's next run to when it is due."""
+        assert self.leases is not None
+        try:
+            claim = self.leases.take(source)
+        except Exception:  # the store is unreachable: a run could not record anything either
+            event(log, "lease_failed", logging.ERROR, exc_info=True, source=source.id)
+            return False
+        if claim.taken:
+            return True
+        job = self.scheduler.get_job(source.id)
+        if job is not None and claim.retry_at is not None:
+            job.modify(next_run_time=claim.retry_at)
+        event(log, "source_skipped", logging.DEBUG, source=source.id, holder=claim.holder, reason=claim.reason)
+        return False
+
     async def _job(self, source: SourceConfig) -> None:
+        if self.leases is not None and not self._claim(source):
+            return
         task = asyncio.current_task()
+        keeper = None
         if task is not None:
             self.running.add(task)
+            if self.leases is not None:
+                keeper = asyncio.create_task(self.leases.keep(source, task))
+        started, ran = datetime.now(UTC), None
         try:
             result = await self.runner.run_source(source)
-            ok = result.ok
+            ok, ran = result.ok, started
         except asyncio.CancelledError:
             event(log, "job_cancelled", source=source.id)
             return
         except Exception:  # run_source does not raise; this is the last line of defence
             event(log, "job_failed", logging.ERROR, exc_info=True, source=source.id)
-            ok = False
+            ok, ran = False, started
         finally:
+            if keeper is not None:
+                keeper.cancel()
+            if self.leases is not None:
+                self.leases.release(source, ran=ran)
             if task is not None:
                 self.running.discard(task)
             self.runs_done += 1

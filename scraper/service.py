@@ -58,6 +58,7 @@ async def serve(config: Config, store: object, *, host: str | None = None, port:
     from feeds.app import create_app
 
     from .http import Fetcher
+    from .leases import SourceLeases
     from .pipeline import SourceRunner
     from .scheduler import SourceScheduler
 
@@ -75,10 +76,12 @@ async def serve(config: Config, store: object, *, host: str | None = None, port:
         loop.add_signal_handler(sig, stop.set)
 
     async with Fetcher(config.fetch) as fetcher:
-        scheduler = SourceScheduler(config, SourceRunner(config, store, fetcher))
+        leases = SourceLeases(store)  # other workers may share the store
+        scheduler = SourceScheduler(config, SourceRunner(config, store, fetcher), leases=leases)
         scheduler.start()
         server_task = asyncio.create_task(server.serve(sockets=[sock]))
-        event(log, "service_started", url=base_url + "/", sources=len(config.selected(None)))
+        event(log, "service_started", url=base_url + "/", sources=len(config.selected(None)),
+              worker=leases.holder)
         stop_task = asyncio.create_task(stop.wait())
         await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
         event(log, "service_stopping")

@@ -10,9 +10,23 @@ Shared rules (implemented once here, so backends cannot drift apart):
   ``urn:uuid:`` + uuid5(NAMESPACE_URL, url), fixed at first insert;
 - an upsert is "unchanged" (and writes nothing) when fingerprint, title,
   published and authors all equal the stored ones, else "updated";
-- search matches ``fold_accents(q)`` as a substring of
-  ``fold_accents(title + " " + body_text)``, so it ignores case and Vietnamese
-  diacritics and does not care whether either side was NFC or NFD.
+- search is full-text, over the ``search_text`` column
+  (``fold_accents(title + " " + body_text)``): the words of ``fold_accents(q)``
+  (``search_terms``) must all occur as whole words, in any order, so it ignores
+  case, punctuation and Vietnamese diacritics and does not care whether either
+  side was NFC or NFD.  A query with no word in it finds nothing; an empty one
+  is no filter.  SQLite keeps an FTS5 index, PostgreSQL a GIN index on a
+  tsvector (migration 0002); neither scans the archive.
+
+- syndicated copies: ``upsert_article(..., cluster_key=...)`` files the
+  article's LSH band keys and signature and, in the same transaction, joins it
+  to the cluster of every stored article whose signature ``cluster_key``
+  accepts (``storage._clusters``); ``latest(collapse_clusters=True)`` returns
+  one entry per cluster, its earliest article, with the others as
+  ``StoredArticle.siblings``;
+- source leases (``take_lease`` / ``renew_lease`` / ``release_lease``): one
+  conditional write each, so of several workers taking the same free lease
+  exactly one gets it.
 
 Datetimes go in and come out timezone-aware UTC; a naive datetime is a
 programming error (``ValueError``).  Every failure of the database itself is a
@@ -21,8 +35,10 @@ programming error (``ValueError``).  Every failure of the database itself is a
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, runtime_checkable
@@ -33,7 +49,34 @@ from scraper.text import fold_accents
 UpsertResult = Literal["new", "updated", "unchanged"]
 
 DEFAULT_LATEST_LIMIT = 50
-LIKE_ESCAPE = "\\"
+# A search word: letters and digits (what FTS5's unicode61 tokenizer keeps together).
+_WORD = re.compile(r"[^\W_]+")
+
+
+class ClusterKey(Protocol):
+    """What the store needs to file an article among near-duplicates (``scraper.syndication``)."""
+
+    @property
+    def bands(self) -> Sequence[int]:
+        """LSH band keys (signed 64-bit): an article sharing one is a candidate."""
+
+    @property
+    def signature(self) -> bytes:
+        """The MinHash signature, stored to verify later candidates against."""
+
+    def matches(self, signature: bytes) -> bool:
+        """Whether a candidate with this stored signature is a copy of the same story."""
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    """A source's lease after ``take_lease``: ``taken`` says whether the caller holds it now."""
+
+    taken: bool
+    holder: str | None  # who holds it (None: free)
+    expires: datetime | None
+    last_run: datetime | None  # start of the last finished run, by whoever ran it
+    now: datetime  # the store's clock when the lease was looked at
 
 
 @runtime_checkable
@@ -44,9 +87,19 @@ class Store(Protocol):
         """Apply pending migrations; StorageError if the database is newer than the code."""
 
     def upsert_article(
-        self, article: Article, *, raw_html: bytes | None = None, now: datetime | None = None
+        self,
+        article: Article,
+        *,
+        raw_html: bytes | None = None,
+        now: datetime | None = None,
+        cluster_key: ClusterKey | None = None,
     ) -> UpsertResult:
-        """Insert or update by ``article.url``; ``raw_html`` is kept for re-extraction."""
+        """Insert or update by ``article.url``; ``raw_html`` is kept for re-extraction.
+
+        With ``cluster_key`` a new or updated article is (re)filed among
+        near-duplicates in the same transaction; without it an update leaves
+        the article's cluster as it was.
+        """
 
     def known_urls(self, urls: Iterable[str]) -> set[str]:
         """The subset of ``urls`` already stored as articles."""
@@ -62,8 +115,15 @@ class Store(Protocol):
         limit: int = DEFAULT_LATEST_LIMIT,
         q: str | None = None,
         since: datetime | None = None,
+        collapse_clusters: bool = False,
     ) -> list[StoredArticle]:
-        """Newest first by (published or first_seen), then id; ``since`` is inclusive."""
+        """Newest first by (published or first_seen), then id; ``since`` is inclusive.
+
+        ``collapse_clusters`` (only without ``source_id``): one entry per story,
+        its earliest article, with the other copies as ``siblings`` (earliest
+        first); a story matches ``q`` when any of its copies does, and ``since``
+        and the order go by the earliest copy.
+        """
 
     def version(self) -> str:
         """A cheap token that changes whenever any article row changes."""
@@ -102,6 +162,34 @@ class Store(Protocol):
     def pages_for_reextract(self, source_id: str | None = None) -> Iterator[tuple[str, str, bytes]]:
         """(url, source_id, html) of every stored page, optionally of one source."""
 
+    def take_lease(
+        self,
+        source_id: str,
+        holder: str,
+        *,
+        ttl: float,
+        min_gap: float,
+        steal_from: str | None = None,
+        now: datetime | None = None,
+    ) -> LeaseState:
+        """Take the source's lease for ``ttl`` seconds if it is free, expired, ours or
+        ``steal_from``'s, and its last run started at least ``min_gap`` seconds ago."""
+
+    def renew_lease(
+        self, source_id: str, holder: str, *, ttl: float, now: datetime | None = None
+    ) -> bool:
+        """Extend our lease to ``ttl`` seconds from now; False if it is no longer ours."""
+
+    def release_lease(
+        self,
+        source_id: str,
+        holder: str,
+        *,
+        last_run: datetime | None,
+        now: datetime | None = None,
+    ) -> None:
+        """Free our lease, recording ``last_run`` (the run's start) unless it is None."""
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Self: ...
@@ -124,17 +212,14 @@ def search_text(article: Article) -> str:
     return fold_accents(article.title + " " + article.body_text)
 
 
-def like_pattern(q: str) -> str | None:
-    """A LIKE pattern (escape character ``LIKE_ESCAPE``) for a search, or None if empty."""
-    folded = fold_accents(q)
-    if not folded:
-        return None
-    escaped = (
-        folded.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
-        .replace("%", LIKE_ESCAPE + "%")
-        .replace("_", LIKE_ESCAPE + "_")
-    )
-    return f"%{escaped}%"
+def search_terms(q: str) -> list[str]:
+    """The words a search for ``q`` requires, folded like ``search_text``."""
+    return _WORD.findall(fold_accents(q))
+
+
+def fts5_query(terms: Iterable[str]) -> str:
+    """An FTS5 MATCH expression requiring every term as a whole word."""
+    return " ".join(f'"{t}"' for t in terms)  # a term never holds a quote
 
 
 def content_unchanged(

@@ -37,6 +37,7 @@ import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -47,8 +48,9 @@ import psycopg.errors
 from psycopg.conninfo import conninfo_to_dict
 
 from scraper.errors import StorageError
-from scraper.models import Article, SourceHealth, StoredArticle
+from scraper.models import Article, Sibling, SourceHealth, StoredArticle
 
+from . import _clusters
 from ._migrations import (
     SCHEMA_MIGRATIONS_SQL,
     Migration,
@@ -59,11 +61,12 @@ from ._migrations import (
 )
 from .base import (
     DEFAULT_LATEST_LIMIT,
-    LIKE_ESCAPE,
+    ClusterKey,
+    LeaseState,
     UpsertResult,
     article_guid,
     content_unchanged,
-    like_pattern,
+    search_terms,
     search_text,
     utc,
     utc_now,
@@ -73,6 +76,7 @@ __all__ = ["PostgresStore", "TYPE_MACROS", "display_name"]
 
 log = logging.getLogger(__name__)
 
+BACKEND = "postgresql"  # which per-backend migration files apply
 CONNECT_TIMEOUT = 10  # seconds
 APPLICATION_NAME = "qkfeed"
 TYPE_MACROS = {
@@ -100,7 +104,11 @@ _ARTICLE_COLUMNS = (
 _SORT_KEY = "COALESCE(published, first_seen)"
 # The password of user:password@host (what urlsplit cannot parse is still scrubbed).
 _USERINFO = re.compile(r"[^@/?#]*?:([^@/?#]*)@")
-_KEY_COLUMNS = "SELECT fingerprint, title, published, authors FROM articles WHERE url = %s"
+_KEY_COLUMNS = "SELECT fingerprint, title, published, authors, id FROM articles WHERE url = %s"
+# Full-text match (migration 0002): every word of the folded query, as whole words.
+_MATCHES = (
+    "qkfeed_search_vector(search_text) @@ plainto_tsquery('simple', qkfeed_search_words(%s))"
+)
 
 
 class _LostRace(Exception):
@@ -232,7 +240,7 @@ class PostgresStore:
     def _apply(self, conn: psycopg.Connection[Any], migration: Migration) -> None:
         try:
             # No parameters: psycopg sends the whole script, several statements at once.
-            conn.execute(expand_types(migration.sql, TYPE_MACROS))  # type: ignore[arg-type]
+            conn.execute(expand_types(migration.sql_for(BACKEND), TYPE_MACROS))  # type: ignore[arg-type]
         except psycopg.Error as exc:
             raise StorageError(
                 f"PostgreSQL database {self._name}: migration "
@@ -261,7 +269,12 @@ class PostgresStore:
     # -- articles ----------------------------------------------------------
 
     def upsert_article(
-        self, article: Article, *, raw_html: bytes | None = None, now: datetime | None = None
+        self,
+        article: Article,
+        *,
+        raw_html: bytes | None = None,
+        now: datetime | None = None,
+        cluster_key: ClusterKey | None = None,
     ) -> UpsertResult:
         when = utc(now, "now") if now is not None else utc_now()
         content = _content_params(article)
@@ -274,7 +287,7 @@ class PostgresStore:
             for _ in range(UPSERT_ATTEMPTS):
                 try:
                     with conn.transaction():
-                        return self._write_article(conn, article, content, page, when)
+                        return self._write_article(conn, article, content, page, when, cluster_key)
                 except _LostRace:
                     continue
         raise StorageError(
@@ -289,6 +302,7 @@ class PostgresStore:
         content: tuple[Any, ...],
         page: bytes | None,
         when: datetime,
+        cluster_key: ClusterKey | None,
     ) -> UpsertResult:
         row = conn.execute(_KEY_COLUMNS + " FOR UPDATE", (article.url,)).fetchone()
         if row is not None and _unchanged(article, row):
@@ -308,6 +322,7 @@ class PostgresStore:
             ).fetchone()
             if inserted is None:
                 raise _LostRace  # rolls back the counter too
+            article_id = int(inserted[0])
             result = "new"
         else:
             conn.execute(
@@ -318,7 +333,11 @@ class PostgresStore:
                 " search_text = %s WHERE url = %s",
                 (when, seq) + content + (article.url,),
             )
+            article_id = int(row[4])
             result = "updated"
+        if cluster_key is not None:
+            # The counter's row lock (taken above) orders this with every other writer.
+            _clusters.file_article(_runner(conn), article_id, article.source_id, cluster_key)
         if page is not None:
             conn.execute(
                 "INSERT INTO pages (url, fetched_at, html) VALUES (%s, %s, %s)"
@@ -365,9 +384,11 @@ class PostgresStore:
         limit: int = DEFAULT_LATEST_LIMIT,
         q: str | None = None,
         since: datetime | None = None,
+        collapse_clusters: bool = False,
     ) -> list[StoredArticle]:
         if limit <= 0:
             return []
+        collapse = collapse_clusters and source_id is None
         where: list[str] = []
         params: list[Any] = []
         if source_id is not None:
@@ -376,18 +397,29 @@ class PostgresStore:
         if since is not None:
             where.append(f"{_SORT_KEY} >= %s")
             params.append(utc(since, "since"))
-        pattern = like_pattern(q) if q is not None else None
-        if pattern is not None:
-            where.append(f"search_text LIKE %s ESCAPE '{LIKE_ESCAPE}'")
-            params.append(pattern)
-        sql = f"SELECT {_ARTICLE_COLUMNS} FROM articles"
+        terms = search_terms(q) if q is not None else []
+        if q is not None and not terms and q.strip():
+            return []  # nothing searchable in it (punctuation only)
+        if terms:
+            if collapse:  # a story matches when any of its copies does
+                where.append(
+                    f"id IN (SELECT COALESCE(cluster_id, id) FROM articles WHERE {_MATCHES})"
+                )
+            else:
+                where.append(_MATCHES)
+            params.append(" ".join(terms))
+        if collapse:
+            where.append("(cluster_id IS NULL OR cluster_id = id)")
+        sql = f"SELECT {_ARTICLE_COLUMNS}, cluster_id FROM articles"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {_SORT_KEY} DESC, id DESC LIMIT %s"
         params.append(limit)
         with self._reading() as conn:
             rows = conn.execute(sql, params).fetchall()  # type: ignore[call-overload]
-        return [_stored(row) for row in rows]
+            leaders = [row[0] for row in rows if collapse and row[-1] is not None]
+            siblings = _siblings(_clusters.sibling_rows(_runner(conn), leaders, _SIBLING_COLUMNS))
+        return [replace(_stored(row[:-1]), siblings=siblings.get(row[0], ())) for row in rows]
 
     def version(self) -> str:
         with self._reading() as conn:
@@ -570,6 +602,88 @@ class PostgresStore:
                 return
             after = batch[-1][0]
 
+    # -- source leases -----------------------------------------------------
+    # Times are the server's clock (one clock for workers on many machines)
+    # unless ``now`` is given.
+
+    def take_lease(
+        self,
+        source_id: str,
+        holder: str,
+        *,
+        ttl: float,
+        min_gap: float,
+        steal_from: str | None = None,
+        now: datetime | None = None,
+    ) -> LeaseState:
+        with self._writing() as conn:
+            when = self._now(conn, now)
+            taken = conn.execute(
+                "INSERT INTO source_leases (source_id, holder, expires) VALUES (%s, %s, %s)"
+                " ON CONFLICT (source_id) DO UPDATE SET holder = EXCLUDED.holder,"
+                " expires = EXCLUDED.expires"
+                " WHERE (source_leases.holder IS NULL OR source_leases.expires <= %s"
+                " OR source_leases.holder IN (%s, %s))"
+                " AND (source_leases.last_run IS NULL OR source_leases.last_run <= %s)"
+                " RETURNING source_id",
+                (
+                    source_id,
+                    holder,
+                    when + timedelta(seconds=ttl),
+                    when,
+                    holder,
+                    steal_from or holder,
+                    when - timedelta(seconds=min_gap),
+                ),
+            ).fetchall()
+            row = conn.execute(
+                "SELECT holder, expires, last_run FROM source_leases WHERE source_id = %s",
+                (source_id,),
+            ).fetchone()
+        assert row is not None
+        return LeaseState(bool(taken), row[0], _dt(row[1]), _dt(row[2]), when)
+
+    def renew_lease(
+        self, source_id: str, holder: str, *, ttl: float, now: datetime | None = None
+    ) -> bool:
+        with self._writing() as conn:
+            when = self._now(conn, now)
+            rows = conn.execute(
+                "UPDATE source_leases SET expires = %s WHERE source_id = %s AND holder = %s"
+                " RETURNING source_id",
+                (when + timedelta(seconds=ttl), source_id, holder),
+            ).fetchall()
+        return bool(rows)
+
+    def release_lease(
+        self,
+        source_id: str,
+        holder: str,
+        *,
+        last_run: datetime | None,
+        now: datetime | None = None,
+    ) -> None:
+        with self._writing() as conn:
+            if last_run is None:
+                conn.execute(
+                    "UPDATE source_leases SET holder = NULL, expires = NULL"
+                    " WHERE source_id = %s AND holder = %s",
+                    (source_id, holder),
+                )
+            else:
+                conn.execute(
+                    "UPDATE source_leases SET holder = NULL, expires = NULL, last_run = %s,"
+                    " last_holder = holder WHERE source_id = %s AND holder = %s",
+                    (utc(last_run, "last_run"), source_id, holder),
+                )
+
+    def _now(self, conn: psycopg.Connection[Any], now: datetime | None) -> datetime:
+        if now is not None:
+            return utc(now, "now")
+        row = conn.execute("SELECT clock_timestamp()").fetchone()
+        assert row is not None
+        return utc(row[0])
+
     # -- lifetime ----------------------------------------------------------
 
     def close(self) -> None:
@@ -648,6 +762,34 @@ def _applied_version(conn: psycopg.Connection[Any]) -> int:
     return int(row[0]) if row is not None else 0
 
 
+def _runner(conn: psycopg.Connection[Any]) -> _clusters.Run:
+    def run(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        cursor = conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+        return cursor.fetchall() if cursor.description is not None else []
+
+    return run
+
+
+_SIBLING_COLUMNS = "id, url, original_url, source_id, title, published, first_seen"
+
+
+def _siblings(rows: Iterable[Sequence[Any]]) -> dict[int, tuple[Sibling, ...]]:
+    """Sibling rows (``_SIBLING_COLUMNS`` + cluster_id) grouped by cluster, in row order."""
+    found: dict[int, list[Sibling]] = {}
+    for id_, url, original_url, source_id, title, published, first_seen, cluster in rows:
+        found.setdefault(int(cluster), []).append(
+            Sibling(
+                id=int(id_),
+                url=url,
+                link=original_url or url,
+                source_id=source_id,
+                title=title,
+                published=utc(published or first_seen),
+            )
+        )
+    return {cluster: tuple(items) for cluster, items in found.items()}
+
+
 def _next_seq(conn: psycopg.Connection[Any]) -> int:
     row = conn.execute(
         "UPDATE counters SET value = value + 1 WHERE name = %s RETURNING value",
@@ -659,7 +801,7 @@ def _next_seq(conn: psycopg.Connection[Any]) -> int:
 
 
 def _unchanged(article: Article, row: Sequence[Any]) -> bool:
-    fingerprint, title, published, authors = row
+    fingerprint, title, published, authors = row[:4]
     return content_unchanged(
         article,
         fingerprint=fingerprint,

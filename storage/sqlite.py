@@ -30,14 +30,16 @@ import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from scraper.errors import StorageError
-from scraper.models import Article, SourceHealth, StoredArticle
+from scraper.models import Article, Sibling, SourceHealth, StoredArticle
 
+from . import _clusters
 from ._migrations import (
     SCHEMA_MIGRATIONS_SQL,
     Migration,
@@ -48,11 +50,13 @@ from ._migrations import (
 )
 from .base import (
     DEFAULT_LATEST_LIMIT,
-    LIKE_ESCAPE,
+    ClusterKey,
+    LeaseState,
     UpsertResult,
     article_guid,
     content_unchanged,
-    like_pattern,
+    fts5_query,
+    search_terms,
     search_text,
     utc,
     utc_now,
@@ -63,6 +67,7 @@ __all__ = ["SQLiteStore", "MEMORY"]
 log = logging.getLogger(__name__)
 
 MEMORY = ":memory:"
+BACKEND = "sqlite"  # which per-backend migration files apply
 BUSY_TIMEOUT_SECONDS = 5.0
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode = WAL",
@@ -212,7 +217,7 @@ class SQLiteStore:
                     if migration.version <= newest:
                         continue
                     try:
-                        for statement in _statements(expand_types(migration.sql, TYPE_MACROS)):
+                        for statement in _statements(expand_types(migration.sql_for(BACKEND), TYPE_MACROS)):
                             conn.execute(statement)
                     except sqlite3.Error as exc:
                         raise StorageError(
@@ -248,14 +253,19 @@ class SQLiteStore:
     # -- articles ----------------------------------------------------------
 
     def upsert_article(
-        self, article: Article, *, raw_html: bytes | None = None, now: datetime | None = None
+        self,
+        article: Article,
+        *,
+        raw_html: bytes | None = None,
+        now: datetime | None = None,
+        cluster_key: ClusterKey | None = None,
     ) -> UpsertResult:
         now_text = _ts(utc(now, "now") if now is not None else utc_now())
         content = _content_params(article)
         page = zlib.compress(raw_html) if raw_html is not None else None
         with self._writing() as conn:
             row = conn.execute(
-                "SELECT fingerprint, title, published, authors FROM articles WHERE url = ?",
+                "SELECT fingerprint, title, published, authors, id FROM articles WHERE url = ?",
                 (article.url,),
             ).fetchone()
             if row is not None and content_unchanged(
@@ -268,7 +278,7 @@ class SQLiteStore:
                 return "unchanged"
             seq = _next_seq(conn)
             if row is None:
-                conn.execute(
+                cursor = conn.execute(
                     "INSERT INTO articles (url, guid, source_id, first_seen, updated, change_seq,"
                     " title, published, modified, authors, agencies, categories, body_html,"
                     " body_text, summary, image_url, fingerprint, original_url, search_text)"
@@ -283,6 +293,7 @@ class SQLiteStore:
                     )
                     + content,
                 )
+                article_id = cursor.lastrowid
                 result: UpsertResult = "new"
             else:
                 conn.execute(
@@ -293,7 +304,10 @@ class SQLiteStore:
                     " WHERE url = ?",
                     (now_text, seq) + content + (article.url,),
                 )
+                article_id = row[4]
                 result = "updated"
+            if cluster_key is not None and article_id is not None:
+                _clusters.file_article(_runner(conn), int(article_id), article.source_id, cluster_key)
             if page is not None:
                 conn.execute(
                     "INSERT INTO pages (url, fetched_at, html) VALUES (?, ?, ?)"
@@ -337,9 +351,11 @@ class SQLiteStore:
         limit: int = DEFAULT_LATEST_LIMIT,
         q: str | None = None,
         since: datetime | None = None,
+        collapse_clusters: bool = False,
     ) -> list[StoredArticle]:
         if limit <= 0:
             return []
+        collapse = collapse_clusters and source_id is None
         where: list[str] = []
         params: list[Any] = []
         if source_id is not None:
@@ -348,18 +364,27 @@ class SQLiteStore:
         if since is not None:
             where.append(f"{_SORT_KEY} >= ?")
             params.append(_ts(utc(since, "since")))
-        pattern = like_pattern(q) if q is not None else None
-        if pattern is not None:
-            where.append(f"search_text LIKE ? ESCAPE '{LIKE_ESCAPE}'")
-            params.append(pattern)
-        sql = f"SELECT {_ARTICLE_COLUMNS} FROM articles"
+        terms = search_terms(q) if q is not None else []
+        if q is not None and not terms and q.strip():
+            return []  # nothing searchable in it (punctuation only)
+        if terms:
+            matches = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"
+            if collapse:  # a story matches when any of its copies does
+                matches = f"SELECT COALESCE(cluster_id, id) FROM articles WHERE id IN ({matches})"
+            where.append(f"id IN ({matches})")
+            params.append(fts5_query(terms))
+        if collapse:
+            where.append("(cluster_id IS NULL OR cluster_id = id)")
+        sql = f"SELECT {_ARTICLE_COLUMNS}, cluster_id FROM articles"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {_SORT_KEY} DESC, id DESC LIMIT ?"
         params.append(limit)
         with self._reading() as conn:
             rows = conn.execute(sql, params).fetchall()
-        return [_stored(row) for row in rows]
+            leaders = [row[0] for row in rows if collapse and row[-1] is not None]
+            siblings = _siblings(_clusters.sibling_rows(_runner(conn), leaders, _SIBLING_COLUMNS))
+        return [replace(_stored(row[:-1]), siblings=siblings.get(row[0], ())) for row in rows]
 
     def version(self) -> str:
         with self._reading() as conn:
@@ -550,6 +575,74 @@ class SQLiteStore:
                 return
             after = batch[-1][0]
 
+    # -- source leases -----------------------------------------------------
+
+    def take_lease(
+        self,
+        source_id: str,
+        holder: str,
+        *,
+        ttl: float,
+        min_gap: float,
+        steal_from: str | None = None,
+        now: datetime | None = None,
+    ) -> LeaseState:
+        when = utc(now, "now") if now is not None else utc_now()
+        with self._writing() as conn:
+            taken = conn.execute(
+                "INSERT INTO source_leases (source_id, holder, expires) VALUES (?, ?, ?)"
+                " ON CONFLICT (source_id) DO UPDATE SET holder = excluded.holder,"
+                " expires = excluded.expires"
+                " WHERE (source_leases.holder IS NULL OR source_leases.expires <= ?"
+                " OR source_leases.holder IN (?, ?))"
+                " AND (source_leases.last_run IS NULL OR source_leases.last_run <= ?)"
+                " RETURNING source_id",
+                (
+                    source_id,
+                    holder,
+                    _ts(when + timedelta(seconds=ttl)),
+                    _ts(when),
+                    holder,
+                    steal_from or holder,
+                    _ts(when - timedelta(seconds=min_gap)),
+                ),
+            ).fetchall()
+            current, expires, last_run = conn.execute(
+                "SELECT holder, expires, last_run FROM source_leases WHERE source_id = ?",
+                (source_id,),
+            ).fetchone()
+        return LeaseState(bool(taken), current, _dt(expires), _dt(last_run), when)
+
+    def renew_lease(
+        self, source_id: str, holder: str, *, ttl: float, now: datetime | None = None
+    ) -> bool:
+        when = utc(now, "now") if now is not None else utc_now()
+        with self._writing() as conn:
+            rows = conn.execute(
+                "UPDATE source_leases SET expires = ? WHERE source_id = ? AND holder = ?"
+                " RETURNING source_id",
+                (_ts(when + timedelta(seconds=ttl)), source_id, holder),
+            ).fetchall()
+        return bool(rows)
+
+    def release_lease(
+        self,
+        source_id: str,
+        holder: str,
+        *,
+        last_run: datetime | None,
+        now: datetime | None = None,
+    ) -> None:
+        ran = _ts(utc(last_run, "last_run")) if last_run is not None else None
+        with self._writing() as conn:
+            conn.execute(
+                "UPDATE source_leases SET holder = NULL, expires = NULL,"
+                " last_run = COALESCE(?, last_run),"
+                " last_holder = CASE WHEN ? IS NULL THEN last_holder ELSE holder END"
+                " WHERE source_id = ? AND holder = ?",
+                (ran, ran, source_id, holder),
+            )
+
     # -- lifetime ----------------------------------------------------------
 
     def close(self) -> None:
@@ -599,6 +692,30 @@ def _statements(script: str) -> Iterator[str]:
     )
     if tail.strip():
         raise sqlite3.OperationalError(f"incomplete last statement: {tail.strip()[:60]!r}")
+
+
+def _runner(conn: sqlite3.Connection) -> _clusters.Run:
+    return lambda sql, params: conn.execute(sql, params).fetchall()
+
+
+_SIBLING_COLUMNS = "id, url, original_url, source_id, title, published, first_seen"
+
+
+def _siblings(rows: Iterable[Sequence[Any]]) -> dict[int, tuple[Sibling, ...]]:
+    """Sibling rows (``_SIBLING_COLUMNS`` + cluster_id) grouped by cluster, in row order."""
+    found: dict[int, list[Sibling]] = {}
+    for id_, url, original_url, source_id, title, published, first_seen, cluster in rows:
+        found.setdefault(int(cluster), []).append(
+            Sibling(
+                id=int(id_),
+                url=url,
+                link=original_url or url,
+                source_id=source_id,
+                title=title,
+                published=_dt(published) or _dt_req(first_seen),
+            )
+        )
+    return {cluster: tuple(items) for cluster, items in found.items()}
 
 
 def _next_seq(conn: sqlite3.Connection) -> int:

@@ -1069,3 +1069,76 @@ def test_sigkill_inside_a_transaction_leaves_whole_rows(db_path: Path) -> None:
     for round_no, fraction in enumerate((0.05, 0.25, 0.45, 0.6, 0.75, 0.9)):
         run_child(db_path, round_no, acked, stop_after=None, fraction=fraction)
         check_whole_rows(db_path, acked)
+
+
+# -- source leases (several workers on one database) -----------------------------------
+
+
+def test_lease_is_exclusive_until_released_or_expired(store: Store) -> None:
+    t = T0
+    first = store.take_lease("qdnd", "w1", ttl=60, min_gap=50, now=t)
+    assert first.taken and first.holder == "w1" and first.expires == t + timedelta(seconds=60)
+    refused = store.take_lease("qdnd", "w2", ttl=60, min_gap=50, now=t + timedelta(seconds=10))
+    assert not refused.taken and refused.holder == "w1" and refused.last_run is None
+    assert store.take_lease("qk7", "w2", ttl=60, min_gap=50, now=t).taken  # per source
+    assert store.renew_lease("qdnd", "w1", ttl=60, now=t + timedelta(seconds=30))
+    assert not store.renew_lease("qdnd", "w2", ttl=60, now=t + timedelta(seconds=30))
+    # expired (renewed to t+90): another worker takes it over
+    assert not store.take_lease("qdnd", "w2", ttl=60, min_gap=50, now=t + timedelta(seconds=89)).taken
+    over = store.take_lease("qdnd", "w2", ttl=60, min_gap=50, now=t + timedelta(seconds=90))
+    assert over.taken and over.holder == "w2"
+    assert not store.renew_lease("qdnd", "w1", ttl=60, now=t + timedelta(seconds=91))
+    store.release_lease("qdnd", "w1", last_run=t)  # not ours any more: nothing happens
+    assert not store.take_lease("qdnd", "w3", ttl=60, min_gap=0, now=t + timedelta(seconds=91)).taken
+    # released after a run that started at t+90: nobody runs it again before t+140
+    store.release_lease("qdnd", "w2", last_run=t + timedelta(seconds=90))
+    early = store.take_lease("qdnd", "w3", ttl=60, min_gap=50, now=t + timedelta(seconds=139))
+    assert not early.taken and early.holder is None
+    assert early.last_run == t + timedelta(seconds=90)
+    assert store.take_lease("qdnd", "w3", ttl=60, min_gap=50, now=t + timedelta(seconds=140)).taken
+    # released without a run (cancelled): free at once, last run kept
+    store.release_lease("qdnd", "w3", last_run=None)
+    again = store.take_lease("qdnd", "w1", ttl=60, min_gap=0, now=t + timedelta(seconds=141))
+    assert again.taken and again.last_run == t + timedelta(seconds=90)
+
+
+def test_a_lease_of_a_dead_holder_can_be_stolen(store: Store) -> None:
+    assert store.take_lease("qdnd", "host:1:aa", ttl=600, min_gap=0, now=T0).taken
+    assert not store.take_lease("qdnd", "host:2:bb", ttl=600, min_gap=0, now=T0).taken
+    assert not store.take_lease(
+        "qdnd", "host:2:bb", ttl=600, min_gap=0, steal_from="host:9:zz", now=T0
+    ).taken
+    assert store.take_lease(
+        "qdnd", "host:2:bb", ttl=600, min_gap=0, steal_from="host:1:aa", now=T0
+    ).taken
+
+
+def test_lease_uses_the_store_clock(store: Store) -> None:
+    state = store.take_lease("qdnd", "w1", ttl=30, min_gap=0)
+    assert state.taken and state.expires is not None
+    assert abs((state.expires - state.now).total_seconds() - 30) < 1e-3
+    assert abs((state.now - datetime.now(UTC)).total_seconds()) < 5
+
+
+def test_workers_racing_for_a_free_lease_one_wins(backend: Backend) -> None:
+    stores = [backend.open() for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+    won: list[str] = []
+    lock = threading.Lock()
+
+    def work(i: int, s: Store) -> None:
+        for round_no in range(15):
+            barrier.wait()
+            state = s.take_lease(f"src{round_no}", f"w{i}", ttl=60, min_gap=30)
+            if state.taken:
+                with lock:
+                    won.append(f"src{round_no}")
+
+    threads = [threading.Thread(target=work, args=(i, s)) for i, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.close()
+    assert sorted(won) == sorted(f"src{n}" for n in range(15))

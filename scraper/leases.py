@@ -1,0 +1,142 @@
+"""Source leases: several ``run.py run`` workers on one database, each source fetched by one of them.
+
+Before a scheduled run a worker takes the source's lease in the store (one
+conditional upsert of a ``source_leases`` row, so of several workers exactly
+one gets it); it renews the lease while the run goes on and releases it after,
+recording when the run started.  Settings, per source:
+
+- ``ttl_for(interval)``: a lease lasts one interval (at least ``MIN_TTL``), so a
+  worker that dies mid-run (SIGKILL, power) loses its sources within one
+  interval; a live one renews every ``RENEW_FRACTION`` of that;
+- ``min_gap_for(interval)``: a source whose last run, by any worker, started
+  less than interval − slack ago (slack: the scheduler's jitter) is skipped, so
+  workers do not fetch a source again right after another one did;
+- a worker that is refused learns when to try again (when the lease expires,
+  or one gap after the last run) and the scheduler moves its next run there,
+  so a dead worker's sources are taken over as soon as they are due.
+
+Worker id: ``host:pid:random`` (``worker_id()``).  A lease held by a process of
+this host that no longer exists (a worker restarted after SIGKILL) is taken at
+once instead of after it expires; this assumes host names are unique among
+machines (and containers) sharing the database.
+
+The store's clock decides (PostgreSQL: the server's), so workers on machines
+whose clocks differ still agree on expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from .config import SourceConfig
+from .logs import event, get_logger
+
+__all__ = ["Claim", "SourceLeases", "min_gap_for", "ttl_for", "worker_id"]
+
+log = get_logger("leases")
+
+MIN_TTL = 1.0  # seconds
+RENEW_FRACTION = 1 / 3  # of the TTL between renewals
+MAX_SLACK = 60.0  # seconds
+SLACK_FRACTION = 0.1  # of the interval
+
+
+def worker_id() -> str:
+    """``host:pid:random``: unique per process, readable in the database."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def ttl_for(interval: float) -> float:
+    return max(MIN_TTL, interval)
+
+
+def slack_for(interval: float) -> float:
+    return min(MAX_SLACK, interval * SLACK_FRACTION)
+
+
+def min_gap_for(interval: float) -> float:
+    return max(0.0, interval - slack_for(interval))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer to "may I run this source now?"."""
+
+    taken: bool
+    holder: str | None = None  # who holds the lease when refused
+    retry_at: datetime | None = None  # local time to ask again when refused
+    reason: str = ""
+
+
+class SourceLeases:
+    """Takes, keeps and releases source leases in ``store`` for one worker."""
+
+    def __init__(self, store: object, holder: str | None = None) -> None:
+        self.store = store  # storage.base.Store
+        self.holder = holder or worker_id()
+
+    def take(self, source: SourceConfig) -> Claim:
+        ttl, gap = ttl_for(source.interval), min_gap_for(source.interval)
+        state = self.store.take_lease(source.id, self.holder, ttl=ttl, min_gap=gap)  # type: ignore[attr-defined]
+        if not state.taken and state.holder and _dead_here(state.holder):
+            event(log, "lease_taken_over", logging.WARNING, source=source.id, dead=state.holder)
+            state = self.store.take_lease(  # type: ignore[attr-defined]
+                source.id, self.holder, ttl=ttl, min_gap=gap, steal_from=state.holder
+            )
+        if state.taken:
+            return Claim(True)
+        due = state.now
+        reason = "ran recently"
+        if state.holder is not None and state.expires is not None:
+            due, reason = max(due, state.expires), "held"
+        if state.last_run is not None:
+            due = max(due, state.last_run + timedelta(seconds=gap))
+        delay = (due - state.now).total_seconds() + random.uniform(0, slack_for(source.interval))
+        retry_at = datetime.now(UTC) + timedelta(seconds=max(delay, 0.05))
+        return Claim(False, state.holder, retry_at, reason)
+
+    async def keep(self, source: SourceConfig, task: asyncio.Task[object]) -> None:
+        """Renew the lease until cancelled; cancel ``task`` (the run) if the lease was lost."""
+        ttl = ttl_for(source.interval)
+        while True:
+            await asyncio.sleep(ttl * RENEW_FRACTION)
+            try:
+                kept = self.store.renew_lease(source.id, self.holder, ttl=ttl)  # type: ignore[attr-defined]
+            except Exception as exc:  # the store is down: the run will find out too
+                event(log, "lease_renew_failed", logging.WARNING, source=source.id, error=str(exc))
+                continue
+            if not kept:
+                event(log, "lease_lost", logging.ERROR, source=source.id, holder=self.holder)
+                task.cancel()
+                return
+
+    def release(self, source: SourceConfig, *, ran: datetime | None) -> None:
+        """Free the lease; ``ran`` (the start of a finished run) keeps others away for a gap."""
+        try:
+            self.store.release_lease(source.id, self.holder, last_run=ran)  # type: ignore[attr-defined]
+        except Exception as exc:  # it expires on its own
+            event(log, "lease_release_failed", logging.WARNING, source=source.id, error=str(exc))
+
+
+def _dead_here(holder: str) -> bool:
+    """Whether ``holder`` is a worker of this host whose process is gone."""
+    parts = holder.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False

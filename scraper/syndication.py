@@ -1,0 +1,153 @@
+"""Syndicated copies: the same story republished by several sites, found by near-duplicate text.
+
+Regional sites republish stories of qdnd.vn and of the news agency (TTXVN) with
+their own lead, byline, photo captions and boilerplate, so exact hashes miss
+them.  ``cluster_key(article)`` describes an article's body for the store,
+which files it among near-duplicates (``storage._clusters``) in the same
+transaction as the upsert:
+
+- text: the NFC body text, case-folded, split into words (letters and digits);
+- shingles: every run of ``SHINGLE_WORDS`` consecutive words; a body with fewer
+  than ``MIN_SHINGLES`` of them is too short to tell a copy from a template
+  and gets no key (it is never clustered);
+- MinHash (datasketch) with ``NUM_PERM`` permutations: the share of equal
+  signature values estimates the Jaccard similarity of two shingle sets;
+- LSH: the signature is cut into ``BANDS`` bands of ``ROWS`` values; each
+  band hashes to a 64-bit key stored in ``article_bands``.  Articles sharing a
+  key are candidates: with 20 x 5, a pair at Jaccard 0.7 shares a band with
+  probability 0.975, at 0.8 with 0.9996, at 0.3 with 0.05.  Lookup is by key,
+  so the cost of a new article does not grow with the archive;
+- a candidate is a copy when the estimated Jaccard is at least ``THRESHOLD``.
+
+A cluster's id is the id of its earliest article (by published time, else
+first seen); the combined feed shows that one, with the others as "also
+published by" links.
+
+Why datasketch and what is pinned: its MinHash is vectorized (numpy), about
+5 ms for a 1,000-word article where pure Python takes 40 ms, and this runs
+on the event loop for every new article.  Band keys and signatures are
+stored, so whatever they depend on is fixed here rather than left to library
+defaults (datasketch 2.0 changed its default scheme): the scheme
+(``affine32``), the seed, the number of permutations and the shingle hash
+(BLAKE2b, not the library's default).  ``tests/test_syndication.py`` pins a
+signature, so a library upgrade that changes them fails loudly instead of
+silently splitting old copies from new ones.  Only ``MinHash`` is used: the
+library's LSH index lives in memory or Redis, ours lives in the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from .models import Article
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = [
+    "BANDS",
+    "NUM_PERM",
+    "ROWS",
+    "THRESHOLD",
+    "ClusterKey",
+    "cluster_key",
+    "estimated_jaccard",
+    "shingles",
+]
+
+SHINGLE_WORDS = 5
+MIN_SHINGLES = 30
+BANDS = 20
+ROWS = 5
+NUM_PERM = BANDS * ROWS
+THRESHOLD = 0.7
+SEED = 1
+SCHEME = "affine32"
+SIGNATURE_DTYPE = "<u4"  # how a signature is stored: NUM_PERM little-endian uint32
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text``: NFC, case-folded, letters and digits only."""
+    return _WORD.findall(unicodedata.normalize("NFC", text).casefold())
+
+
+def shingles(text: str) -> set[bytes]:
+    """The distinct runs of ``SHINGLE_WORDS`` consecutive words (UTF-8, space-joined)."""
+    ws = words(text)
+    return {
+        " ".join(ws[i : i + SHINGLE_WORDS]).encode("utf-8")
+        for i in range(len(ws) - SHINGLE_WORDS + 1)
+    }
+
+
+def _hash32(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "little")
+
+
+def _minhash(items: Sequence[bytes]) -> Any:
+    from datasketch import MinHash  # imported on first use: it pulls in numpy and scipy
+
+    mh = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_hash32, scheme=SCHEME)
+    mh.update_batch(items)
+    return mh
+
+
+def _values(signature: bytes) -> np.ndarray:
+    import numpy as np
+
+    return np.frombuffer(signature, dtype=SIGNATURE_DTYPE)
+
+
+def estimated_jaccard(a: bytes, b: bytes) -> float:
+    """The share of equal values of two stored signatures."""
+    va, vb = _values(a), _values(b)
+    if len(va) != len(vb) or not len(va):
+        return 0.0
+    return float((va == vb).sum()) / len(va)
+
+
+class ClusterKey:
+    """An article's signature and band keys (``storage.base.ClusterKey``), computed on first use,
+    so an upsert that turns out "unchanged" costs nothing."""
+
+    def __init__(self, shingle_set: set[bytes], threshold: float = THRESHOLD) -> None:
+        self._shingles = sorted(shingle_set)
+        self.threshold = threshold
+
+    @cached_property
+    def signature(self) -> bytes:
+        values = _minhash(self._shingles).hashvalues
+        return bytes(values.astype(SIGNATURE_DTYPE).tobytes())
+
+    @cached_property
+    def bands(self) -> tuple[int, ...]:
+        sig = self.signature
+        width = ROWS * 4
+        keys = []
+        for band in range(BANDS):
+            digest = hashlib.blake2b(
+                bytes([band]) + sig[band * width : (band + 1) * width], digest_size=8
+            ).digest()
+            keys.append(int.from_bytes(digest, "little", signed=True))
+        return tuple(keys)
+
+    def matches(self, signature: bytes) -> bool:
+        return estimated_jaccard(self.signature, signature) >= self.threshold
+
+    def __repr__(self) -> str:
+        return f"ClusterKey({len(self._shingles)} shingles)"
+
+
+def cluster_key(article: Article) -> ClusterKey | None:
+    """The key to file ``article`` among near-duplicates, or None when its body is too short."""
+    found = shingles(article.body_text)
+    if len(found) < MIN_SHINGLES:
+        return None
+    return ClusterKey(found)
