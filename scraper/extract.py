@@ -360,6 +360,9 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
 
     # body container (chosen before removals so the date/lead searches can exclude it)
     body = _profile_pick(root, profile, "body", raw)
+    if body is not None and len(text_of(body)) < MIN_BODY_CHARS:
+        raw.failed_selectors["body"] = profile.body or ""  # matches, but the text moved elsewhere
+        body = None
     generic_body = body is None
     if body is None:
         body = generic.find_main_content(root, title_el)

@@ -225,25 +225,29 @@ class SourceRunner:
                 await self._article(source, url, known, result, drift)
 
         await asyncio.gather(*(one(u, k) for u, k in todo))
-        if result.articles_seen and drift:
-            key, misses = drift.most_common(1)[0]
-            if misses / result.articles_seen >= DRIFT_THRESHOLD:
+        drifted = []
+        for key, misses in drift.most_common():
+            if result.articles_seen and misses / result.articles_seen >= DRIFT_THRESHOLD:
                 fld, selector = key.split("\t", 1)
-                result.degraded = (
-                    f"profile selector '{fld}' ({selector}) matched nothing on {misses}/{result.articles_seen} "
-                    "articles; generic extractor used"
-                )
+                drifted.append(f"profile selector '{fld}' ({selector}) matched nothing on {misses}/{result.articles_seen} articles")
                 event(log, "layout_drift", logging.WARNING, source=source.id, field=fld, selector=selector,
                       misses=misses, articles=result.articles_seen)
+        if drifted:
+            result.degraded = "; ".join(drifted) + "; generic extractor used"
 
     # --- whole runs ----------------------------------------------------------------------
 
     def _record(self, source: SourceConfig, result: RunResult, started: datetime) -> None:
         message = None if result.ok and not result.messages else "; ".join(result.messages[:3])
+        degraded = result.degraded
         try:
+            if degraded is None and not result.articles_seen:
+                # no article was extracted, so nothing shows the layout is fixed: the mark stays
+                previous = self.store.source_health([source.id])  # type: ignore[attr-defined]
+                degraded = previous[0].degraded if previous else None
             self.store.record_run(  # type: ignore[attr-defined]
                 source.id, started=started, finished=self.now(), ok=result.ok, new=result.new,
-                updated=result.updated, errors=result.errors, message=message, degraded=result.degraded,
+                updated=result.updated, errors=result.errors, message=message, degraded=degraded,
             )
         except Exception:
             event(log, "record_run_failed", logging.ERROR, exc_info=True, source=source.id)
