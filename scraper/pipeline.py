@@ -281,6 +281,20 @@ class SourceRunner:
               errors=result.errors, degraded=result.degraded)
         return result
 
+    async def _fetch_ahead(self, source: SourceConfig, url: str) -> tuple[Page | None, RunResult]:
+        """A listing page fetched ahead, with its own counts (merged only if it is used)."""
+        counts = RunResult(source.id)
+        return await self._fetch_listing(source, url, counts, conditional=False), counts
+
+    @staticmethod
+    async def _take_ahead(task: asyncio.Task[tuple[Page | None, RunResult]], result: RunResult) -> Page | None:
+        page, counts = await task
+        result.listings_ok += counts.listings_ok
+        result.listings_failed += counts.listings_failed
+        for message in counts.messages:
+            result.error(message)
+        return page
+
     async def backfill(
         self,
         source: SourceConfig,
@@ -290,7 +304,12 @@ class SourceRunner:
         on_page: Callable[[int, RunResult], None] | None = None,
         restart: bool = False,
     ) -> RunResult:
-        """Walk the listing pagination back (resumable: progress is saved after every page)."""
+        """Walk the listing pagination back (resumable: progress is saved after every page).
+
+        The next listing page is fetched while the articles of the current one
+        are, so the host's slots never wait for it; a walk that ``since`` stops
+        has fetched one page ahead that it does not use.
+        """
         started = self.now()
         result = RunResult(source.id)
         state = None if restart else self.store.backfill_state_get(source.id)  # type: ignore[attr-defined]
@@ -301,17 +320,30 @@ class SourceRunner:
             start = source.start_urls[start_index]
             page_no = state["page_no"] if start_index == state["start"] else 0
             url: str | None = state["url"] if start_index == state["start"] and state["url"] else start
+            ahead: asyncio.Task[tuple[Page | None, RunResult]] | None = None
             while url is not None and (pages is None or page_no < pages):
-                page = await self._fetch_listing(source, url, result, conditional=False)
+                if ahead is not None:
+                    page = await self._take_ahead(ahead, result)
+                else:
+                    page = await self._fetch_listing(source, url, result, conditional=False)
+                ahead = None
                 if page is None:
                     break
                 links = self._links(source, page, result)
+                nxt = next_page_url(page.text, page.url, source, page_no) or numbered_page_url(start, source, page_no + 1)
+                if links and nxt is not None and (pages is None or page_no + 1 < pages):
+                    # the next listing page is fetched while this one's articles are
+                    ahead = asyncio.create_task(self._fetch_ahead(source, nxt))
                 before = result.oldest_published
                 result.oldest_published = None
-                await self._articles(source, links, result, limit=len(links) or 1)
+                try:
+                    await self._articles(source, links, result, limit=len(links) or 1)
+                except BaseException:
+                    if ahead is not None:
+                        ahead.cancel()
+                    raise
                 page_oldest, result.oldest_published = result.oldest_published, min(
                     [d for d in (before, result.oldest_published) if d is not None], default=None)
-                nxt = next_page_url(page.text, page.url, source, page_no) or numbered_page_url(start, source, page_no + 1)
                 page_no += 1
                 state.update(start=start_index, page_no=page_no, url=nxt)
                 self.store.backfill_state_put(source.id, state)  # type: ignore[attr-defined]
@@ -320,11 +352,21 @@ class SourceRunner:
                 if not links or (since is not None and page_oldest is not None and page_oldest < since):
                     break
                 url = nxt
+            if ahead is not None:  # --since stopped the walk: the page fetched ahead is not used
+                await _discard(ahead)
             state.update(start=start_index + 1, page_no=0, url=None)
             self.store.backfill_state_put(source.id, state)  # type: ignore[attr-defined]
         self.store.backfill_state_clear(source.id)  # type: ignore[attr-defined]
         self._record(source, result, started)
         return result
+
+
+async def _discard(task: asyncio.Task[tuple[Page | None, RunResult]]) -> None:
+    """Cancel ``task`` and wait for it; whatever it ended with is dropped."""
+    task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not report it
 
 
 def article_from_file(html: str, url: str, source: SourceConfig) -> Article:
