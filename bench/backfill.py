@@ -1,0 +1,486 @@
+"""Backfill speed against the politeness limit, and peak memory.
+
+    python bench/backfill.py [--articles 2000] [--hosts 10] [--latency 0.1] [--per-host 2]
+                             [--page-size 20] [--profile FILE.html]
+
+``--hosts`` synthetic news sites answer on loopback addresses 127.0.0.2,
+127.0.0.3, … (distinct hosts, as real sites are: the politeness limiter counts
+per host), each delaying every answer by ``--latency`` seconds.  They are
+served by a child process (asyncio, HTTP/1.1 keep-alive), so their CPU time
+and memory are not the pipeline's.  Every site is the Quân khu 3 copy of
+``tests/fixtures/sites/qk3`` grown to ``articles / hosts`` articles: its
+listing page and pager, its three article pages as templates (new path, node
+id, title and date per article), its robots.txt.
+
+The pipeline is the one ``run.py backfill`` runs — ``open_store`` (SQLite in a
+temporary directory), ``Fetcher``, ``SourceRunner.backfill`` — for every
+source at once, with ``per_host_concurrency = --per-host``,
+``per_host_delay = 0``, ``respect_robots = true`` and info-level logs written
+to a file, as the service does.
+
+The peer is the politeness limit itself: no crawler that keeps to it can be
+faster than ``articles × latency / (hosts × per-host)``.  Goals: total time
+at most 1.2× that limit; peak RSS of this process (the pipeline) at most
+150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import html
+import json
+import logging
+import math
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from _common import TESTS, Goal, peak_rss_mb, print_goals, print_table
+
+SITE_DIR = TESTS / "fixtures" / "sites" / "qk3"
+LISTING_PATH = "/chinh-tri-xa-hoi"
+ARTICLE_FILES = (
+    "dang-uy-quan-su-hung-yen-2024.html",
+    "bo-tham-muu-tong-ket-ctd-ctct-2023.html",
+    "su-doan-395-ky-niem-79-nam.html",
+)
+FIRST_IP = 2  # 127.0.0.2, 127.0.0.3, ...
+FIRST_ID = 100_000  # node ids of the generated articles
+NEWEST = datetime(2024, 6, 1, 9, 30, tzinfo=UTC)  # publish time of article 0; older ones follow
+SPACING = timedelta(hours=3, minutes=17)
+VN_OFFSET = timedelta(hours=7)
+WEEKDAYS = ("Thứ hai", "Thứ ba", "Thứ tư", "Thứ năm", "Thứ sáu", "Thứ bảy", "Chủ nhật")
+TIME_GOAL = 1.2  # × the politeness limit
+MEMORY_GOAL_MB = 150.0
+BASE = "{{BASE}}"
+
+
+# --- the synthetic sites (run in a child process) -------------------------------------
+
+
+@dataclass(frozen=True)
+class _ArticleTemplate:
+    text: str
+    path: str
+    node_id: str
+    title: str
+    date: str
+
+
+def _article_templates() -> list[_ArticleTemplate]:
+    out = []
+    for name in ARTICLE_FILES:
+        text = (SITE_DIR / name).read_text("utf-8")
+        path = _find(r'<link rel="canonical" href="\{\{BASE\}\}([^"]+)"', text, name)
+        out.append(
+            _ArticleTemplate(
+                text=text,
+                path=path,
+                node_id=_find(r'data-history-node-id="(\d+)"', text, name),
+                title=html.unescape(_find(r'<meta property="og:title" content="([^"]+)"', text, name)),
+                date=_find(r'field--name-created[^>]*>([^<]+)<', text, name),
+            )
+        )
+    return out
+
+
+def _find(pattern: str, text: str, name: str) -> str:
+    m = re.search(pattern, text)
+    if m is None:
+        raise SystemExit(f"bench/backfill.py: {name} no longer matches {pattern!r}; update the bench")
+    return m.group(1)
+
+
+def _vn_date(when: datetime) -> str:
+    local = when + VN_OFFSET
+    return f"{WEEKDAYS[local.weekday()]}, {local:%d/%m/%Y - %H:%M}"
+
+
+class _Site:
+    """One synthetic site: ``count`` articles, ``page_size`` per listing page, newest first."""
+
+    def __init__(self, base: str, count: int, page_size: int, templates: list[_ArticleTemplate]) -> None:
+        self.base = base
+        self.count = count
+        self.page_size = page_size
+        self.templates = templates
+        listing = (SITE_DIR / "listing.html").read_text("utf-8").replace(BASE, base)
+        marker = "<!-- fixture:listing-top -->"
+        head, _, rest = listing.partition(marker)
+        first = rest.index('<div class="views-row">')
+        second = rest.index('<div class="views-row">', first + 1)
+        nav_start = rest.index('<nav class="pager"')
+        nav_end = rest.index("</nav>", nav_start) + len("</nav>")
+        self.item = rest[first:second]
+        self.listing_head = head + marker + "\n    "
+        self.listing_tail = rest[rest.rindex("</div>", 0, nav_start) : nav_start] + "{pager}" + rest[nav_end:]
+        m = re.search(r'<a href="(/[^"]+-\d+)" hreflang="vi">([^<]+)</a></h3>', self.item)
+        assert m is not None, "the listing item no longer has its title link"
+        self.item_path, self.item_title = m.group(1), m.group(2)
+        self.item_date = _find(r'views-field-created"><span class="field-content">([^<]+)<', self.item, "listing.html")
+        self.robots = (SITE_DIR / "robots.txt").read_bytes()
+        # Sidebar links to the copied site's own articles point at this page's articles instead.
+        self.fixture_paths = [t.path for t in templates]
+
+    @property
+    def pages(self) -> int:
+        return math.ceil(self.count / self.page_size)
+
+    def article_path(self, i: int) -> str:
+        slug = re.sub(r"-\d+$", "", self.templates[i % len(self.templates)].path.rsplit("/", 1)[1])
+        return f"{LISTING_PATH}/{slug}-{FIRST_ID + i}"
+
+    def title(self, i: int) -> str:
+        return f"{self.templates[i % len(self.templates)].title} (tin số {i + 1})"
+
+    def published(self, i: int) -> datetime:
+        return NEWEST - i * SPACING
+
+    def article(self, i: int) -> bytes:
+        t = self.templates[i % len(self.templates)]
+        node = str(FIRST_ID + i)
+        text = (
+            t.text.replace(t.path, self.article_path(i))
+            .replace(f"node/{t.node_id}", f"node/{node}")
+            .replace(f"node%2F{t.node_id}", f"node%2F{node}")
+            .replace(f'node-id="{t.node_id}"', f'node-id="{node}"')
+            .replace(f'"node\\/{t.node_id}"', f'"node\\/{node}"')
+            .replace(html.escape(t.title, quote=False), html.escape(self.title(i), quote=False))
+            .replace(t.title, self.title(i))
+            .replace(t.date, _vn_date(self.published(i)))
+            .replace(BASE, self.base)
+        )
+        return text.encode("utf-8")
+
+    def listing(self, page: int) -> bytes:
+        first = page * self.page_size
+        ids = range(first, min(first + self.page_size, self.count))
+        items = []
+        for i in ids:
+            items.append(
+                self.item.replace(self.item_path, self.article_path(i))
+                .replace(self.item_title, html.escape(self.title(i), quote=False))
+                .replace(self.item_date, _vn_date(self.published(i)))
+            )
+        pager = '<nav class="pager" role="navigation"><ul class="pager__items">'
+        if page > 0:
+            pager += f'<li class="pager__item"><a href="{LISTING_PATH}?page={page - 1}" rel="prev">‹ Trước</a></li>'
+        pager += f'<li class="pager__item is-active"><a href="{LISTING_PATH}?page={page}">{page + 1}</a></li>'
+        if page + 1 < self.pages:
+            pager += (
+                f'<li class="pager__item pager__item--next"><a href="{LISTING_PATH}?page={page + 1}"'
+                ' title="Đến trang sau" rel="next"><span aria-hidden="true">Sau ›</span></a></li>'
+            )
+        pager += "</ul></nav>"
+        text = self.listing_head + "".join(items) + self.listing_tail.replace("{pager}", pager)
+        for n, path in enumerate(self.fixture_paths):  # "most read" box: this page's articles
+            text = text.replace(path, self.article_path(ids[n % len(ids)]) if ids else "/")
+        return text.encode("utf-8")
+
+    def answer(self, target: str) -> tuple[int, str, bytes]:
+        path, _, query = target.partition("?")
+        if path == "/robots.txt" and not query:
+            return 200, "text/plain; charset=utf-8", self.robots
+        if path == LISTING_PATH:
+            page = 0
+            if query:
+                m = re.fullmatch(r"page=(\d+)", query)
+                page = int(m.group(1)) if m else self.pages
+            if page < self.pages:
+                return 200, "text/html; charset=utf-8", self.listing(page)
+        m = re.fullmatch(re.escape(LISTING_PATH) + r"/[a-z0-9-]+-(\d+)", path)
+        if m and not query and 0 <= int(m.group(1)) - FIRST_ID < self.count:
+            i = int(m.group(1)) - FIRST_ID
+            if path == self.article_path(i):
+                return 200, "text/html; charset=utf-8", self.article(i)
+        return 404, "text/html; charset=utf-8", b"<!DOCTYPE html><title>404</title><h1>Not Found</h1>"
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found"}
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.requests = 0
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
+        self.busy = 0.0  # seconds of requests in flight, summed over requests
+        self.first: float | None = None
+        self.last = 0.0
+
+
+async def _serve_connection(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, site: _Site, latency: float, stats: _Stats
+) -> None:
+    host = site.base
+    try:
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            parts = line.decode("latin-1").split()
+            while (header := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                pass
+            stats.requests += 1
+            began = time.monotonic()
+            stats.first = began if stats.first is None else stats.first
+            stats.in_flight[host] = stats.in_flight.get(host, 0) + 1
+            stats.max_in_flight[host] = max(stats.max_in_flight.get(host, 0), stats.in_flight[host])
+            try:
+                await asyncio.sleep(latency)
+                if len(parts) != 3:
+                    status, ctype, body = 400, "text/plain", b"bad request"
+                else:
+                    status, ctype, body = site.answer(parts[1])
+            finally:
+                stats.in_flight[host] -= 1
+                stats.last = time.monotonic()
+                stats.busy += stats.last - began
+            head = (
+                f"HTTP/1.1 {status} {_REASONS[status]}\r\nServer: bench\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\nCache-Control: public, max-age=0\r\n\r\n"
+            )
+            writer.write(head.encode("latin-1") + (b"" if parts[:1] == ["HEAD"] else body))
+            await writer.drain()
+            del header
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return
+    finally:
+        writer.close()
+
+
+async def _serve(hosts: int, articles: int, page_size: int, latency: float) -> None:
+    templates = _article_templates()
+    stats = _Stats()
+    servers = []
+    counts = [articles // hosts + (1 if n < articles % hosts else 0) for n in range(hosts)]
+    out = []
+    for n in range(hosts):
+        ip = f"127.0.0.{FIRST_IP + n}"
+        holder: dict[str, _Site] = {}
+
+        async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter, holder: dict[str, _Site] = holder) -> None:
+            await _serve_connection(r, w, holder["site"], latency, stats)
+
+        server = await asyncio.start_server(handle, ip, 0, backlog=256)
+        port = server.sockets[0].getsockname()[1]
+        holder["site"] = _Site(f"http://{ip}:{port}", counts[n], page_size, templates)
+        servers.append(server)
+        out.append({"base": holder["site"].base, "articles": counts[n], "pages": holder["site"].pages})
+    print(json.dumps({"sites": out}), flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes our stdin
+    for server in servers:
+        server.close()
+    print(json.dumps({"requests": stats.requests, "max_in_flight": max(stats.max_in_flight.values(), default=0),
+                      "busy": stats.busy, "span": stats.last - (stats.first or stats.last),
+                      "cpu": time.process_time()}), flush=True)
+
+
+class SitesProcess:
+    """The synthetic sites in a child process (a context manager)."""
+
+    def __init__(self, hosts: int, articles: int, page_size: int, latency: float) -> None:
+        self.args = [sys.executable, __file__, "--serve", f"--hosts={hosts}", f"--articles={articles}",
+                     f"--page-size={page_size}", f"--latency={latency}"]
+        self.proc: subprocess.Popen[str] | None = None
+        self.sites: list[dict[str, Any]] = []
+        self.stats: dict[str, Any] = {}
+
+    def __enter__(self) -> SitesProcess:
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.kill()
+            raise SystemExit("bench/backfill.py: the synthetic sites did not start")
+        self.sites = json.loads(line)["sites"]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        try:
+            line = self.proc.stdout.readline()
+            self.stats = json.loads(line) if line else {}
+            self.proc.wait(timeout=10)
+        except (subprocess.TimeoutExpired, json.JSONDecodeError):
+            self.proc.kill()
+            self.proc.wait()
+
+
+# --- the pipeline ------------------------------------------------------------------------
+
+
+def _config(sites: list[dict[str, Any]], db: Path, per_host: int) -> Any:
+    from scraper.config import config_from_dict
+
+    sources = {}
+    for n, site in enumerate(sites):
+        sources[f"h{n + 1}"] = {
+            "name": f"Bench site {n + 1}",
+            "start_urls": [site["base"] + LISTING_PATH],
+            "page_url": "{url}?page={n}",
+            "first_page": 0,
+        }
+    data = {
+        "storage": {"url": f"sqlite:///{db}"},
+        "fetch": {
+            "per_host_concurrency": per_host,
+            "per_host_delay": 0,
+            "allow_private_networks": True,
+            "respect_robots": True,
+            "retries": 1,
+        },
+        "sources": sources,
+    }
+    return config_from_dict(data, "<bench config>")
+
+
+def _log_to(path: Path) -> logging.Handler:
+    """Info-level structured logs, as ``run.py`` writes them, into a file."""
+    from scraper.logs import LOGGER_NAME, LogfmtFormatter
+
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(LogfmtFormatter())
+    root = logging.getLogger(LOGGER_NAME)
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return handler
+
+
+async def _backfill(config: Any, pages: dict[str, int]) -> tuple[list[Any], int]:
+    from scraper.http import Fetcher
+    from scraper.pipeline import SourceRunner
+    from storage import open_store
+
+    with open_store(config.storage.url) as store:
+        async with Fetcher(config.fetch) as fetcher:
+            runner = SourceRunner(config, store, fetcher)
+            results = await asyncio.gather(
+                *(runner.backfill(s, pages=pages[s.id]) for s in config.sources.values())
+            )
+        return list(results), store.count_articles()
+
+
+@dataclass
+class Measurement:
+    seconds: float
+    cpu_seconds: float
+    stored: int
+    new: int
+    errors: int
+    peak_rss_mb: float
+    requests: int
+    max_in_flight: int
+    busy: float  # seconds the sites spent answering, summed over requests
+    span: float  # from the first request to the last answer, as the sites saw it
+
+
+def measure(articles: int, hosts: int, latency: float, per_host: int, page_size: int,
+            profile: Path | None = None) -> Measurement:
+    with tempfile.TemporaryDirectory(prefix="qkfeed-bench-") as tmp, SitesProcess(
+        hosts, articles, page_size, latency
+    ) as sites:
+        config = _config(sites.sites, Path(tmp) / "bench.db", per_host)
+        pages = {f"h{n + 1}": site["pages"] for n, site in enumerate(sites.sites)}
+        handler = _log_to(Path(tmp) / "backfill.log")
+        profiler = None
+        if profile is not None:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(async_mode="enabled")
+            profiler.start()
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        try:
+            results, stored = asyncio.run(_backfill(config, pages))
+        finally:
+            handler.close()
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        if profiler is not None and profile is not None:
+            profiler.stop()
+            profile.write_text(profiler.output_html(), "utf-8")
+            print(profiler.output_text(unicode=True, color=False, show_all=False), file=sys.stderr)
+        rss = peak_rss_mb()
+    return Measurement(
+        seconds=seconds,
+        cpu_seconds=cpu,
+        stored=stored,
+        new=sum(r.new for r in results),
+        errors=sum(r.errors for r in results),
+        peak_rss_mb=rss,
+        requests=int(sites.stats.get("requests", 0)),
+        max_in_flight=int(sites.stats.get("max_in_flight", 0)),
+        busy=float(sites.stats.get("busy", 0.0)),
+        span=float(sites.stats.get("span", 0.0)),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--hosts", type=int, default=10)
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds added to every answer")
+    parser.add_argument("--per-host", type=int, default=2, help="per_host_concurrency")
+    parser.add_argument("--page-size", type=int, default=20, help="articles per listing page")
+    parser.add_argument("--profile", type=Path, help="write a pyinstrument HTML profile here")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if min(args.articles, args.hosts, args.per_host, args.page_size) < 1 or args.latency < 0:
+        parser.error("sizes must be positive and the latency not negative")
+    if args.hosts > 250:
+        parser.error("at most 250 hosts (127.0.0.2 … 127.0.0.251)")
+    if args.serve:
+        asyncio.run(_serve(args.hosts, args.articles, args.page_size, args.latency))
+        return 0
+
+    limit = args.articles * args.latency / (args.hosts * args.per_host)
+    print(
+        f"backfill: {args.articles} articles on {args.hosts} hosts ({args.page_size} per listing page), "
+        f"{args.latency * 1000:g} ms per answer, per_host_concurrency={args.per_host}",
+        flush=True,
+    )
+    m = measure(args.articles, args.hosts, args.latency, args.per_host, args.page_size, args.profile)
+    ratio = m.seconds / limit if limit else float("inf")
+    print_table(
+        ["measure", "value"],
+        [
+            ["politeness limit (articles × latency / (hosts × per-host))", f"{limit:.2f} s"],
+            ["backfill wall time", f"{m.seconds:.2f} s"],
+            ["time / limit", f"{ratio:.2f}×"],
+            ["pipeline CPU time", f"{m.cpu_seconds:.2f} s"],
+            ["articles stored (new)", f"{m.stored} ({m.new})"],
+            ["errors", m.errors],
+            ["HTTP requests served (incl. listings, robots.txt)", m.requests],
+            ["most requests in flight to one host", m.max_in_flight],
+            ["host slots in use (answer time / (hosts × per-host × wall time))",
+             f"{m.busy / (args.hosts * args.per_host * m.seconds):.0%}"],
+            ["articles per second", f"{m.stored / m.seconds:.0f}"],
+            ["peak RSS of the pipeline process", f"{m.peak_rss_mb:.0f} MB"],
+        ],
+    )
+    complete = m.stored == args.articles and m.errors == 0
+    print_goals(
+        [
+            Goal("backfill time / politeness limit", ratio, TIME_GOAL, unit="×",
+                 note="" if complete else f"INCOMPLETE: {m.stored}/{args.articles} stored, {m.errors} errors"),
+            Goal("peak RSS", m.peak_rss_mb, MEMORY_GOAL_MB, unit=" MB"),
+        ]
+    )
+    if not complete:
+        print(f"warning: {args.articles - m.stored} articles missing, {m.errors} errors", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
