@@ -265,9 +265,13 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
 def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
     from storage._migrations import load_migrations
 
-    with _open_store(config):  # opening applies the pending migrations
-        pass
+    from .syndication import index_archive
+
+    with _open_store(config) as store:  # opening applies the pending migrations
+        filed = index_archive(store)
     print(f"schema version {len(load_migrations())}")
+    if filed:
+        print(f"{filed} articles filed among syndicated copies")
     return EXIT_OK
 
 
@@ -284,6 +288,9 @@ def cmd_copy(args: argparse.Namespace, config: Config) -> int:
                 bar.update(n)
 
             report = copy_store(source, target, progress=on_rows)
+        from .syndication import index_archive
+
+        index_archive(target)  # clusters are not copied (ids differ): found again on the target
     for line in report.lines():
         print(line)
     return EXIT_OK

@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,7 @@ __all__ = [
     "ClusterKey",
     "cluster_key",
     "estimated_jaccard",
+    "index_archive",
     "shingles",
 ]
 
@@ -69,6 +70,7 @@ THRESHOLD = 0.7
 SEED = 1
 SCHEME = "affine32"
 SIGNATURE_DTYPE = "<u4"  # how a signature is stored: NUM_PERM little-endian uint32
+INDEX_BATCH = 100  # articles read at a time by index_archive
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -151,3 +153,19 @@ def cluster_key(article: Article) -> ClusterKey | None:
     if len(found) < MIN_SHINGLES:
         return None
     return ClusterKey(found)
+
+
+def index_archive(store: Any, *, progress: Callable[[int], None] | None = None) -> int:
+    """File every article the upserts did not (stored before syndication existed, or by
+    ``run.py copy``) among near-duplicates; the number filed.  Safe to repeat or interrupt."""
+    done, after = 0, 0
+    while True:
+        batch = store.unfiled(after_id=after, limit=INDEX_BATCH)
+        if not batch:
+            return done
+        for item in batch:
+            store.file_article(item.article.url, cluster_key(item.article))
+        done += len(batch)
+        after = batch[-1].id
+        if progress is not None:
+            progress(len(batch))

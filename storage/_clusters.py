@@ -71,6 +71,22 @@ def file_article(run: Run, article_id: int, source_id: str, key: ClusterKey) -> 
     return _merge(run, clusters, extra=article_id)
 
 
+def mark_keyless(run: Run, article_id: int) -> None:
+    """Record that the article has no key (too short to compare): an empty signature, no bands."""
+    detach(run, article_id)
+    run("INSERT INTO article_signatures (article_id, signature) VALUES (?, ?)", [article_id, b""])
+
+
+def unfiled_ids(run: Run, after_id: int, limit: int) -> list[int]:
+    """Ids above ``after_id`` of articles never filed (no signature row), in id order."""
+    rows = run(
+        "SELECT a.id FROM articles a WHERE a.id > ? AND NOT EXISTS"
+        " (SELECT 1 FROM article_signatures s WHERE s.article_id = a.id) ORDER BY a.id LIMIT ?",
+        [after_id, limit],
+    )
+    return [int(r[0]) for r in rows]
+
+
 def detach(run: Run, article_id: int) -> None:
     """Take the article out of its cluster and forget its band keys and signature."""
     run("DELETE FROM article_bands WHERE article_id = ?", [article_id])

@@ -162,6 +162,13 @@ class Store(Protocol):
     def pages_for_reextract(self, source_id: str | None = None) -> Iterator[tuple[str, str, bytes]]:
         """(url, source_id, html) of every stored page, optionally of one source."""
 
+    def unfiled(self, *, after_id: int = 0, limit: int = 100) -> list[StoredArticle]:
+        """Articles never filed among near-duplicates (stored before migration 0003, by a
+        copy, or without a key), id above ``after_id``, in id order."""
+
+    def file_article(self, url: str, cluster_key: ClusterKey | None) -> None:
+        """File a stored article among near-duplicates now (None: it has no key)."""
+
     def take_lease(
         self,
         source_id: str,

@@ -575,6 +575,30 @@ class SQLiteStore:
                 return
             after = batch[-1][0]
 
+    # -- near-duplicates (files the articles the upserts did not) ----------
+
+    def unfiled(self, *, after_id: int = 0, limit: int = 100) -> list[StoredArticle]:
+        with self._reading() as conn:
+            ids = _clusters.unfiled_ids(_runner(conn), after_id, limit)
+            if not ids:
+                return []
+            marks = ", ".join(["?"] * len(ids))
+            rows = conn.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks}) ORDER BY id", ids
+            ).fetchall()
+        return [_stored(row) for row in rows]
+
+    def file_article(self, url: str, cluster_key: ClusterKey | None) -> None:
+        with self._writing() as conn:
+            _next_seq(conn)  # feeds change; in PostgreSQL its row lock orders this with upserts
+            row = conn.execute("SELECT id, source_id FROM articles WHERE url = ?", (url,)).fetchone()
+            if row is None:
+                return
+            if cluster_key is None:
+                _clusters.mark_keyless(_runner(conn), int(row[0]))
+            else:
+                _clusters.file_article(_runner(conn), int(row[0]), row[1], cluster_key)
+
     # -- source leases -----------------------------------------------------
 
     def take_lease(

@@ -300,3 +300,40 @@ def test_a_copy_without_a_web_link_is_not_linked(store: Store, config) -> None:
     bad = replace(item, siblings=(replace(item.siblings[0], link="javascript:alert(1)"),))
     atom = render("atom", feed_meta(config, source_id=None, base_url="http://x", fmt="atom"), [bad], config.sources)
     assert b"javascript" not in atom and "Cũng đăng trên".encode() not in atom
+
+
+# -- articles stored without a key: older archives, copies ---------------------------------
+
+
+def test_an_archive_from_before_syndication_is_filed_by_index_archive(backend: Backend) -> None:
+    from scraper.syndication import index_archive
+    from storage._migrations import load_migrations
+
+    with backend.make(migrations=load_migrations()[:2]) as old:  # before migration 0003
+        old.migrate()
+        old.upsert_article(article("qdnd", 1, STORY))
+        old.upsert_article(article("qk7", 2, republished(STORY, "QK7"), hours=1))
+        old.upsert_article(article("qk7", 3, ["Ảnh: TTXVN"], hours=2))  # too short for a key
+    with backend.open() as s:
+        assert all(not i.siblings for i in s.latest(collapse_clusters=True))
+        version = s.version()
+        batches: list[int] = []
+        assert index_archive(s, progress=batches.append) == 3
+        assert batches == [3] and s.version() != version  # feeds are rendered again
+        assert titles(s.latest(collapse_clusters=True)) == [("qk7", []), ("qdnd", ["qk7"])]
+        assert index_archive(s) == 0  # every article is filed now, the keyless one included
+        s.upsert_article(article("qk3", 4, ["Tin ngắn."]), cluster_key=None)
+        assert [a.article.source_id for a in s.unfiled()] == ["qk3"]
+
+
+def test_a_copied_archive_finds_its_clusters_again(tmp_path) -> None:
+    from scraper.syndication import index_archive
+    from storage import open_store
+    from storage.copy import copy_store
+
+    with open_store(f"sqlite:///{tmp_path / 'a.db'}") as a, open_store(f"sqlite:///{tmp_path / 'b.db'}") as b:
+        put(a, article("qdnd", 1, STORY), article("qk7", 2, republished(STORY, "QK7"), hours=1))
+        copy_store(a, b)
+        assert titles(b.latest(collapse_clusters=True)) == [("qk7", []), ("qdnd", [])]
+        assert index_archive(b) == 2
+        assert titles(b.latest(collapse_clusters=True)) == titles(a.latest(collapse_clusters=True))

@@ -20,7 +20,7 @@ import pytest
 from fixture_sites import FixtureSites
 from service_proc import ServiceProcess, service_config, start_service, wait_for
 
-INTERVAL = 2.0  # seconds, every source
+INTERVAL = 3.0  # seconds, every source (the lease lasts one interval)
 WORKERS = 3
 ROUNDS = 2  # runs of every source before the kill, and after it
 TIMEOUT = 40  # seconds for each wait
