@@ -96,6 +96,7 @@ HIDDEN_CLASSES = frozenset({"hidden", "d-none", "sr-only", "visually-hidden", "s
 
 # Content scoring (see find_main_content).
 BOILERPLATE_WEIGHT = 1.5  # a character of link text costs this many characters of prose
+ZONE_JUNK_WEIGHT = 1.0  # text in a hinted box counts this much as boilerplate (prune drops the box anyway)
 ZONE_MAX_SHARE = 0.5  # a hinted box holding this share of the page's prose is not a box
 STRONG_ZONE_MAX_SHARE = 0.8  # the same for strong hints (comments, cookie boxes, ads)
 MIN_PROSE = 25  # shorter blocks are neither content nor boilerplate (headings, datelines)
@@ -433,12 +434,15 @@ class _Page:
         content = [0.0] * n
         junk = [0.0] * n
         order = self.order
+        zone_weight = ZONE_JUNK_WEIGHT
         for i in range(n - 1, 0, -1) if n else ():  # children before their parents; 0 is the scope
             k = own_n[i]
             if k:
                 linked = own_link[i]
                 total[i] += k
-                if inside[i] or linked * 2 > k:
+                if inside[i]:
+                    junk[i] += k * zone_weight
+                elif linked * 2 > k:
                     junk[i] += k
                 elif not caption[i]:  # captions are no prose
                     junk[i] += linked
@@ -521,9 +525,10 @@ def find_main_content(root: HtmlElement, title_el: HtmlElement | None = None) ->
             score *= 1.2
         if score > best_score:
             best, best_score = el, score
-        # a list of linked headlines with a line each: boilerplate outweighs prose everywhere
-        if c - 0.5 * junk[i] > fallback_score:
-            fallback, fallback_score = el, c - 0.5 * junk[i]
+        # boilerplate outweighs prose everywhere (a list of linked headlines with a line each,
+        # paragraphs next to a big related box): the innermost element with the most prose
+        if c > fallback_score:
+            fallback, fallback_score = el, c
     return best if best is not None else fallback
 
 
