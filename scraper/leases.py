@@ -10,7 +10,8 @@ recording when the run started.  Settings, per source:
   interval; a live one renews every ``RENEW_FRACTION`` of that;
 - ``min_gap_for(interval)``: a source whose last run, by any worker, started
   less than interval − slack ago (slack: the scheduler's jitter) is skipped, so
-  workers do not fetch a source again right after another one did;
+  workers do not fetch a source again right after another one did (nor right
+  after a worker died in the middle of a run);
 - a worker that is refused learns when to try again (when the lease expires,
   or one gap after the last run) and the scheduler moves its next run there,
   so a dead worker's sources are taken over as soon as they are due.

@@ -75,7 +75,7 @@ class LeaseState:
     taken: bool
     holder: str | None  # who holds it (None: free)
     expires: datetime | None
-    last_run: datetime | None  # start of the last finished run, by whoever ran it
+    last_run: datetime | None  # start of the last run (when its lease was taken), by anyone
     now: datetime  # the store's clock when the lease was looked at
 
 
@@ -180,7 +180,8 @@ class Store(Protocol):
         now: datetime | None = None,
     ) -> LeaseState:
         """Take the source's lease for ``ttl`` seconds if it is free, expired, ours or
-        ``steal_from``'s, and its last run started at least ``min_gap`` seconds ago."""
+        ``steal_from``'s, and its last run started at least ``min_gap`` seconds ago;
+        taking it records now as the start of the last run."""
 
     def renew_lease(
         self, source_id: str, holder: str, *, ttl: float, now: datetime | None = None

@@ -643,9 +643,11 @@ class PostgresStore:
         with self._writing() as conn:
             when = self._now(conn, now)
             taken = conn.execute(
-                "INSERT INTO source_leases (source_id, holder, expires) VALUES (%s, %s, %s)"
+                "INSERT INTO source_leases (source_id, holder, expires, last_run, last_holder)"
+                " VALUES (%s, %s, %s, %s, %s)"
                 " ON CONFLICT (source_id) DO UPDATE SET holder = EXCLUDED.holder,"
-                " expires = EXCLUDED.expires"
+                " expires = EXCLUDED.expires, last_run = EXCLUDED.last_run,"
+                " last_holder = EXCLUDED.last_holder"
                 " WHERE (source_leases.holder IS NULL OR source_leases.expires <= %s"
                 " OR source_leases.holder IN (%s, %s))"
                 " AND (source_leases.last_run IS NULL OR source_leases.last_run <= %s)"
@@ -654,6 +656,8 @@ class PostgresStore:
                     source_id,
                     holder,
                     when + timedelta(seconds=ttl),
+                    when,
+                    holder,
                     when,
                     holder,
                     steal_from or holder,

@@ -614,9 +614,11 @@ class SQLiteStore:
         when = utc(now, "now") if now is not None else utc_now()
         with self._writing() as conn:
             taken = conn.execute(
-                "INSERT INTO source_leases (source_id, holder, expires) VALUES (?, ?, ?)"
+                "INSERT INTO source_leases (source_id, holder, expires, last_run, last_holder)"
+                " VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (source_id) DO UPDATE SET holder = excluded.holder,"
-                " expires = excluded.expires"
+                " expires = excluded.expires, last_run = excluded.last_run,"
+                " last_holder = excluded.last_holder"
                 " WHERE (source_leases.holder IS NULL OR source_leases.expires <= ?"
                 " OR source_leases.holder IN (?, ?))"
                 " AND (source_leases.last_run IS NULL OR source_leases.last_run <= ?)"
@@ -625,6 +627,8 @@ class SQLiteStore:
                     source_id,
                     holder,
                     _ts(when + timedelta(seconds=ttl)),
+                    _ts(when),
+                    holder,
                     _ts(when),
                     holder,
                     steal_from or holder,

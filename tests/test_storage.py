@@ -1079,14 +1079,14 @@ def test_lease_is_exclusive_until_released_or_expired(store: Store) -> None:
     first = store.take_lease("qdnd", "w1", ttl=60, min_gap=50, now=t)
     assert first.taken and first.holder == "w1" and first.expires == t + timedelta(seconds=60)
     refused = store.take_lease("qdnd", "w2", ttl=60, min_gap=50, now=t + timedelta(seconds=10))
-    assert not refused.taken and refused.holder == "w1" and refused.last_run is None
+    assert not refused.taken and refused.holder == "w1" and refused.last_run == t  # taking = a run
     assert store.take_lease("qk7", "w2", ttl=60, min_gap=50, now=t).taken  # per source
     assert store.renew_lease("qdnd", "w1", ttl=60, now=t + timedelta(seconds=30))
     assert not store.renew_lease("qdnd", "w2", ttl=60, now=t + timedelta(seconds=30))
-    # expired (renewed to t+90): another worker takes it over
+    # expired (renewed to t+90): another worker takes it over, one gap after the dead run began
     assert not store.take_lease("qdnd", "w2", ttl=60, min_gap=50, now=t + timedelta(seconds=89)).taken
     over = store.take_lease("qdnd", "w2", ttl=60, min_gap=50, now=t + timedelta(seconds=90))
-    assert over.taken and over.holder == "w2"
+    assert over.taken and over.holder == "w2" and over.last_run == t + timedelta(seconds=90)
     assert not store.renew_lease("qdnd", "w1", ttl=60, now=t + timedelta(seconds=91))
     store.release_lease("qdnd", "w1", last_run=t)  # not ours any more: nothing happens
     assert not store.take_lease("qdnd", "w3", ttl=60, min_gap=0, now=t + timedelta(seconds=91)).taken
@@ -1096,14 +1096,18 @@ def test_lease_is_exclusive_until_released_or_expired(store: Store) -> None:
     assert not early.taken and early.holder is None
     assert early.last_run == t + timedelta(seconds=90)
     assert store.take_lease("qdnd", "w3", ttl=60, min_gap=50, now=t + timedelta(seconds=140)).taken
-    # released without a run (cancelled): free at once, last run kept
+    # released without a finished run (cancelled): free, but its start still counts
     store.release_lease("qdnd", "w3", last_run=None)
+    assert not store.take_lease("qdnd", "w1", ttl=60, min_gap=50, now=t + timedelta(seconds=141)).taken
     again = store.take_lease("qdnd", "w1", ttl=60, min_gap=0, now=t + timedelta(seconds=141))
-    assert again.taken and again.last_run == t + timedelta(seconds=90)
+    assert again.taken and again.last_run == t + timedelta(seconds=141)
 
 
 def test_a_lease_of_a_dead_holder_can_be_stolen(store: Store) -> None:
     assert store.take_lease("qdnd", "host:1:aa", ttl=600, min_gap=0, now=T0).taken
+    assert not store.take_lease(  # not before a gap after its run began, though
+        "qdnd", "host:2:bb", ttl=600, min_gap=10, steal_from="host:1:aa", now=T0
+    ).taken
     assert not store.take_lease("qdnd", "host:2:bb", ttl=600, min_gap=0, now=T0).taken
     assert not store.take_lease(
         "qdnd", "host:2:bb", ttl=600, min_gap=0, steal_from="host:9:zz", now=T0

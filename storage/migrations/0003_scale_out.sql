@@ -3,13 +3,13 @@
 -- Source leases (scraper/leases.py): the worker that holds a source's lease is
 -- the only one fetching it; a lease ends at `expires` unless its holder renews
 -- it, so a dead worker's sources are taken over.  `last_run` (start of the
--- last finished run, by any worker) keeps every other worker away for an
--- interval after it.
+-- last run, by any worker: set when the lease is taken, so a run whose worker
+-- died counts too) keeps every worker away for an interval after it.
 CREATE TABLE source_leases (
     source_id    TEXT PRIMARY KEY,
     holder       TEXT,                 -- worker id (host:pid:random) or NULL: free
     expires      {timestamp},          -- NULL when free
-    last_run     {timestamp},          -- start of the last finished run
+    last_run     {timestamp},          -- start of the last run
     last_holder  TEXT                  -- the worker that ran it
 );
 
