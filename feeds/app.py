@@ -5,6 +5,7 @@ Public surface::
     create_app(config, store, *, base_url=None, cache_size=..., cache_bytes=...) -> Starlette
         app.state.cache    the RenderCache (clear() it to force re-rendering)
         app.state.metrics  the Metrics counters
+        app.state.in_flight  renders in progress, each shared by every request that missed
     RenderCache, Rendered, health_report(config, health) -> (status code, JSON document)
 
 Routes (GET and HEAD)::
@@ -16,7 +17,8 @@ Routes (GET and HEAD)::
     /healthz   JSON, 200 or 503                 /metrics  Prometheus text format
 
 Caching: a document is rendered at most once per (path, normalized query, base
-URL, store version): a request costs one ``store.version()`` call when nothing
+URL, store version), however many requests miss it at the same moment (they
+share one render): a request costs one ``store.version()`` call when nothing
 changed (the page adds one ``source_health`` call, since it shows run state,
 which ``version()`` does not track).  Rendered documents keep their gzip form,
 so hits do not compress again.  Each encoding has its own strong ETag (a hash of
@@ -29,6 +31,7 @@ becomes a 503 with a plain-text message.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import heapq
@@ -459,6 +462,7 @@ class _Server:
         self.base_url = base_url.rstrip("/") if base_url else None
         self.cache = cache
         self.metrics = metrics
+        self.renders: dict[tuple[Hashable, Hashable], asyncio.Task[Rendered]] = {}  # in flight
 
     def base(self, request: Request) -> str:
         return self.base_url or str(request.base_url).rstrip("/")
@@ -466,14 +470,38 @@ class _Server:
     async def cached(
         self, key: Hashable, stamp: Hashable, build: Callable[[], Rendered]
     ) -> Rendered:
+        """The cached document, or one render shared by every request that missed it.
+
+        When the store changes, every open connection misses at once; they all wait
+        for the same render instead of each rendering the document again.
+        """
         doc = self.cache.get(key, stamp)
         if doc is not None:
             self.metrics.count_cache_hit()
             return doc
+        flight = (key, stamp)
+        task = self.renders.get(flight)
+        if task is None:
+            task = asyncio.create_task(self._render(key, stamp, build))
+            self.renders[flight] = task
+            task.add_done_callback(partial(self._landed, flight))
+        else:
+            self.metrics.count_cache_hit()
+        # shielded: a client that hangs up does not cancel the others' render
+        return await asyncio.shield(task)
+
+    async def _render(
+        self, key: Hashable, stamp: Hashable, build: Callable[[], Rendered]
+    ) -> Rendered:
         doc = await run_in_threadpool(build)
         self.metrics.count_render()
         self.cache.put(key, stamp, doc)
         return doc
+
+    def _landed(self, flight: tuple[Hashable, Hashable], task: asyncio.Task[Rendered]) -> None:
+        self.renders.pop(flight, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here, in case every waiter has gone
 
     # -- feeds
 
@@ -667,5 +695,6 @@ def create_app(
     )
     app.state.cache = cache
     app.state.metrics = metrics
+    app.state.in_flight = server.renders  # renders being shared right now
     app.state.config = config
     return app

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import random
 import re
 import unicodedata
 import warnings
@@ -175,6 +176,19 @@ PARA = (
 )
 
 
+WORDS = (
+    "biên giới hải đảo huấn luyện diễn tập tuyển quân dân quân tự vệ chiến sĩ sĩ quan "
+    "đơn vị tỉnh huyện xã đồn trạm tàu cảnh sát biển phòng không không quân hậu cần kỹ thuật "
+    "chính trị tư tưởng thi đua khen thưởng sẵn sàng chiến đấu cứu hộ cứu nạn lũ lụt nhân dân"
+).split()
+
+
+def own_words(i: int) -> str:
+    """A paragraph only article ``i`` has, so no two are taken for copies of one story."""
+    rng = random.Random(i)
+    return " ".join(rng.choice(WORDS) for _ in range(150)) + "."
+
+
 def article_page(i: int, vector: str, url_vector: str) -> bytes:
     """One article with ``vector`` everywhere it can go."""
     as_text = html.escape(vector)
@@ -190,7 +204,7 @@ def article_page(i: int, vector: str, url_vector: str) -> bytes:
         '<div class="body">'
         f"<p>{LEAD} (bài {i}) {as_text} ]]&gt; {CONTROL_REFS} @@CONTROL@@</p>"
         f"{vector}"
-        f"<p>{PARA} ]]></p>"
+        f"<p>{PARA} ]]></p><p>{own_words(i)}</p>"
         f'<p><a href="{url_vector}">liên kết</a> <img src="{url_vector}" alt="{as_text}"></p>'
         "</div>"
         f'<p class="author">Nguyễn Văn An {title if i % 3 else as_text}</p>'
