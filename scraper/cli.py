@@ -141,7 +141,10 @@ def cmd_feed(args: argparse.Namespace, config: Config) -> int:
     meta = feed_meta(config, source_id=args.source, base_url=base, fmt=args.format)
     data = render(args.format, meta, items, config.sources)
     if args.output and args.output != "-":
-        write_atomically(args.output, data)
+        try:
+            write_atomically(args.output, data)
+        except OSError as exc:  # a directory, a path under a file, no space: the old file stays
+            raise UsageError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
         print(f"wrote {len(items)} entries to {args.output}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)

@@ -232,6 +232,18 @@ def test_database_from_a_newer_qkfeed_stays_byte_identical(workdir: Path) -> Non
         assert snapshot(workdir) == before, command
 
 
+# --- an export that cannot be written --------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["data", "data/qk.db/feed.atom", "config.toml/feed.atom"])
+def test_feed_output_that_cannot_be_written_is_exit_2(workdir: Path, target: str) -> None:
+    before = snapshot(workdir)
+    proc = run("feed", "-o", target, cwd=workdir, config=workdir / "config.toml")
+    assert proc.returncode == 2
+    assert one_error_line(proc).startswith(f"error: {target}: cannot write (")
+    assert snapshot(workdir) == before  # no temp file left, nothing replaced
+
+
 # --- the port ---------------------------------------------------------------------------------
 
 
