@@ -25,11 +25,18 @@ averages.  The golden body of a fixture article is its ``body_contains``
 paragraphs.
 
 Time is wall time per page of one call that parses the HTML and returns the
-fields (qkfeed: extraction + normalization), median over the pages.
+fields (qkfeed: extraction + normalization), median over the pages.  The tools
+take turns page by page, so a machine whose load changes during the run slows
+them alike.
 
 newspaper4k runs with ``fetch_images=False`` (otherwise it downloads the top
 image).  Its Korean tokenizer needs NLTK data that cannot be downloaded here,
-so it is given a plain ``\\w+`` tokenizer that needs none (two pages).
+so it is given a plain ``\\w+`` tokenizer that needs none (two pages); its
+Japanese one needs tinysegmenter, so it gets one token per character (two pages).
+
+For (b), qkfeed's body is its article text without image captions
+(``<figcaption>``), as the benchmark's ``articleBody`` is; in (a) the golden
+bodies include captions, and so does qkfeed's ``body_text``.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import statistics
 import sys
 import time
 import tomllib
+import types
 import unicodedata
 import warnings
 from collections import Counter
@@ -67,6 +75,7 @@ LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SHINGLE = 4
 TOOLS = ("qkfeed", "trafilatura", "newspaper4k")
 _TOKEN = re.compile(r"\w+")
+_CHAR = re.compile(r"\w")
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -174,6 +183,10 @@ def _prepare_newspaper() -> None:
 
         ko = importlib.import_module("newspaper.languages.ko")
     ko.tokenizer = _TOKEN.findall
+    # Japanese needs tinysegmenter (not installed): one token per character needs nothing
+    ja = types.ModuleType("newspaper.languages.ja")
+    ja.tokenizer = _CHAR.findall  # type: ignore[attr-defined]
+    sys.modules["newspaper.languages.ja"] = ja
     _newspaper_ready = True
 
 
@@ -258,21 +271,29 @@ class ToolResult:
         return sum(check(c, o) for c, o in zip(cases, self.outputs, strict=True)) / len(cases)
 
 
-def measure(tool: str, cases: list[Case], *, metadata: bool) -> ToolResult:
-    runner = RUNNERS[tool]
-    if tool == "newspaper4k":
+def measure(tools: list[str], cases: list[Case], *, metadata: bool) -> list[ToolResult]:
+    """Every tool on every page; the tools take turns page by page (in rotating order), so a
+    machine that gets busier or quieter during the run weighs on all of them alike."""
+    if "newspaper4k" in tools:
         _prepare_newspaper()
-    outputs, ms = [], []
-    for case in cases:
-        started = time.perf_counter()
-        try:
-            out = runner(case, metadata=metadata)
-        except Exception as exc:  # a peer crashing on a page scores zero on it
-            print(f"  {tool} failed on {case.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            out = Output()
-        ms.append((time.perf_counter() - started) * 1000)
-        outputs.append(out)
-    return ToolResult(tool, outputs, ms)
+    results = {t: ToolResult(t, [], []) for t in tools}
+    for tool in tools:  # warm up: imports, caches, first-call costs
+        _run(tool, cases[0], metadata)
+    for k, case in enumerate(cases):
+        for tool in tools[k % len(tools):] + tools[: k % len(tools)]:
+            started = time.perf_counter()
+            out = _run(tool, case, metadata)
+            results[tool].ms.append((time.perf_counter() - started) * 1000)
+            results[tool].outputs.append(out)
+    return [results[t] for t in tools]
+
+
+def _run(tool: str, case: Case, metadata: bool) -> Output:
+    try:
+        return RUNNERS[tool](case, metadata=metadata)
+    except Exception as exc:  # a peer crashing on a page scores zero on it
+        print(f"  {tool} failed on {case.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return Output()
 
 
 def title_ok(c: Case, o: Output) -> bool:
@@ -356,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     tables = {}
     if args.only in (None, "fixtures"):
         cases = fixture_cases()
-        results = [measure(t, cases, metadata=True) for t in tools]
+        results = measure(tools, cases, metadata=True)
         tables["fixtures"] = report("(a) fixture articles, field by field (qkfeed: site profiles)", cases, results,
                                     fields=True, worst=args.worst)
     if args.only in (None, "public"):
@@ -364,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n(b) skipped: {PUBLIC_DIR} not found", file=sys.stderr)
         else:
             cases = public_cases(args.pages)
-            results = [measure(t, cases, metadata=False) for t in tools]
+            results = measure(tools, cases, metadata=False)
             tables["public"] = report("(b) article-extraction-benchmark, body only (qkfeed: generic extractor)",
                                       cases, results, fields=False, worst=args.worst)
     if args.json:

@@ -285,11 +285,13 @@ def _take_byline(body: HtmlElement) -> str | None:
     blocks = _strip_trailers(body)
     # look at the last block, and one more when the last is a photo credit
     for block in reversed(blocks[-2:]):
+        text = text_of(block)
+        if block.tag == "figcaption" and PHOTO_CREDIT.match(text) and block.getparent() is not None and block.getparent().tag != "figure":
+            continue  # a photo credit line after the byline
         if block is body or block.find(".//img") is not None or block.tag == "figcaption" or any(
             a.tag == "figure" for a in block.iterancestors()
         ):
             return None
-        text = text_of(block)
         if looks_like_byline(text):
             drop(block)
             return text

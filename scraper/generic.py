@@ -41,7 +41,7 @@ from typing import Any
 from lxml import etree
 
 from .dates import parse_datetime, parse_iso
-from .html import BLOCK_TAGS, HtmlElement, class_id, drop, link_density, meta_content, text_of
+from .html import BLOCK_TAGS, HtmlElement, class_id, drop, leaf_blocks, link_density, meta_content, text_of
 
 __all__ = [
     "find_date_line", "find_lead", "find_main_content", "find_title", "is_noise_block",
@@ -49,12 +49,12 @@ __all__ = [
     "metadata_dates", "prune", "strip_site_suffix",
 ]  # fmt: skip
 
+# Class/id hints, matched against lower-cased labels (see _label; no re.I: several times faster).
 # Boxes that are never the article, whatever they hold.
 STRONG_NEGATIVE = re.compile(
     r"comment|binh-?luan|disqus|respond|reply|trackback|cookie|consent|gdpr|newsletter|"
     r"subscri|signup|sign-up|modal|popup|outbrain|taboola|recirc|"
     r"\bads?\b|advert|quang-?cao|sponsor",
-    re.I,
 )
 # Boxes that are usually not the article (unless they hold most of the page's text).
 NEGATIVE_HINT = re.compile(
@@ -64,18 +64,16 @@ NEGATIVE_HINT = re.compile(
     r"toolbar|promo|author-?(?:bio|info|box)|byline|pagination|pager|skip-?link|jump-?link|"
     r"read-?more|readmore|recommend|teaser|carousel|slider|gallery-?thumb|next-?prev|prev-?next|"
     r"\bprev(?:ious)?\b|\bnext\b",
-    re.I,
 )
 POSITIVE_HINT = re.compile(
-    r"article|content|detail|body|entry|post|news|story|text|noi-?dung|chi-?tiet|main|prose", re.I
+    r"article|content|detail|body|entry|post|news|story|text|noi-?dung|chi-?tiet|main|prose"
 )
 LEAD_HINT = re.compile(
     r"sapo|summary|\blead\b|brief|description|chapeau|tom-?tat|title-content|standfirst|dek|"
     r"subtitle|sub-title|excerpt|intro",
-    re.I,
 )
 # Image captions and credits: text, but not prose that decides where the article is.
-CAPTION_HINT = re.compile(r"caption|credit|legend|photo-?info|image-?desc|img-?desc", re.I)
+CAPTION_HINT = re.compile(r"caption|credit|legend|photo-?info|image-?desc|img-?desc")
 TITLE_SUFFIX = re.compile(r"\s+(?:[-|–—:»]|::)\s+")
 ERROR_PAGE = re.compile(
     r"\b(?:404|403|500|not found|không tìm thấy|page not found|access denied|captcha|"
@@ -89,10 +87,33 @@ SKIP_TAGS = frozenset(
      "video", "map", "dialog"}
 )  # fmt: skip
 CHROME_TAGS = frozenset({"header", "footer", "nav", "aside"})
+# Elements whose class/id hints are read (inline ones are left alone: fewer regex runs, same boxes).
+HINTED_TAGS = BLOCK_TAGS | {"span"}
 # Never the main container.
 NOT_CONTAINERS = frozenset({"html", "a", "p", "span", "li", "h1", "h2", "h3", "h4", "h5", "h6"})
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 HIDDEN_CLASSES = frozenset({"hidden", "d-none", "sr-only", "visually-hidden", "screen-reader-text", "hide", "invisible"})
+
+# Short lines that are never article text, and headings that start the page's tail.
+BOILERPLATE_LINE = re.compile(
+    r"^\W*(?:advert(?:isement)?s?|ads?|sponsored(?: content)?|\d* ?comments?|leave a (?:comment|reply)|"
+    r"share(?: this)?(?: article| story| post| on \w+)?|click here\b.*|tell us what you think\W*|"
+    r"media playback is unsupported.*|this slideshow requires javascript\W*|"
+    r"(?:sign up|subscribe)(?: now| today)?(?: for| to)? (?:our|the)? ?newsletter.*|iklan|"
+    r"quảng cáo|chia sẻ(?: bài viết)?|bình luận|gửi bình luận|in bài(?: viết)?)\W*$",
+    re.I,
+)
+RELATED_HEADING = re.compile(
+    r"^\W*(?:you (?:may|might) (?:also )?like|related(?: articles| stories| posts| news| content| coverage)?|"
+    r"read (?:more|next|also)|more (?:from|on|great|stories|news)\b.*|recommended(?: for you)?|"
+    r"most (?:popular|read)|trending(?: now)?|"
+    r"tin liên quan|bài liên quan|bài viết liên quan|tin cùng chuyên mục|tin khác|các tin khác|xem thêm)\W*$",
+    re.I,
+)
+CREDIT_LINE = re.compile(r"^\W*(?:photo|image|picture|foto|ảnh)\s*(?:copyright|credit)?\s*:?\s*\S", re.I)
+_ALNUM = re.compile(r"[^\W_]")
+MAX_BOILERPLATE_LINE = 80
+TAIL_SHARE = 0.5  # a related-stories heading past this share of the text cuts everything after it
 
 # Content scoring (see find_main_content).
 BOILERPLATE_WEIGHT = 1.5  # a character of link text costs this many characters of prose
@@ -231,6 +252,9 @@ def find_title(root: HtmlElement) -> tuple[str | None, HtmlElement | None]:
 # --- date line --------------------------------------------------------------------------
 
 
+_PAGE_HEADER = re.compile(r"(?:^|[\s_-])(?:site-?)?header(?:$|[\s_-])|top-?bar|topbar|\bclock\b")
+
+
 def _in_chrome(el: HtmlElement) -> bool:
     """Inside the page header/footer/nav, a link, or a list of links."""
     for anc in el.iterancestors():
@@ -240,7 +264,7 @@ def _in_chrome(el: HtmlElement) -> bool:
         if tag == "li" and anc.find(".//a") is not None:
             return True
         label = _label(anc)
-        if label and re.search(r"(?:^|[\s_-])(?:site-?)?header(?:$|[\s_-])|top-?bar|topbar|\bclock\b", label, re.I):
+        if label and _PAGE_HEADER.search(label):
             return True
     return False
 
@@ -256,29 +280,28 @@ def find_date_line(
     scope = body if body is not None else root
     texts: list[tuple[str, HtmlElement]] = []
     title_at: int | None = None
+    begin = counted = chars = 0
     for el in scope.iter(etree.Element):
-        if el.tag in SKIP_TAGS:
-            continue
         if el is title_el:
             title_at = len(texts)
-        if el.text and el.text.strip():
+            begin = counted = title_at + sum(1 for _ in _text_pieces(title_el))
+        if el.tag not in SKIP_TAGS and el.text and el.text.strip():
             texts.append((el.text, el))
-        if el.tail and el.tail.strip() and el.getparent() is not None:
+        if el.tail and el.tail.strip() and el is not scope:
             texts.append((el.tail, el.getparent()))
+        if title_at is not None:
+            while counted < len(texts):
+                chars += len(texts[counted][0].strip())
+                counted += 1
+            if chars > DATE_TEXT_AFTER:
+                break  # far enough past the title
     if title_el is None:
         before, after = [], list(range(len(texts)))
+    elif title_at is None:
+        return None, None
     else:
-        if title_at is None:
-            return None, None
-        start = title_at + sum(1 for _ in _text_pieces(title_el))
         before = list(range(title_at - 1, max(-1, title_at - 1 - DATE_LINES_BEFORE), -1))
-        after = []
-        chars = 0
-        for i in range(start, len(texts)):
-            after.append(i)
-            chars += len(texts[i][0].strip())
-            if chars > DATE_TEXT_AFTER:
-                break
+        after = list(range(begin, len(texts)))
     # interleave: after-title lines first at equal distance (the common layout)
     order: list[int] = []
     for k in range(max(len(before), len(after))):
@@ -380,7 +403,7 @@ class _Page:
                 own_link.append(0)
                 own_commas.append(0)
                 eid = el.get("id")
-                f = _hint_flags(f"{cls or ''} {eid or ''}") if cls or eid else 0
+                f = _hint_flags(f"{cls or ''} {eid or ''}") if (cls or eid) and tag in HINTED_TAGS else 0
                 if tag in CHROME_TAGS:
                     f |= _CHROME
                 if el.get("itemprop") == "articleBody":
@@ -564,6 +587,32 @@ def prune(body: HtmlElement) -> None:
             drop(el)
         elif page.caption[i] and not page.caption[parent[i]] and tag not in ("figure", "table", "img", "figcaption"):
             _as_caption(el)
+    _drop_boilerplate_lines(body)
+
+
+def _drop_boilerplate_lines(body: HtmlElement) -> None:
+    """Lines no article is made of ('Advertisement', 'Comments', '___'); photo credits become
+    captions; a 'Related stories' heading in the last part of the text ends the article."""
+    blocks = [(b, text_of(b)) for b in leaf_blocks(body)]
+    total = sum(len(t) for _, t in blocks) or 1
+    seen = 0
+    cut = False
+    for block, text in blocks:
+        seen += len(text)
+        if cut:
+            drop(block)
+            continue
+        if not text or len(text) > MAX_BOILERPLATE_LINE:
+            continue
+        if not _ALNUM.search(text) and block.find(".//img") is None:
+            drop(block)
+        elif BOILERPLATE_LINE.match(text):
+            drop(block)
+        elif RELATED_HEADING.match(text):
+            drop(block)
+            cut = seen > TAIL_SHARE * total
+        elif CREDIT_LINE.match(text) and block.tag != "figcaption":
+            block.tag = "figcaption"
 
 
 def _as_caption(el: HtmlElement) -> None:
