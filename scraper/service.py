@@ -38,7 +38,10 @@ class _QuietServer(uvicorn.Server):
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind before starting anything, so a taken port is one clear error."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
+    # proto says TCP, and accepted connections inherit it.  With proto 0 every response
+    # shorter than a segment (a gzip feed on loopback) waited ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
