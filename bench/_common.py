@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
@@ -135,13 +136,19 @@ def cpu_count() -> int:
 # PostgreSQL, search_text folded like storage.base.search_text, change_seq
 # continuing the ``articles`` counter.  Bodies, titles and authors cycle
 # through POOL_SIZE pieces of Vietnamese prose made from the fixture pages, so
-# rows differ but the fill needs no Python per row.  Raw pages are not filled.
+# rows differ but the fill needs no Python per row.  When the schema has the
+# near-duplicate tables (migration 0003), every row also gets a signature and
+# BANDS random band keys, so the index a new article is looked up in grows with
+# the archive as it would (random keys: the filled rows are nobody's copies).
+# Raw pages are not filled.
 
 POOL_SIZE = 500
 FILL_CHUNK = 50_000  # rows per INSERT ... SELECT (one transaction each)
 FILL_SOURCES = 20
 FILL_NEWEST = 1_717_200_000  # 2024-06-01T00:00:00Z, published time of row 1; older after
 FILL_SPACING = 137  # seconds between the publish times of two consecutive rows
+FILL_BANDS = 20  # band keys per filled article (scraper.syndication.BANDS)
+FILL_SIGNATURE_BYTES = 400  # scraper.syndication.NUM_PERM uint32 values
 _FILL_COLUMNS = (
     "url, guid, source_id, title, published, modified, authors, agencies, categories,"
     " body_html, body_text, summary, image_url, fingerprint, original_url, search_text,"
@@ -243,6 +250,7 @@ def fill_sqlite(path: str, start: int, stop: int, pool: list[Prose]) -> None:
             hi = min(stop, lo + FILL_CHUNK)
             conn.execute("BEGIN IMMEDIATE")
             (base,) = conn.execute("SELECT value FROM counters WHERE name = 'articles'").fetchone()
+            (last_id,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()
             conn.execute(
                 f"WITH RECURSIVE seq(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM seq WHERE i < ?)"
                 f" INSERT INTO articles ({_FILL_COLUMNS})"
@@ -257,12 +265,28 @@ def fill_sqlite(path: str, start: int, stop: int, pool: list[Prose]) -> None:
                 f" FROM seq JOIN bench_pool p ON p.k = (i * 7919) % {len(pool)}",
                 (lo, hi - 1, base, lo),
             )
+            if _has_table_sqlite(conn, "article_bands"):
+                conn.execute(
+                    "INSERT INTO article_signatures (article_id, signature)"
+                    f" SELECT id, randomblob({FILL_SIGNATURE_BYTES}) FROM articles WHERE id > ?",
+                    (last_id,),
+                )
+                conn.execute(
+                    f"WITH RECURSIVE band(b) AS (SELECT 1 UNION ALL SELECT b + 1 FROM band WHERE b < {FILL_BANDS})"
+                    " INSERT INTO article_bands (band_key, article_id)"
+                    " SELECT random(), id FROM articles, band WHERE id > ? ORDER BY 1",
+                    (last_id,),
+                )
             conn.execute(
                 "UPDATE counters SET value = ? WHERE name = 'articles'", (base + hi - lo,)
             )
             conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def _has_table_sqlite(conn: Any, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
 def fill_postgres(url: str, start: int, stop: int, pool: list[Prose]) -> None:
@@ -278,7 +302,19 @@ def fill_postgres(url: str, start: int, stop: int, pool: list[Prose]) -> None:
                 cur.executemany(
                     "INSERT INTO bench_pool VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", _pool_rows(pool)
                 )
+        # Secondary indexes are dropped for the load and built again afterwards, from
+        # their own definitions (a bulk build is many times faster than row-by-row
+        # GIN and B-tree inserts); unique ones and primary keys stay.
+        secondary = conn.execute(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+            " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid"
+            " WHERE t.relname IN ('articles', 'article_bands', 'article_signatures')"
+            " AND NOT i.indisunique AND NOT i.indisprimary"
+        ).fetchall()
+        for index, _ in secondary:
+            conn.execute(f'DROP INDEX "{index}"')
         published = f"to_timestamp({FILL_NEWEST} - i * {FILL_SPACING})"
+        bands = conn.execute("SELECT to_regclass('article_bands') IS NOT NULL").fetchone() == (True,)
         for lo in range(start, stop, FILL_CHUNK):
             hi = min(stop, lo + FILL_CHUNK)
             with conn.transaction():
@@ -286,6 +322,7 @@ def fill_postgres(url: str, start: int, stop: int, pool: list[Prose]) -> None:
                     "SELECT value FROM counters WHERE name = 'articles' FOR UPDATE"
                 ).fetchone()
                 base = int(row[0]) if row else 0
+                (last_id,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone() or (0,)
                 conn.execute(
                     f"INSERT INTO articles ({_FILL_COLUMNS})"
                     f" SELECT 'https://s' || (i %% {FILL_SOURCES}) || '.bench.example/tin-tuc/bai-viet-' || i,"
@@ -300,7 +337,23 @@ def fill_postgres(url: str, start: int, stop: int, pool: list[Prose]) -> None:
                     f" JOIN bench_pool p ON p.k = (i * 7919) %% {len(pool)}",
                     (base, lo, lo, hi - 1),
                 )
+                if bands:
+                    conn.execute(
+                        "INSERT INTO article_signatures (article_id, signature)"
+                        f" SELECT id, decode(repeat(md5(id::text), {FILL_SIGNATURE_BYTES // 16}), 'hex')"
+                        " FROM articles WHERE id > %s",
+                        (last_id,),
+                    )
+                    conn.execute(
+                        "INSERT INTO article_bands (band_key, article_id)"
+                        " SELECT ('x' || substr(md5(random()::text), 1, 16))::bit(64)::bigint, id"
+                        f" FROM articles, generate_series(1, {FILL_BANDS}) WHERE id > %s ORDER BY 1",
+                        (last_id,),
+                    )
                 conn.execute(
                     "UPDATE counters SET value = %s WHERE name = 'articles'", (base + hi - lo,)
                 )
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        for _, definition in secondary:
+            conn.execute(definition)
         conn.execute("ANALYZE")

@@ -1,0 +1,73 @@
+"""The benchmarks in bench/ still run: each at a tiny size, a few seconds.
+
+They are measurements, not tests, so no number is checked here: only that the
+command exits 0 and prints its table and a GOAL line per goal.  bench/serve.py
+needs wrk and nginx: skipped without them, except in CI (``CI`` set), where
+``.ci/run`` installs them.  PostgreSQL runs reuse the tests' server
+(``pg_server``), handed to the benchmark as ``QKFEED_TEST_PG``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pg_server
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 180
+
+
+def run_bench(name: str, *args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / name), *args],
+        capture_output=True, text=True, timeout=TIMEOUT, cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+    assert done.returncode == 0, f"{name} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    out = done.stdout
+    assert "GOAL MET" in out or "GOAL MISSED" in out, out
+    assert "not measured" not in out, out
+    assert "|---" in out, out  # the table
+    return out
+
+
+def pg_env() -> dict[str, str]:
+    """QKFEED_TEST_PG naming the tests' PostgreSQL server (skips, or fails in CI, without one)."""
+    return {"QKFEED_TEST_PG": pg_server.server().admin_url}
+
+
+def test_backfill_bench() -> None:
+    out = run_bench("backfill.py", "--articles=40", "--hosts=2", "--latency=0.01", "--page-size=10")
+    assert "| 40 (40)" in out  # every article stored, all new
+    assert out.count("GOAL") == 2
+
+
+def test_ingest_bench_sqlite() -> None:
+    out = run_bench("ingest.py", "--sizes=200,400", "--batch=40", "--rounds=1", "--backends=sqlite")
+    assert out.count("GOAL") == 1
+
+
+def test_ingest_bench_postgresql() -> None:
+    out = run_bench("ingest.py", "--sizes=200,400", "--batch=40", "--rounds=1", "--backends=postgresql",
+                    env=pg_env())
+    assert "| postgresql" in out
+
+
+def test_render_bench() -> None:
+    out = run_bench("render.py", "--size=200", "--runs=3", "--backends=sqlite,postgresql", env=pg_env())
+    assert "| sqlite" in out and "| postgresql" in out
+
+
+def test_serve_bench() -> None:
+    missing = [tool for tool in ("wrk", "nginx") if not (shutil.which(tool) or Path("/usr/sbin", tool).exists())]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"{' and '.join(missing)} missing in CI (.ci/run installs them)", pytrace=False)
+        pytest.skip(f"{' and '.join(missing)} not installed (Debian packages wrk, nginx)")
+    out = run_bench("serve.py", "--duration=1", "--articles=100", "--connections=4")
+    assert out.count("GOAL") == 3
