@@ -283,6 +283,13 @@ def _article(sources: Mapping[str, SourceConfig], item: StoredArticle) -> str:
         meta.append(f'<span class="authors">{_e(", ".join(dict.fromkeys(names)))}</span>')
     summary = _excerpt(clean_text(art.summary) or clean_text(art.body_text), SUMMARY_CHARS)
     body = f'<p class="summary">{_e(summary)}</p>' if summary else ""
+    copies = [
+        f'<a href="{_e(sib.link)}">{_e(_source_name(sources, sib.source_id))}</a>'
+        for sib in item.siblings
+        if _linkable(sib.link)
+    ]
+    if copies:
+        body += f'<p class="also">Cũng đăng trên: {", ".join(copies)}</p>'
     return (
         f"<li><article><h3>{heading}</h3>"
         f'<p class="meta">{" · ".join(meta)}</p>{body}</article></li>'

@@ -337,3 +337,17 @@ def test_a_copied_archive_finds_its_clusters_again(tmp_path) -> None:
         assert titles(b.latest(collapse_clusters=True)) == [("qk7", []), ("qdnd", [])]
         assert index_archive(b) == 2
         assert titles(b.latest(collapse_clusters=True)) == titles(a.latest(collapse_clusters=True))
+
+
+def test_page_lists_one_story_with_its_other_copies(store: Store, config) -> None:
+    from feeds.page import PageView, render_page
+
+    put(store, article("qdnd", 1, STORY), article("qk7", 2, republished(STORY, "QK7"), hours=2))
+    items = store.latest(collapse_clusters=True)
+    page = render_page(PageView(config=config, base_url="http://feeds.test", items=items, health=[]))
+    doc = etree.HTML(page)
+    stories = doc.findall(".//ol[@class='articles']/li")
+    assert len(stories) == 1
+    also = stories[0].find(".//p[@class='also']")
+    assert also is not None and "Cũng đăng trên" in "".join(also.itertext())
+    assert [a.get("href") for a in also.findall("a")] == ["https://qk7.example.vn/bai-2?utm_source=rss"]
