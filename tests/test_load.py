@@ -45,9 +45,10 @@ SOAK = float(os.environ.get("QKFEED_SOAK_SECONDS", "20"))
 WARMUP = 5.0
 WRK_TIMEOUT = "10s"  # a request slower than this counts as an error
 # Resident memory grows while caches, the allocator's arenas and the database warm up with
-# the new articles, then stays put (10 minutes by hand: 87 MB after warm-up, 111 MB after
-# 100 s, 111 MB at the end).  Checked: bounded growth, and no growth late in a long soak.
-MAX_GROWTH_MB = 40.0  # warm-up to end of soak
+# the new articles, then stays put (10 minutes by hand, 200 articles published: 139 MB after
+# warm-up, 172 MB at 3 minutes, 175 MB from 6 minutes to the end).  Checked: bounded growth,
+# and no growth late in a long soak.
+MAX_GROWTH_MB = 48.0  # warm-up to end of soak
 PLATEAU_FROM = 120.0  # a soak at least this long must end flat:
 MAX_LATE_GROWTH_MB = 4.0  # growth over its last third
 
