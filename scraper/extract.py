@@ -65,7 +65,6 @@ PLAIN_CONTAINERS = frozenset(
     {"div", "section", "article", "main", "header", "footer", "aside", "nav", "center", "form",
      "address", "details", "summary", "fieldset", "hgroup", "menu", "body", "html"}
 )  # fmt: skip
-INLINE_BREAKING = frozenset({"figure", "table", "ul", "ol", "dl", "blockquote", "pre", "hr"})
 
 
 def _profile_pick(root: HtmlElement, profile: Profile, field: str, raw: RawArticle) -> HtmlElement | None:

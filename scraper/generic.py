@@ -18,9 +18,14 @@ main text  one pass over the page measures every block's own text, link text
            split over several ``<div>`` s is taken whole, and a page's
            sidebar, menus and related boxes are left out), with comment
            sections and other hinted boxes (share, related, newsletter …)
-           never counting as content.  Inside it, ``prune`` drops what a
-           reader would not call the article: link lists, hinted boxes,
-           hidden elements.
+           never counting as content (unless the hinted element holds the
+           title or nearly all the prose: then the hint is a wrapper's,
+           ``Page-ad-margins``).  Inside it, ``prune`` drops what a reader
+           would not call the article: link lists, hinted boxes, hidden
+           elements, lines like "Advertisement" or "Comments", and the tail
+           after a "Related stories" heading; caption and credit boxes
+           become ``<figcaption>``.  A page that renders its text with
+           JavaScript still states it in JSON-LD ``articleBody``.
 byline     at the end of the body (``extract.py``)
 
 Hand-written because the generic extractors (trafilatura, newspaper) get
@@ -41,7 +46,16 @@ from typing import Any
 from lxml import etree
 
 from .dates import parse_datetime, parse_iso
-from .html import BLOCK_TAGS, HtmlElement, class_id, drop, leaf_blocks, link_density, meta_content, text_of
+from .html import (
+    BLOCK_TAGS,
+    HtmlElement,
+    class_id,
+    drop,
+    leaf_blocks,
+    link_density,
+    meta_content,
+    text_of,
+)
 
 __all__ = [
     "find_date_line", "find_lead", "find_main_content", "find_title", "is_noise_block",
@@ -110,14 +124,15 @@ RELATED_HEADING = re.compile(
     r"tin liên quan|bài liên quan|bài viết liên quan|tin cùng chuyên mục|tin khác|các tin khác|xem thêm)\W*$",
     re.I,
 )
-CREDIT_LINE = re.compile(r"^\W*(?:photo|image|picture|foto|ảnh)\s*(?:copyright|credit)?\s*:?\s*\S", re.I)
+CREDIT_LINE = re.compile(
+    r"^\W*(?:photo|image|picture|foto|ảnh)s?\s*(?::|(?:copyright|credit|courtesy|by)\b)|^\W*ảnh minh họa", re.I
+)
 _ALNUM = re.compile(r"[^\W_]")
 MAX_BOILERPLATE_LINE = 80
 TAIL_SHARE = 0.5  # a related-stories heading past this share of the text cuts everything after it
 
 # Content scoring (see find_main_content).
 BOILERPLATE_WEIGHT = 1.5  # a character of link text costs this many characters of prose
-ZONE_JUNK_WEIGHT = 1.0  # text in a hinted box counts this much as boilerplate (prune drops the box anyway)
 ZONE_MAX_SHARE = 0.5  # a hinted box holding this share of the page's prose is not a box
 STRONG_ZONE_MAX_SHARE = 0.8  # the same for strong hints (comments, cookie boxes, ads)
 MIN_PROSE = 25  # shorter blocks are neither content nor boilerplate (headings, datelines)
@@ -457,15 +472,12 @@ class _Page:
         content = [0.0] * n
         junk = [0.0] * n
         order = self.order
-        zone_weight = ZONE_JUNK_WEIGHT
         for i in range(n - 1, 0, -1) if n else ():  # children before their parents; 0 is the scope
             k = own_n[i]
             if k:
                 linked = own_link[i]
                 total[i] += k
-                if inside[i]:
-                    junk[i] += k * zone_weight
-                elif linked * 2 > k:
+                if inside[i] or linked * 2 > k:
                     junk[i] += k
                 elif not caption[i]:  # captions are no prose
                     junk[i] += linked

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 from conftest import config_for
+from fixture_sites import toml_dumps
 
 from feeds.app import create_app
-from fixture_sites import toml_dumps
 from scraper.cli import main
 from scraper.config import config_from_dict
 from scraper.text import clean_text

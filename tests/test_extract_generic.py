@@ -13,8 +13,8 @@ import json
 import tomllib
 
 import pytest
-
 from fixture_sites import REPO_CONFIG, SITES_DIR, all_site_ids, expected_articles
+
 from scraper.config import Profile, config_from_dict
 from scraper.extract import extract_article
 from scraper.normalize import normalize
