@@ -173,7 +173,7 @@ def prose_pool(size: int = POOL_SIZE, seed: int = 7) -> list[Prose]:
 
     from scraper.text import fold_accents
 
-    words = _fixture_words()
+    words = fixture_words()
     rng = random.Random(seed)
     out = []
     for _ in range(size):
@@ -204,7 +204,8 @@ def prose_pool(size: int = POOL_SIZE, seed: int = 7) -> list[Prose]:
     return out
 
 
-def _fixture_words() -> list[str]:
+def fixture_words() -> list[str]:
+    """Lower-cased words of the fixture articles' golden bodies."""
     import html as html_mod
     import json
     import re

@@ -10,7 +10,8 @@ served by a child process (asyncio, HTTP/1.1 keep-alive), so their CPU time
 and memory are not the pipeline's.  Every site is the Quân khu 3 copy of
 ``tests/fixtures/sites/qk3`` grown to ``articles / hosts`` articles: its
 listing page and pager, its three article pages as templates (new path, node
-id, title and date per article), its robots.txt.
+id, title and date per article, and new prose in every body paragraph, so no
+two articles are near-duplicates of each other), its robots.txt.
 
 The pipeline is the one ``run.py backfill`` runs — ``open_store`` (SQLite in a
 temporary directory), ``Fetcher``, ``SourceRunner.backfill`` — for every
@@ -32,6 +33,7 @@ import html
 import json
 import logging
 import math
+import random
 import re
 import subprocess
 import sys
@@ -42,7 +44,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import TESTS, Goal, peak_rss_mb, print_goals, print_table
+from _common import TESTS, Goal, fixture_words, peak_rss_mb, print_goals, print_table
 
 SITE_DIR = TESTS / "fixtures" / "sites" / "qk3"
 LISTING_PATH = "/chinh-tri-xa-hoi"
@@ -60,6 +62,7 @@ WEEKDAYS = ("Thứ hai", "Thứ ba", "Thứ tư", "Thứ năm", "Thứ sáu", "T
 TIME_GOAL = 1.2  # × the politeness limit
 MEMORY_GOAL_MB = 150.0
 BASE = "{{BASE}}"
+_PARAGRAPH = re.compile(r'(<p style="text-align: justify;">)(.*?)(</p>)', re.S)
 
 
 # --- the synthetic sites (run in a child process) -------------------------------------
@@ -128,6 +131,7 @@ class _Site:
         self.robots = (SITE_DIR / "robots.txt").read_bytes()
         # Sidebar links to the copied site's own articles point at this page's articles instead.
         self.fixture_paths = [t.path for t in templates]
+        self.words = fixture_words()
 
     @property
     def pages(self) -> int:
@@ -157,7 +161,19 @@ class _Site:
             .replace(t.date, _vn_date(self.published(i)))
             .replace(BASE, self.base)
         )
-        return text.encode("utf-8")
+        rng = random.Random(f"{self.base}/{i}")
+        return _PARAGRAPH.sub(lambda m: m.group(1) + self._prose(rng, len(m.group(2))) + m.group(3), text).encode("utf-8")
+
+    def _prose(self, rng: random.Random, chars: int) -> str:
+        """About ``chars`` characters of sentences made of fixture words."""
+        out: list[str] = []
+        size = 0
+        while size < chars:
+            words = rng.choices(self.words, k=rng.randint(10, 24))
+            sentence = words[0].capitalize() + " " + " ".join(words[1:]) + "."
+            out.append(sentence)
+            size += len(sentence) + 1
+        return " ".join(out)
 
     def listing(self, page: int) -> bytes:
         first = page * self.page_size
