@@ -2,7 +2,7 @@
 
 The service runs against the fixture sites (every answer delayed, one-second intervals, a
 new article appearing before each restart) and is killed at a random moment of each
-life, until ``QKFEED_CRASH_KILLS`` kills (default 20) landed while a source run was in
+life (0 to MAX_LIFE seconds after it has read its first listing page), until ``QKFEED_CRASH_KILLS`` kills (default 20) landed while a source run was in
 progress.  Right after every restart the feeds it
 serves must be well-formed; at the end every article the sites offer must be stored
 exactly once, as a whole row, in a database that passes ``PRAGMA integrity_check``.
@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import tomllib
+from functools import partial
 from pathlib import Path
 
 import feedparser
@@ -42,8 +43,8 @@ from storage import open_store
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = max(20, int(os.environ.get("QKFEED_CRASH_KILLS", "20")))
 SEED = int(os.environ.get("QKFEED_CRASH_SEED", str(int(time.time()))))
-LATENCY = 0.1  # seconds added to every fixture answer, so runs take a while
-MAX_LIFE = 1.0  # a life lasts a random 0..MAX_LIFE seconds after the service answers
+LATENCY = 0.15  # seconds added to every fixture answer, so runs take a while
+MAX_LIFE = 0.8  # the kill comes a random 0..MAX_LIFE s after the life's first listing is read
 MAX_LIVES = 3 * KILLS  # lives until KILLS of them ended during a source run
 
 
@@ -77,6 +78,10 @@ def check_feeds(svc: ServiceProcess) -> None:
     for path in ("/feed.atom", "/feed.rss"):
         parsed = feedparser.parse(svc.fetch(path))
         assert parsed.bozo == 0, (path, parsed.get("bozo_exception"), svc.log_tail())
+
+
+def listing_read(svc: ServiceProcess) -> bool:
+    return "kind=listing" in svc.log()
 
 
 _RUN_EVENT = re.compile(r"event=(fetch|source_done) source=(\S+)(?: kind=(\w+))?")
@@ -115,6 +120,8 @@ def test_sigkill_during_ingest_loses_and_duplicates_nothing(tmp_path: Path) -> N
             svc.start()  # waits for /healthz
             try:
                 check_feeds(svc)  # right after a restart, whatever the last kill left
+                wait_for(partial(listing_read, svc), 10, "a listing read", interval=0.02,
+                         on_fail=svc.log_tail)  # fmt: skip
                 time.sleep(rng.uniform(0.0, MAX_LIFE))
                 svc.check_alive()
             finally:
