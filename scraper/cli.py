@@ -76,6 +76,16 @@ def _parse_since(value: str) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
+
+
 def _fmt_time(when: datetime | None) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if when else "-"
 
@@ -300,10 +310,16 @@ def cmd_copy(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    from .service import serve
+    from .service import bind_socket, serve
 
-    with _open_store(config) as store:
-        asyncio.run(serve(config, store, host=args.host, port=args.port))
+    host = args.host or config.server.host
+    port = config.server.port if args.port is None else args.port
+    sock = bind_socket(host, port)  # first: a taken port must not leave a new database behind
+    try:
+        with _open_store(config) as store:
+            asyncio.run(serve(config, store, host=host, port=port, sock=sock))
+    finally:
+        sock.close()
     return EXIT_OK
 
 
@@ -362,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(an interrupted backfill continues where it stopped).")
     p.add_argument("source", metavar="SOURCE")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--pages", type=int, metavar="N", help="number of listing pages per start URL")
+    g.add_argument("--pages", type=_positive_int, metavar="N", help="number of listing pages per start URL")
     g.add_argument("--since", type=_parse_since, metavar="DATE", help="stop after the page holding articles older than DATE")
     p.add_argument("--restart", action="store_true", help="ignore saved progress and start from page one")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -372,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Render the combined feed (or one source's) from the store.")
     p.add_argument("--format", choices=["atom", "rss", "json"], default="atom")
     p.add_argument("--source", metavar="ID", help="only this source")
-    p.add_argument("--limit", type=int, metavar="N", help="entries (default: [feed] max_entries)")
+    p.add_argument("--limit", type=_positive_int, metavar="N", help="entries (default: [feed] max_entries)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE atomically (default: stdout)")
     p.set_defaults(func=cmd_feed)
 
@@ -403,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "its copies on other sites, or only the given source's articles.")
     p.add_argument("query", metavar="QUERY")
     p.add_argument("--source", metavar="ID", help="only this source")
-    p.add_argument("--limit", type=int, default=20, metavar="N", help="articles to show (default: 20)")
+    p.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="articles to show (default: 20)")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("migrate", parents=[common], help="apply pending schema migrations",

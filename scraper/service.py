@@ -56,8 +56,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(config: Config, store: object, *, host: str | None = None, port: int | None = None) -> None:
-    """Run scheduler + feed server until a termination signal."""
+async def serve(
+    config: Config,
+    store: object,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    sock: socket.socket | None = None,
+) -> None:
+    """Run scheduler + feed server until a termination signal (on ``sock`` when given)."""
     from feeds.app import create_app
 
     from .http import Fetcher
@@ -67,7 +74,8 @@ async def serve(config: Config, store: object, *, host: str | None = None, port:
 
     host = host or config.server.host
     port = config.server.port if port is None else port
-    sock = bind_socket(host, port)
+    if sock is None:
+        sock = bind_socket(host, port)
     actual_port = sock.getsockname()[1]
     base_url = config.server.base_url or f"http://{host}:{actual_port}"
     app = create_app(config, store, base_url=base_url)

@@ -148,6 +148,7 @@ def test_port_in_use_is_one_clear_error(fixture_sites, tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert not (tmp_path / "qk.db").exists()  # the port is checked before the store is created
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -164,6 +165,15 @@ def test_signal_during_fetch_exits_zero(fresh_sites, tmp_path: Path, sig: signal
     assert "Traceback" not in log
     with sqlite3.connect(tmp_path / "qk.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.parametrize("args", [["feed", "--limit", "0"], ["backfill", "qk3", "--pages", "-1"], ["search", "x", "--limit", "-5"]])
+def test_counts_must_be_positive(fixture_sites, tmp_path: Path, args: list[str]) -> None:
+    cfg = write_config(fixture_sites, tmp_path, free_port())
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "--config", str(cfg), *args],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "must be 1 or more" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_demo_fills_the_page(tmp_path: Path) -> None:
