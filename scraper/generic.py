@@ -127,6 +127,14 @@ RELATED_HEADING = re.compile(
 CREDIT_LINE = re.compile(
     r"^\W*(?:photo|image|picture|foto|ảnh)s?\s*(?::|(?:copyright|credit|courtesy|by)\b)|^\W*ảnh minh họa", re.I
 )
+# A date or "updated …" line (English and Vietnamese labels) in the first part of the text.
+DATELINE = re.compile(
+    r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.? \d{1,2},? \d{4}\b|"
+    r"^\W*(?:updated|published|posted|last modified|cập nhật|đăng)\b[^.]*\d",
+    re.I,
+)
+HEAD_SHARE = 0.2
 _ALNUM = re.compile(r"[^\W_]")
 MAX_BOILERPLATE_LINE = 80
 TAIL_SHARE = 0.5  # a related-stories heading past this share of the text cuts everything after it
@@ -625,6 +633,8 @@ def _drop_boilerplate_lines(body: HtmlElement) -> None:
             cut = seen > TAIL_SHARE * total
         elif CREDIT_LINE.match(text) and block.tag != "figcaption":
             block.tag = "figcaption"
+        elif seen <= HEAD_SHARE * total and DATELINE.search(text):
+            drop(block)  # "Updated 9:02 AM, November 19, 2019" above the text
 
 
 def _as_caption(el: HtmlElement) -> None:
