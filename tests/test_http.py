@@ -538,7 +538,9 @@ def test_robots_cache_retries_failures_sooner() -> None:
 
 def test_host_spacing_and_concurrency_seen_by_the_server(server: FaultServer) -> None:
     delay = 0.15
-    cfg = make_cfg(per_host_concurrency=2, per_host_delay=delay, respect_robots=False)
+    # generous timeouts and no retries: on a loaded machine a retried request would add a start
+    cfg = make_cfg(per_host_concurrency=2, per_host_delay=delay, respect_robots=False,
+                   timeout=10.0, deadline=20.0, retries=0)
 
     async def run() -> None:
         async with Fetcher(cfg) as f:
