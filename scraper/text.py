@@ -14,7 +14,6 @@ import unicodedata
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # Zero-width and soft-hyphen characters editors leave inside words.
 _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _ANY_WS = re.compile(r"\s+")
 # Editor-toolbar leftover seen in qdnd.vn bodies (sites.md, "Text quirks").
 _TOOLBAR_LEFTOVER = re.compile(r"\bleftcenterrightdel\b", re.I)
@@ -38,21 +37,6 @@ def clean_text(text: str | None) -> str:
     text = _INVISIBLE.sub("", nfc(text))
     text = strip_xml_illegal(_TOOLBAR_LEFTOVER.sub(" ", text))
     return _ANY_WS.sub(" ", text).strip()
-
-
-def clean_multiline(text: str | None) -> str:
-    """Like clean_text but keeps paragraph breaks (one blank line between paragraphs)."""
-    if not text:
-        return ""
-    text = html.unescape(text)
-    text = _INVISIBLE.sub("", nfc(text))
-    text = strip_xml_illegal(_TOOLBAR_LEFTOVER.sub(" ", text))
-    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
-    paragraphs: list[str] = []
-    for line in lines:
-        if line:
-            paragraphs.append(line)
-    return "\n\n".join(paragraphs)
 
 
 def fold_accents(text: str) -> str:
