@@ -30,17 +30,14 @@ Settings: ``CONNECT_TIMEOUT`` (unless the URL sets ``connect_timeout``),
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from datetime import datetime
+from typing import Any
 from urllib.parse import unquote
 
 import psycopg
@@ -48,9 +45,10 @@ import psycopg.errors
 from psycopg.conninfo import conninfo_to_dict
 
 from scraper.errors import StorageError
-from scraper.models import Article, Sibling, SourceHealth, StoredArticle
+from scraper.models import Article
 
 from . import _clusters
+from ._common import ARTICLES_COUNTER, KEY_COLUMNS, SQLStoreBase
 from ._migrations import (
     SCHEMA_MIGRATIONS_SQL,
     Migration,
@@ -60,14 +58,9 @@ from ._migrations import (
     newer_schema_error,
 )
 from .base import (
-    DEFAULT_LATEST_LIMIT,
     ClusterKey,
-    LeaseState,
     UpsertResult,
     article_guid,
-    content_unchanged,
-    search_terms,
-    search_text,
     utc,
     utc_now,
 )
@@ -90,21 +83,12 @@ MIGRATION_LOCK_KEY = 0x716B66656564
 # Attempts of one upsert that keeps losing insert races to other connections.
 UPSERT_ATTEMPTS = 5
 IN_CHUNK = 1000
-REEXTRACT_BATCH = 50
-LAST_DAY = timedelta(hours=24)
-ARTICLES_COUNTER = "articles"
 PRIVILEGES_HINT = "check the role's privileges on the database"
 # A password shorter than this is not scrubbed from messages (it would mangle them).
 MIN_SCRUB_LENGTH = 3
 
-_ARTICLE_COLUMNS = (
-    "id, guid, url, source_id, title, published, authors, agencies, body_html, body_text,"
-    " summary, image_url, categories, modified, fingerprint, original_url, first_seen, updated"
-)
-_SORT_KEY = "COALESCE(published, first_seen)"
 # The password of user:password@host (what urlsplit cannot parse is still scrubbed).
 _USERINFO = re.compile(r"[^@/?#]*?:([^@/?#]*)@")
-_KEY_COLUMNS = "SELECT fingerprint, title, published, authors, id FROM articles WHERE url = %s"
 # Full-text match (migration 0002): every word of the folded query, as whole words.
 _MATCHES = (
     "qkfeed_search_vector(search_text) @@ plainto_tsquery('simple', qkfeed_search_words(%s))"
@@ -115,7 +99,7 @@ class _LostRace(Exception):
     """Another connection inserted the URL between our read and our insert."""
 
 
-class PostgresStore:
+class PostgresStore(SQLStoreBase):
     """A Store in one PostgreSQL database, named by a ``postgresql://`` URL.
 
     ``migrations`` replaces the bundled ones (tests use it); ``open_store``
@@ -277,12 +261,12 @@ class PostgresStore:
         cluster_key: ClusterKey | None = None,
     ) -> UpsertResult:
         when = utc(now, "now") if now is not None else utc_now()
-        content = _content_params(article)
+        content = self._content_params(article)
         page = zlib.compress(raw_html) if raw_html is not None else None
         with self._lock, self._errors():
             conn = self._connection()
-            row = conn.execute(_KEY_COLUMNS, (article.url,)).fetchone()
-            if row is not None and _unchanged(article, row):
+            row = conn.execute(KEY_COLUMNS.replace("?", "%s"), (article.url,)).fetchone()
+            if row is not None and self._unchanged(article, row):
                 return "unchanged"
             for _ in range(UPSERT_ATTEMPTS):
                 try:
@@ -304,8 +288,8 @@ class PostgresStore:
         when: datetime,
         cluster_key: ClusterKey | None,
     ) -> UpsertResult:
-        row = conn.execute(_KEY_COLUMNS + " FOR UPDATE", (article.url,)).fetchone()
-        if row is not None and _unchanged(article, row):
+        row = conn.execute(KEY_COLUMNS.replace("?", "%s") + " FOR UPDATE", (article.url,)).fetchone()
+        if row is not None and self._unchanged(article, row):
             return "unchanged"
         seq = _next_seq(conn)
         result: UpsertResult
@@ -359,353 +343,59 @@ class PostgresStore:
                 found.update(url for (url,) in rows)
         return found
 
-    def get_article(self, url: str) -> StoredArticle | None:
-        with self._reading() as conn:
-            row = conn.execute(
-                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE url = %s", (url,)
-            ).fetchone()
-        return _stored(row) if row is not None else None
+    # -- hooks of SQLStoreBase ---------------------------------------------
 
-    def count_articles(self, source_id: str | None = None) -> int:
-        with self._reading() as conn:
-            if source_id is None:
-                row = conn.execute("SELECT COUNT(*) FROM articles").fetchone()
-            else:
-                row = conn.execute(
-                    "SELECT COUNT(*) FROM articles WHERE source_id = %s", (source_id,)
-                ).fetchone()
-        assert row is not None
-        return int(row[0])
+    JSON_PARAM = "?::jsonb"
 
-    def latest(
-        self,
-        *,
-        source_id: str | None = None,
-        limit: int = DEFAULT_LATEST_LIMIT,
-        q: str | None = None,
-        since: datetime | None = None,
-        collapse_clusters: bool = False,
-    ) -> list[StoredArticle]:
-        if limit <= 0:
-            return []
-        collapse = collapse_clusters and source_id is None
-        where: list[str] = []
-        params: list[Any] = []
-        if source_id is not None:
-            where.append("source_id = %s")
-            params.append(source_id)
-        if since is not None:
-            where.append(f"{_SORT_KEY} >= %s")
-            params.append(utc(since, "since"))
-        terms = search_terms(q) if q is not None else []
-        if q is not None and not terms and q.strip():
-            return []  # nothing searchable in it (punctuation only)
-        if terms:
-            if collapse:  # a story matches when any of its copies does
-                where.append(
-                    f"id IN (SELECT COALESCE(cluster_id, id) FROM articles WHERE {_MATCHES})"
-                )
-            else:
-                where.append(_MATCHES)
-            params.append(" ".join(terms))
-        if collapse:
-            where.append("(cluster_id IS NULL OR cluster_id = id)")
-        sql = f"SELECT {_ARTICLE_COLUMNS}, cluster_id FROM articles"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {_SORT_KEY} DESC, id DESC LIMIT %s"
-        params.append(limit)
-        with self._reading() as conn:
-            rows = conn.execute(sql, params).fetchall()  # type: ignore[call-overload]
-            leaders = [row[0] for row in rows if collapse and row[-1] is not None]
-            siblings = _siblings(_clusters.sibling_rows(_runner(conn), leaders, _SIBLING_COLUMNS))
-        return [replace(_stored(row[:-1]), siblings=siblings.get(row[0], ())) for row in rows]
+    @property
+    def _label(self) -> str:
+        return f"PostgreSQL database {self._name}"
 
-    def version(self) -> str:
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT value FROM counters WHERE name = %s", (ARTICLES_COUNTER,)
-            ).fetchone()
-        return str(row[0] if row is not None else 0)
+    def _runner(self, conn: psycopg.Connection[Any]) -> _clusters.Run:
+        return _runner(conn)
 
-    # -- conditional GET ---------------------------------------------------
+    def _next_seq(self, conn: psycopg.Connection[Any]) -> int:
+        return _next_seq(conn)
 
-    def http_cache_get(self, url: str) -> tuple[str | None, str | None]:
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT etag, last_modified FROM http_cache WHERE url = %s", (url,)
-            ).fetchone()
-        return (row[0], row[1]) if row is not None else (None, None)
+    @staticmethod
+    def _ts(value: datetime) -> datetime:
+        return value
 
-    def http_cache_put(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        with self._writing() as conn:
-            conn.execute(
-                "INSERT INTO http_cache (url, etag, last_modified, stored_at)"
-                " VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (url) DO UPDATE SET etag = EXCLUDED.etag,"
-                " last_modified = EXCLUDED.last_modified, stored_at = EXCLUDED.stored_at",
-                (url, etag, last_modified, utc_now()),
-            )
+    @staticmethod
+    def _dt_req(value: datetime) -> datetime:
+        return utc(value)
 
-    # -- runs and health ---------------------------------------------------
+    @staticmethod
+    def _load_json(value: Any) -> Any:
+        return value  # jsonb comes back decoded
 
-    def record_run(
-        self,
-        source_id: str,
-        *,
-        started: datetime,
-        finished: datetime,
-        ok: bool,
-        new: int,
-        updated: int,
-        errors: int,
-        message: str | None = None,
-        degraded: str | None = None,
-    ) -> None:
-        started = utc(started, "started")
-        finished = utc(finished, "finished")
-        with self._writing() as conn:
-            conn.execute(
-                "INSERT INTO runs (source_id, started, finished, ok, new_count, updated_count,"
-                " error_count, message, degraded) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (source_id, started, finished, bool(ok), new, updated, errors, message, degraded),
-            )
-            # The inserted consecutive_failures is 0 for an ok run and 1 for a failure.
-            conn.execute(
-                "INSERT INTO source_state (source_id, last_run, last_success, last_errors,"
-                " consecutive_failures, last_error, degraded)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (source_id) DO UPDATE SET"
-                " last_run = EXCLUDED.last_run,"
-                " last_success = COALESCE(EXCLUDED.last_success, source_state.last_success),"
-                " last_errors = EXCLUDED.last_errors,"
-                " consecutive_failures = CASE WHEN EXCLUDED.consecutive_failures = 0 THEN 0"
-                " ELSE source_state.consecutive_failures + 1 END,"
-                " last_error = EXCLUDED.last_error,"
-                " degraded = EXCLUDED.degraded",
-                (
-                    source_id,
-                    started,
-                    started if ok else None,
-                    errors,
-                    0 if ok else 1,
-                    message,
-                    degraded,
-                ),
-            )
+    def _search_clause(self, terms: Sequence[str], collapse: bool) -> tuple[str, Any]:
+        if collapse:  # a story matches when any of its copies does
+            return f"id IN (SELECT COALESCE(cluster_id, id) FROM articles WHERE {_MATCHES})", " ".join(terms)
+        return _MATCHES, " ".join(terms)
 
-    def source_health(
-        self, source_ids: Iterable[str], *, now: datetime | None = None
-    ) -> list[SourceHealth]:
-        ids = list(dict.fromkeys(source_ids))
-        day_ago = (utc(now, "now") if now is not None else utc_now()) - LAST_DAY
+    def _health_rows(
+        self, conn: psycopg.Connection[Any], ids: list[str], day_ago: datetime
+    ) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[Any, ...]]]:
         counts: dict[str, tuple[int, int]] = {}
         states: dict[str, tuple[Any, ...]] = {}
-        with self._reading() as conn:
-            for sid, total, last_day in conn.execute(
-                "SELECT source_id, COUNT(*), COUNT(*) FILTER (WHERE first_seen >= %s)"
-                " FROM articles WHERE source_id = ANY(%s) GROUP BY source_id",
-                (day_ago, ids),
-            ):
-                counts[sid] = (int(total), int(last_day))
-            for row in conn.execute(
-                "SELECT source_id, last_run, last_success, last_errors, consecutive_failures,"
-                " last_error, degraded FROM source_state WHERE source_id = ANY(%s)",
-                (ids,),
-            ):
-                states[row[0]] = tuple(row[1:])
-        health = []
-        for sid in ids:
-            total, last_day = counts.get(sid, (0, 0))
-            last_run, last_success, errors, failures, last_error, degraded = states.get(
-                sid, (None, None, 0, 0, None, None)
-            )
-            health.append(
-                SourceHealth(
-                    source_id=sid,
-                    last_run=_dt(last_run),
-                    last_success=_dt(last_success),
-                    articles=total,
-                    errors=int(errors),
-                    consecutive_failures=int(failures),
-                    last_error=last_error,
-                    degraded=degraded,
-                    articles_last_day=last_day,
-                )
-            )
-        return health
+        for sid, total, last_day in conn.execute(
+            "SELECT source_id, COUNT(*), COUNT(*) FILTER (WHERE first_seen >= %s)"
+            " FROM articles WHERE source_id = ANY(%s) GROUP BY source_id",
+            (day_ago, ids),
+        ):
+            counts[sid] = (int(total), int(last_day))
+        for row in conn.execute(
+            "SELECT source_id, last_run, last_success, last_errors, consecutive_failures,"
+            " last_error, degraded FROM source_state WHERE source_id = ANY(%s)",
+            (ids,),
+        ):
+            states[row[0]] = tuple(row[1:])
+        return counts, states
 
-    # -- backfill ----------------------------------------------------------
-
-    def backfill_state_get(self, source_id: str) -> dict[str, Any] | None:
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT state FROM backfill_state WHERE source_id = %s", (source_id,)
-            ).fetchone()
-        if row is None:
-            return None
-        state = row[0]
-        if not isinstance(state, dict):
-            raise StorageError(
-                f"PostgreSQL database {self._name}: backfill state of {source_id}"
-                " is not a JSON object"
-            )
-        return state
-
-    def backfill_state_put(self, source_id: str, state: dict[str, Any]) -> None:
-        if not isinstance(state, dict):
-            raise TypeError(f"backfill state must be a dict, got {type(state).__name__}")
-        text = json.dumps(state, ensure_ascii=False, sort_keys=True)
-        with self._writing() as conn:
-            conn.execute(
-                "INSERT INTO backfill_state (source_id, state, updated_at)"
-                " VALUES (%s, %s::jsonb, %s)"
-                " ON CONFLICT (source_id) DO UPDATE SET state = EXCLUDED.state,"
-                " updated_at = EXCLUDED.updated_at",
-                (source_id, text, utc_now()),
-            )
-
-    def backfill_state_clear(self, source_id: str) -> None:
-        with self._writing() as conn:
-            conn.execute("DELETE FROM backfill_state WHERE source_id = %s", (source_id,))
-
-    # -- re-extraction -----------------------------------------------------
-
-    def pages_for_reextract(self, source_id: str | None = None) -> Iterator[tuple[str, str, bytes]]:
-        """Pages in URL order (the database's collation), read in small batches so
-        the lock is never held by the caller.
-
-        A page whose stored bytes do not decompress is logged and skipped.
-        """
-        after = ""
-        while True:
-            sql = (
-                "SELECT p.url, a.source_id, p.html FROM pages p JOIN articles a ON a.url = p.url"
-                " WHERE p.url > %s"
-            )
-            params: list[Any] = [after]
-            if source_id is not None:
-                sql += " AND a.source_id = %s"
-                params.append(source_id)
-            sql += " ORDER BY p.url LIMIT %s"
-            params.append(REEXTRACT_BATCH)
-            with self._reading() as conn:
-                batch = conn.execute(sql, params).fetchall()  # type: ignore[call-overload]
-            for url, sid, compressed in batch:
-                try:
-                    html = zlib.decompress(compressed)
-                except zlib.error as exc:
-                    log.warning("stored page of %s is corrupt (%s); skipped", url, exc)
-                    continue
-                yield url, sid, html
-            if len(batch) < REEXTRACT_BATCH:
-                return
-            after = batch[-1][0]
-
-    # -- near-duplicates (files the articles the upserts did not) ----------
-
-    def unfiled(self, *, after_id: int = 0, limit: int = 100) -> list[StoredArticle]:
-        with self._reading() as conn:
-            ids = _clusters.unfiled_ids(_runner(conn), after_id, limit)
-            if not ids:
-                return []
-            marks = ", ".join(["%s"] * len(ids))
-            rows = conn.execute(
-                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks}) ORDER BY id", ids
-            ).fetchall()
-        return [_stored(row) for row in rows]
-
-    def file_article(self, url: str, cluster_key: ClusterKey | None) -> None:
-        with self._writing() as conn:
-            _next_seq(conn)  # feeds change; in PostgreSQL its row lock orders this with upserts
-            row = conn.execute("SELECT id, source_id FROM articles WHERE url = %s", (url,)).fetchone()
-            if row is None:
-                return
-            if cluster_key is None:
-                _clusters.mark_keyless(_runner(conn), int(row[0]))
-            else:
-                _clusters.file_article(_runner(conn), int(row[0]), row[1], cluster_key)
-
-    # -- source leases -----------------------------------------------------
-    # Times are the server's clock (one clock for workers on many machines)
+    # Leases go by the server's clock (one clock for workers on many machines)
     # unless ``now`` is given.
-
-    def take_lease(
-        self,
-        source_id: str,
-        holder: str,
-        *,
-        ttl: float,
-        min_gap: float,
-        steal_from: str | None = None,
-        now: datetime | None = None,
-    ) -> LeaseState:
-        with self._writing() as conn:
-            when = self._now(conn, now)
-            taken = conn.execute(
-                "INSERT INTO source_leases (source_id, holder, expires, last_run, last_holder)"
-                " VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT (source_id) DO UPDATE SET holder = EXCLUDED.holder,"
-                " expires = EXCLUDED.expires, last_run = EXCLUDED.last_run,"
-                " last_holder = EXCLUDED.last_holder"
-                " WHERE (source_leases.holder IS NULL OR source_leases.expires <= %s"
-                " OR source_leases.holder IN (%s, %s))"
-                " AND (source_leases.last_run IS NULL OR source_leases.last_run <= %s)"
-                " RETURNING source_id",
-                (
-                    source_id,
-                    holder,
-                    when + timedelta(seconds=ttl),
-                    when,
-                    holder,
-                    when,
-                    holder,
-                    steal_from or holder,
-                    when - timedelta(seconds=min_gap),
-                ),
-            ).fetchall()
-            row = conn.execute(
-                "SELECT holder, expires, last_run FROM source_leases WHERE source_id = %s",
-                (source_id,),
-            ).fetchone()
-        assert row is not None
-        return LeaseState(bool(taken), row[0], _dt(row[1]), _dt(row[2]), when)
-
-    def renew_lease(
-        self, source_id: str, holder: str, *, ttl: float, now: datetime | None = None
-    ) -> bool:
-        with self._writing() as conn:
-            when = self._now(conn, now)
-            rows = conn.execute(
-                "UPDATE source_leases SET expires = %s WHERE source_id = %s AND holder = %s"
-                " RETURNING source_id",
-                (when + timedelta(seconds=ttl), source_id, holder),
-            ).fetchall()
-        return bool(rows)
-
-    def release_lease(
-        self,
-        source_id: str,
-        holder: str,
-        *,
-        last_run: datetime | None,
-        now: datetime | None = None,
-    ) -> None:
-        with self._writing() as conn:
-            if last_run is None:
-                conn.execute(
-                    "UPDATE source_leases SET holder = NULL, expires = NULL"
-                    " WHERE source_id = %s AND holder = %s",
-                    (source_id, holder),
-                )
-            else:
-                conn.execute(
-                    "UPDATE source_leases SET holder = NULL, expires = NULL, last_run = %s,"
-                    " last_holder = holder WHERE source_id = %s AND holder = %s",
-                    (utc(last_run, "last_run"), source_id, holder),
-                )
-
-    def _now(self, conn: psycopg.Connection[Any], now: datetime | None) -> datetime:
+    def _clock(self, conn: psycopg.Connection[Any], now: datetime | None) -> datetime:
         if now is not None:
             return utc(now, "now")
         row = conn.execute("SELECT clock_timestamp()").fetchone()
@@ -720,17 +410,6 @@ class PostgresStore:
             if self._conn is not None:
                 conn, self._conn = self._conn, None
                 conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._name!r})"
@@ -798,26 +477,6 @@ def _runner(conn: psycopg.Connection[Any]) -> _clusters.Run:
     return run
 
 
-_SIBLING_COLUMNS = "id, url, original_url, source_id, title, published, first_seen"
-
-
-def _siblings(rows: Iterable[Sequence[Any]]) -> dict[int, tuple[Sibling, ...]]:
-    """Sibling rows (``_SIBLING_COLUMNS`` + cluster_id) grouped by cluster, in row order."""
-    found: dict[int, list[Sibling]] = {}
-    for id_, url, original_url, source_id, title, published, first_seen, cluster in rows:
-        found.setdefault(int(cluster), []).append(
-            Sibling(
-                id=int(id_),
-                url=url,
-                link=original_url or url,
-                source_id=source_id,
-                title=title,
-                published=utc(published or first_seen),
-            )
-        )
-    return {cluster: tuple(items) for cluster, items in found.items()}
-
-
 def _next_seq(conn: psycopg.Connection[Any]) -> int:
     row = conn.execute(
         "UPDATE counters SET value = value + 1 WHERE name = %s RETURNING value",
@@ -828,85 +487,7 @@ def _next_seq(conn: psycopg.Connection[Any]) -> int:
     return int(row[0])
 
 
-def _unchanged(article: Article, row: Sequence[Any]) -> bool:
-    fingerprint, title, published, authors = row[:4]
-    return content_unchanged(
-        article,
-        fingerprint=fingerprint,
-        title=title,
-        published=_dt(published),
-        authors=tuple(authors),
-    )
-
-
-def _content_params(a: Article) -> tuple[Any, ...]:
-    """The content columns, in the order the INSERT and UPDATE above list them."""
-    return (
-        a.title,
-        utc(a.published, "published") if a.published is not None else None,
-        utc(a.modified, "modified") if a.modified is not None else None,
-        _json_list(a.authors),
-        _json_list(a.agencies),
-        _json_list(a.categories),
-        a.body_html,
-        a.body_text,
-        a.summary,
-        a.image_url,
-        a.fingerprint,
-        a.original_url,
-        search_text(a),
-    )
-
-
-def _stored(row: Sequence[Any]) -> StoredArticle:
-    (
-        id_,
-        guid,
-        url,
-        source_id,
-        title,
-        published,
-        authors,
-        agencies,
-        body_html,
-        body_text,
-        summary,
-        image_url,
-        categories,
-        modified,
-        fingerprint,
-        original_url,
-        first_seen,
-        updated,
-    ) = row
-    article = Article(
-        url=url,
-        source_id=source_id,
-        title=title,
-        published=_dt(published),
-        authors=tuple(authors),
-        agencies=tuple(agencies),
-        body_html=body_html,
-        body_text=body_text,
-        summary=summary,
-        image_url=image_url,
-        categories=tuple(categories),
-        modified=_dt(modified),
-        fingerprint=fingerprint,
-        original_url=original_url,
-    )
-    return StoredArticle(
-        id=int(id_),
-        guid=guid,
-        article=article,
-        first_seen=utc(first_seen),
-        updated=utc(updated),
-    )
-
-
 def _dt(value: datetime | None) -> datetime | None:
     return utc(value) if value is not None else None
 
 
-def _json_list(values: Iterable[str]) -> str:
-    return json.dumps(list(values), ensure_ascii=False)

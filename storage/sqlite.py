@@ -30,16 +30,15 @@ import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from scraper.errors import StorageError
-from scraper.models import Article, Sibling, SourceHealth, StoredArticle
+from scraper.models import Article
 
 from . import _clusters
+from ._common import ARTICLES_COUNTER, KEY_COLUMNS, SQLStoreBase
 from ._migrations import (
     SCHEMA_MIGRATIONS_SQL,
     Migration,
@@ -49,15 +48,10 @@ from ._migrations import (
     newer_schema_error,
 )
 from .base import (
-    DEFAULT_LATEST_LIMIT,
     ClusterKey,
-    LeaseState,
     UpsertResult,
     article_guid,
-    content_unchanged,
     fts5_query,
-    search_terms,
-    search_text,
     utc,
     utc_now,
 )
@@ -82,19 +76,10 @@ TYPE_MACROS = {
 }
 # Bound parameters per statement when a list of URLs or ids is queried.
 IN_CHUNK = 500
-REEXTRACT_BATCH = 50
-LAST_DAY = timedelta(hours=24)
-ARTICLES_COUNTER = "articles"
 PERMISSIONS_HINT = "check the permissions of the file and of its directory"
 
-_ARTICLE_COLUMNS = (
-    "id, guid, url, source_id, title, published, authors, agencies, body_html, body_text,"
-    " summary, image_url, categories, modified, fingerprint, original_url, first_seen, updated"
-)
-_SORT_KEY = "COALESCE(published, first_seen)"
 
-
-class SQLiteStore:
+class SQLiteStore(SQLStoreBase):
     """A Store in one SQLite file (or ``":memory:"``).
 
     ``migrations`` replaces the bundled ones (tests use it); ``open_store``
@@ -261,20 +246,11 @@ class SQLiteStore:
         cluster_key: ClusterKey | None = None,
     ) -> UpsertResult:
         now_text = _ts(utc(now, "now") if now is not None else utc_now())
-        content = _content_params(article)
+        content = self._content_params(article)
         page = zlib.compress(raw_html) if raw_html is not None else None
         with self._writing() as conn:
-            row = conn.execute(
-                "SELECT fingerprint, title, published, authors, id FROM articles WHERE url = ?",
-                (article.url,),
-            ).fetchone()
-            if row is not None and content_unchanged(
-                article,
-                fingerprint=row[0],
-                title=row[1],
-                published=_dt(row[2]),
-                authors=tuple(json.loads(row[3])),
-            ):
+            row = conn.execute(KEY_COLUMNS, (article.url,)).fetchone()
+            if row is not None and self._unchanged(article, row):
                 return "unchanged"
             seq = _next_seq(conn)
             if row is None:
@@ -327,349 +303,57 @@ class SQLiteStore:
                 found.update(url for (url,) in rows)
         return found
 
-    def get_article(self, url: str) -> StoredArticle | None:
-        with self._reading() as conn:
-            row = conn.execute(
-                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE url = ?", (url,)
-            ).fetchone()
-        return _stored(row) if row is not None else None
+    # -- hooks of SQLStoreBase ---------------------------------------------
 
-    def count_articles(self, source_id: str | None = None) -> int:
-        with self._reading() as conn:
-            if source_id is None:
-                (count,) = conn.execute("SELECT COUNT(*) FROM articles").fetchone()
-            else:
-                (count,) = conn.execute(
-                    "SELECT COUNT(*) FROM articles WHERE source_id = ?", (source_id,)
-                ).fetchone()
-        return int(count)
+    @property
+    def _label(self) -> str:
+        return f"SQLite database {self._path}"
 
-    def latest(
-        self,
-        *,
-        source_id: str | None = None,
-        limit: int = DEFAULT_LATEST_LIMIT,
-        q: str | None = None,
-        since: datetime | None = None,
-        collapse_clusters: bool = False,
-    ) -> list[StoredArticle]:
-        if limit <= 0:
-            return []
-        collapse = collapse_clusters and source_id is None
-        where: list[str] = []
-        params: list[Any] = []
-        if source_id is not None:
-            where.append("source_id = ?")
-            params.append(source_id)
-        if since is not None:
-            where.append(f"{_SORT_KEY} >= ?")
-            params.append(_ts(utc(since, "since")))
-        terms = search_terms(q) if q is not None else []
-        if q is not None and not terms and q.strip():
-            return []  # nothing searchable in it (punctuation only)
-        if terms:
-            matches = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"
-            if collapse:  # a story matches when any of its copies does
-                matches = f"SELECT COALESCE(cluster_id, id) FROM articles WHERE id IN ({matches})"
-            where.append(f"id IN ({matches})")
-            params.append(fts5_query(terms))
-        if collapse:
-            where.append("(cluster_id IS NULL OR cluster_id = id)")
-        sql = f"SELECT {_ARTICLE_COLUMNS}, cluster_id FROM articles"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {_SORT_KEY} DESC, id DESC LIMIT ?"
-        params.append(limit)
-        with self._reading() as conn:
-            rows = conn.execute(sql, params).fetchall()
-            leaders = [row[0] for row in rows if collapse and row[-1] is not None]
-            siblings = _siblings(_clusters.sibling_rows(_runner(conn), leaders, _SIBLING_COLUMNS))
-        return [replace(_stored(row[:-1]), siblings=siblings.get(row[0], ())) for row in rows]
+    def _runner(self, conn: sqlite3.Connection) -> _clusters.Run:
+        return _runner(conn)
 
-    def version(self) -> str:
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT value FROM counters WHERE name = ?", (ARTICLES_COUNTER,)
-            ).fetchone()
-        return str(row[0] if row is not None else 0)
+    def _next_seq(self, conn: sqlite3.Connection) -> int:
+        return _next_seq(conn)
 
-    # -- conditional GET ---------------------------------------------------
+    @staticmethod
+    def _ts(value: datetime) -> str:
+        return _ts(value)
 
-    def http_cache_get(self, url: str) -> tuple[str | None, str | None]:
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT etag, last_modified FROM http_cache WHERE url = ?", (url,)
-            ).fetchone()
-        return (row[0], row[1]) if row is not None else (None, None)
+    @staticmethod
+    def _dt_req(value: str) -> datetime:
+        return _dt_req(value)
 
-    def http_cache_put(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        with self._writing() as conn:
-            conn.execute(
-                "INSERT INTO http_cache (url, etag, last_modified, stored_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (url) DO UPDATE SET etag = excluded.etag,"
-                " last_modified = excluded.last_modified, stored_at = excluded.stored_at",
-                (url, etag, last_modified, _ts(utc_now())),
-            )
+    @staticmethod
+    def _load_json(value: str) -> Any:
+        return json.loads(value)
 
-    # -- runs and health ---------------------------------------------------
+    def _search_clause(self, terms: Sequence[str], collapse: bool) -> tuple[str, Any]:
+        matches = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"
+        if collapse:  # a story matches when any of its copies does
+            matches = f"SELECT COALESCE(cluster_id, id) FROM articles WHERE id IN ({matches})"
+        return f"id IN ({matches})", fts5_query(terms)
 
-    def record_run(
-        self,
-        source_id: str,
-        *,
-        started: datetime,
-        finished: datetime,
-        ok: bool,
-        new: int,
-        updated: int,
-        errors: int,
-        message: str | None = None,
-        degraded: str | None = None,
-    ) -> None:
-        started_text = _ts(utc(started, "started"))
-        finished_text = _ts(utc(finished, "finished"))
-        with self._writing() as conn:
-            conn.execute(
-                "INSERT INTO runs (source_id, started, finished, ok, new_count, updated_count,"
-                " error_count, message, degraded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    source_id,
-                    started_text,
-                    finished_text,
-                    bool(ok),
-                    new,
-                    updated,
-                    errors,
-                    message,
-                    degraded,
-                ),
-            )
-            # The inserted consecutive_failures is 0 for an ok run and 1 for a failure.
-            conn.execute(
-                "INSERT INTO source_state (source_id, last_run, last_success, last_errors,"
-                " consecutive_failures, last_error, degraded) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (source_id) DO UPDATE SET"
-                " last_run = excluded.last_run,"
-                " last_success = COALESCE(excluded.last_success, source_state.last_success),"
-                " last_errors = excluded.last_errors,"
-                " consecutive_failures = CASE WHEN excluded.consecutive_failures = 0 THEN 0"
-                " ELSE source_state.consecutive_failures + 1 END,"
-                " last_error = excluded.last_error,"
-                " degraded = excluded.degraded",
-                (
-                    source_id,
-                    started_text,
-                    started_text if ok else None,
-                    errors,
-                    0 if ok else 1,
-                    message,
-                    degraded,
-                ),
-            )
-
-    def source_health(
-        self, source_ids: Iterable[str], *, now: datetime | None = None
-    ) -> list[SourceHealth]:
-        ids = list(dict.fromkeys(source_ids))
-        day_ago = _ts((utc(now, "now") if now is not None else utc_now()) - LAST_DAY)
+    def _health_rows(
+        self, conn: sqlite3.Connection, ids: list[str], day_ago: datetime
+    ) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[Any, ...]]]:
         counts: dict[str, tuple[int, int]] = {}
         states: dict[str, tuple[Any, ...]] = {}
-        with self._reading() as conn:
-            for chunk in _chunks(ids, IN_CHUNK):
-                marks = ", ".join("?" * len(chunk))
-                for sid, total, last_day in conn.execute(
-                    "SELECT source_id, COUNT(*),"
-                    " COALESCE(SUM(CASE WHEN first_seen >= ? THEN 1 ELSE 0 END), 0)"
-                    f" FROM articles WHERE source_id IN ({marks}) GROUP BY source_id",
-                    [day_ago, *chunk],
-                ):
-                    counts[sid] = (int(total), int(last_day))
-                for row in conn.execute(
-                    "SELECT source_id, last_run, last_success, last_errors, consecutive_failures,"
-                    f" last_error, degraded FROM source_state WHERE source_id IN ({marks})",
-                    chunk,
-                ):
-                    states[row[0]] = row[1:]
-        health = []
-        for sid in ids:
-            total, last_day = counts.get(sid, (0, 0))
-            last_run, last_success, errors, failures, last_error, degraded = states.get(
-                sid, (None, None, 0, 0, None, None)
-            )
-            health.append(
-                SourceHealth(
-                    source_id=sid,
-                    last_run=_dt(last_run),
-                    last_success=_dt(last_success),
-                    articles=total,
-                    errors=int(errors),
-                    consecutive_failures=int(failures),
-                    last_error=last_error,
-                    degraded=degraded,
-                    articles_last_day=last_day,
-                )
-            )
-        return health
-
-    # -- backfill ----------------------------------------------------------
-
-    def backfill_state_get(self, source_id: str) -> dict[str, Any] | None:
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT state FROM backfill_state WHERE source_id = ?", (source_id,)
-            ).fetchone()
-        if row is None:
-            return None
-        state = json.loads(row[0])
-        if not isinstance(state, dict):
-            raise StorageError(
-                f"SQLite database {self._path}: backfill state of {source_id} is not a JSON object"
-            )
-        return state
-
-    def backfill_state_put(self, source_id: str, state: dict[str, Any]) -> None:
-        if not isinstance(state, dict):
-            raise TypeError(f"backfill state must be a dict, got {type(state).__name__}")
-        text = json.dumps(state, ensure_ascii=False, sort_keys=True)
-        with self._writing() as conn:
-            conn.execute(
-                "INSERT INTO backfill_state (source_id, state, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (source_id) DO UPDATE SET state = excluded.state,"
-                " updated_at = excluded.updated_at",
-                (source_id, text, _ts(utc_now())),
-            )
-
-    def backfill_state_clear(self, source_id: str) -> None:
-        with self._writing() as conn:
-            conn.execute("DELETE FROM backfill_state WHERE source_id = ?", (source_id,))
-
-    # -- re-extraction -----------------------------------------------------
-
-    def pages_for_reextract(self, source_id: str | None = None) -> Iterator[tuple[str, str, bytes]]:
-        """Pages in URL order, read in small batches so the lock is never held by the caller.
-
-        A page whose stored bytes do not decompress is logged and skipped.
-        """
-        after = ""
-        while True:
-            sql = (
-                "SELECT p.url, a.source_id, p.html FROM pages p JOIN articles a ON a.url = p.url"
-                " WHERE p.url > ?"
-            )
-            params: list[Any] = [after]
-            if source_id is not None:
-                sql += " AND a.source_id = ?"
-                params.append(source_id)
-            sql += " ORDER BY p.url LIMIT ?"
-            params.append(REEXTRACT_BATCH)
-            with self._reading() as conn:
-                batch = conn.execute(sql, params).fetchall()
-            for url, sid, compressed in batch:
-                try:
-                    html = zlib.decompress(compressed)
-                except zlib.error as exc:
-                    log.warning("stored page of %s is corrupt (%s); skipped", url, exc)
-                    continue
-                yield url, sid, html
-            if len(batch) < REEXTRACT_BATCH:
-                return
-            after = batch[-1][0]
-
-    # -- near-duplicates (files the articles the upserts did not) ----------
-
-    def unfiled(self, *, after_id: int = 0, limit: int = 100) -> list[StoredArticle]:
-        with self._reading() as conn:
-            ids = _clusters.unfiled_ids(_runner(conn), after_id, limit)
-            if not ids:
-                return []
-            marks = ", ".join(["?"] * len(ids))
-            rows = conn.execute(
-                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks}) ORDER BY id", ids
-            ).fetchall()
-        return [_stored(row) for row in rows]
-
-    def file_article(self, url: str, cluster_key: ClusterKey | None) -> None:
-        with self._writing() as conn:
-            _next_seq(conn)  # feeds change; in PostgreSQL its row lock orders this with upserts
-            row = conn.execute("SELECT id, source_id FROM articles WHERE url = ?", (url,)).fetchone()
-            if row is None:
-                return
-            if cluster_key is None:
-                _clusters.mark_keyless(_runner(conn), int(row[0]))
-            else:
-                _clusters.file_article(_runner(conn), int(row[0]), row[1], cluster_key)
-
-    # -- source leases -----------------------------------------------------
-
-    def take_lease(
-        self,
-        source_id: str,
-        holder: str,
-        *,
-        ttl: float,
-        min_gap: float,
-        steal_from: str | None = None,
-        now: datetime | None = None,
-    ) -> LeaseState:
-        when = utc(now, "now") if now is not None else utc_now()
-        with self._writing() as conn:
-            taken = conn.execute(
-                "INSERT INTO source_leases (source_id, holder, expires, last_run, last_holder)"
-                " VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (source_id) DO UPDATE SET holder = excluded.holder,"
-                " expires = excluded.expires, last_run = excluded.last_run,"
-                " last_holder = excluded.last_holder"
-                " WHERE (source_leases.holder IS NULL OR source_leases.expires <= ?"
-                " OR source_leases.holder IN (?, ?))"
-                " AND (source_leases.last_run IS NULL OR source_leases.last_run <= ?)"
-                " RETURNING source_id",
-                (
-                    source_id,
-                    holder,
-                    _ts(when + timedelta(seconds=ttl)),
-                    _ts(when),
-                    holder,
-                    _ts(when),
-                    holder,
-                    steal_from or holder,
-                    _ts(when - timedelta(seconds=min_gap)),
-                ),
-            ).fetchall()
-            current, expires, last_run = conn.execute(
-                "SELECT holder, expires, last_run FROM source_leases WHERE source_id = ?",
-                (source_id,),
-            ).fetchone()
-        return LeaseState(bool(taken), current, _dt(expires), _dt(last_run), when)
-
-    def renew_lease(
-        self, source_id: str, holder: str, *, ttl: float, now: datetime | None = None
-    ) -> bool:
-        when = utc(now, "now") if now is not None else utc_now()
-        with self._writing() as conn:
-            rows = conn.execute(
-                "UPDATE source_leases SET expires = ? WHERE source_id = ? AND holder = ?"
-                " RETURNING source_id",
-                (_ts(when + timedelta(seconds=ttl)), source_id, holder),
-            ).fetchall()
-        return bool(rows)
-
-    def release_lease(
-        self,
-        source_id: str,
-        holder: str,
-        *,
-        last_run: datetime | None,
-        now: datetime | None = None,
-    ) -> None:
-        ran = _ts(utc(last_run, "last_run")) if last_run is not None else None
-        with self._writing() as conn:
-            conn.execute(
-                "UPDATE source_leases SET holder = NULL, expires = NULL,"
-                " last_run = COALESCE(?, last_run),"
-                " last_holder = CASE WHEN ? IS NULL THEN last_holder ELSE holder END"
-                " WHERE source_id = ? AND holder = ?",
-                (ran, ran, source_id, holder),
-            )
+        for chunk in _chunks(ids, IN_CHUNK):
+            marks = ", ".join("?" * len(chunk))
+            for sid, total, last_day in conn.execute(
+                "SELECT source_id, COUNT(*),"
+                " COALESCE(SUM(CASE WHEN first_seen >= ? THEN 1 ELSE 0 END), 0)"
+                f" FROM articles WHERE source_id IN ({marks}) GROUP BY source_id",
+                [_ts(day_ago), *chunk],
+            ):
+                counts[sid] = (int(total), int(last_day))
+            for row in conn.execute(
+                "SELECT source_id, last_run, last_success, last_errors, consecutive_failures,"
+                f" last_error, degraded FROM source_state WHERE source_id IN ({marks})",
+                chunk,
+            ):
+                states[row[0]] = row[1:]
+        return counts, states
 
     # -- lifetime ----------------------------------------------------------
 
@@ -678,17 +362,6 @@ class SQLiteStore:
             if self._conn is not None:
                 conn, self._conn = self._conn, None
                 conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self._path!r})"
@@ -726,97 +399,12 @@ def _runner(conn: sqlite3.Connection) -> _clusters.Run:
     return lambda sql, params: conn.execute(sql, params).fetchall()
 
 
-_SIBLING_COLUMNS = "id, url, original_url, source_id, title, published, first_seen"
-
-
-def _siblings(rows: Iterable[Sequence[Any]]) -> dict[int, tuple[Sibling, ...]]:
-    """Sibling rows (``_SIBLING_COLUMNS`` + cluster_id) grouped by cluster, in row order."""
-    found: dict[int, list[Sibling]] = {}
-    for id_, url, original_url, source_id, title, published, first_seen, cluster in rows:
-        found.setdefault(int(cluster), []).append(
-            Sibling(
-                id=int(id_),
-                url=url,
-                link=original_url or url,
-                source_id=source_id,
-                title=title,
-                published=_dt(published) or _dt_req(first_seen),
-            )
-        )
-    return {cluster: tuple(items) for cluster, items in found.items()}
-
-
 def _next_seq(conn: sqlite3.Connection) -> int:
     conn.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (ARTICLES_COUNTER,))
     (seq,) = conn.execute(
         "SELECT value FROM counters WHERE name = ?", (ARTICLES_COUNTER,)
     ).fetchone()
     return int(seq)
-
-
-def _content_params(a: Article) -> tuple[Any, ...]:
-    """The content columns, in the order the INSERT and UPDATE above list them."""
-    return (
-        a.title,
-        _ts(utc(a.published, "published")) if a.published is not None else None,
-        _ts(utc(a.modified, "modified")) if a.modified is not None else None,
-        _json_list(a.authors),
-        _json_list(a.agencies),
-        _json_list(a.categories),
-        a.body_html,
-        a.body_text,
-        a.summary,
-        a.image_url,
-        a.fingerprint,
-        a.original_url,
-        search_text(a),
-    )
-
-
-def _stored(row: Sequence[Any]) -> StoredArticle:
-    (
-        id_,
-        guid,
-        url,
-        source_id,
-        title,
-        published,
-        authors,
-        agencies,
-        body_html,
-        body_text,
-        summary,
-        image_url,
-        categories,
-        modified,
-        fingerprint,
-        original_url,
-        first_seen,
-        updated,
-    ) = row
-    article = Article(
-        url=url,
-        source_id=source_id,
-        title=title,
-        published=_dt(published),
-        authors=tuple(json.loads(authors)),
-        agencies=tuple(json.loads(agencies)),
-        body_html=body_html,
-        body_text=body_text,
-        summary=summary,
-        image_url=image_url,
-        categories=tuple(json.loads(categories)),
-        modified=_dt(modified),
-        fingerprint=fingerprint,
-        original_url=original_url,
-    )
-    return StoredArticle(
-        id=int(id_),
-        guid=guid,
-        article=article,
-        first_seen=_dt_req(first_seen),
-        updated=_dt_req(updated),
-    )
 
 
 def _ts(value: datetime) -> str:
@@ -830,10 +418,6 @@ def _dt(text: str | None) -> datetime | None:
 
 def _dt_req(text: str) -> datetime:
     return utc(datetime.fromisoformat(text))
-
-
-def _json_list(values: Iterable[str]) -> str:
-    return json.dumps(list(values), ensure_ascii=False)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
