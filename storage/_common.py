@@ -33,6 +33,7 @@ from scraper.errors import StorageError
 from scraper.models import Article, Sibling, SourceHealth, StoredArticle
 
 from . import _clusters
+from ._migrations import Migration, newer_schema_error
 from .base import (
     DEFAULT_LATEST_LIMIT,
     ClusterKey,
@@ -70,6 +71,7 @@ class SQLStoreBase:
 
     # The placeholder a JSON value is written with (PostgreSQL casts text to jsonb).
     JSON_PARAM = "?"
+    _migrations: Sequence[Migration]
 
     # -- hooks -------------------------------------------------------------
 
@@ -116,6 +118,42 @@ class SQLStoreBase:
     ) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[Any, ...]]]:
         """Per source: (articles, articles since ``day_ago``), and its source_state row."""
         raise NotImplementedError
+
+    def _applied_version(self, conn: Any) -> int:
+        """The newest migration applied to the database (0: none)."""
+        raise NotImplementedError
+
+    # -- shared steps --------------------------------------------------------
+
+    def _refuse_newer(self, conn: Any) -> None:
+        newest = self._applied_version(conn)
+        known = len(self._migrations)
+        if newest > known:
+            raise newer_schema_error(newest, known)
+
+    def _file_and_keep_page(
+        self,
+        conn: Any,
+        article_id: int | None,
+        article: Article,
+        cluster_key: ClusterKey | None,
+        page: bytes | None,
+        fetched_at: Any,
+    ) -> None:
+        """The end of an upsert's transaction: (re)file the article among
+        near-duplicates (``cluster_key``) and store its compressed page."""
+        run = self._runner(conn)
+        if cluster_key is not None and article_id is not None:
+            # PostgreSQL: the counter's row lock (taken by the upsert) orders this
+            # with every other writer.
+            _clusters.file_article(run, article_id, article.source_id, cluster_key)
+        if page is not None:
+            run(
+                "INSERT INTO pages (url, fetched_at, html) VALUES (?, ?, ?)"
+                " ON CONFLICT (url) DO UPDATE SET fetched_at = EXCLUDED.fetched_at,"
+                " html = EXCLUDED.html",
+                [article.url, fetched_at, page],
+            )
 
     # -- conversions -------------------------------------------------------
 

@@ -151,12 +151,6 @@ class PostgresStore(SQLStoreBase):
             ) from exc
         return conn
 
-    def _refuse_newer(self, conn: psycopg.Connection[Any]) -> None:
-        newest = _applied_version(conn)
-        known = len(self._migrations)
-        if newest > known:
-            raise newer_schema_error(newest, known)
-
     # -- connections and errors ---------------------------------------------
 
     def _connection(self) -> psycopg.Connection[Any]:
@@ -319,16 +313,8 @@ class PostgresStore(SQLStoreBase):
             )
             article_id = int(row[4])
             result = "updated"
-        if cluster_key is not None:
-            # The counter's row lock (taken above) orders this with every other writer.
-            _clusters.file_article(_runner(conn), article_id, article.source_id, cluster_key)
-        if page is not None:
-            conn.execute(
-                "INSERT INTO pages (url, fetched_at, html) VALUES (%s, %s, %s)"
-                " ON CONFLICT (url) DO UPDATE SET fetched_at = EXCLUDED.fetched_at,"
-                " html = EXCLUDED.html",
-                (article.url, when, page),
-            )
+        # The counter's row lock (taken above) orders the filing with every other writer.
+        self._file_and_keep_page(conn, article_id, article, cluster_key, page, when)
         return result
 
     def known_urls(self, urls: Iterable[str]) -> set[str]:
@@ -353,6 +339,9 @@ class PostgresStore(SQLStoreBase):
 
     def _runner(self, conn: psycopg.Connection[Any]) -> _clusters.Run:
         return _runner(conn)
+
+    def _applied_version(self, conn: psycopg.Connection[Any]) -> int:
+        return _applied_version(conn)
 
     def _next_seq(self, conn: psycopg.Connection[Any]) -> int:
         return _next_seq(conn)

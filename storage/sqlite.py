@@ -146,12 +146,6 @@ class SQLiteStore(SQLStoreBase):
         hint = f" ({PERMISSIONS_HINT})" if "unable to open" in str(exc) else ""
         return StorageError(f"cannot open SQLite database {self._path}: {exc}{hint}")
 
-    def _refuse_newer(self, conn: sqlite3.Connection) -> None:
-        newest = _applied_version(conn)
-        known = len(self._migrations)
-        if newest > known:
-            raise newer_schema_error(newest, known)
-
     # -- transactions ------------------------------------------------------
 
     @contextmanager
@@ -282,15 +276,14 @@ class SQLiteStore(SQLStoreBase):
                 )
                 article_id = row[4]
                 result = "updated"
-            if cluster_key is not None and article_id is not None:
-                _clusters.file_article(_runner(conn), int(article_id), article.source_id, cluster_key)
-            if page is not None:
-                conn.execute(
-                    "INSERT INTO pages (url, fetched_at, html) VALUES (?, ?, ?)"
-                    " ON CONFLICT (url) DO UPDATE SET fetched_at = excluded.fetched_at,"
-                    " html = excluded.html",
-                    (article.url, now_text, page),
-                )
+            self._file_and_keep_page(
+                conn,
+                int(article_id) if article_id is not None else None,
+                article,
+                cluster_key,
+                page,
+                now_text,
+            )
         return result
 
     def known_urls(self, urls: Iterable[str]) -> set[str]:
@@ -311,6 +304,9 @@ class SQLiteStore(SQLStoreBase):
 
     def _runner(self, conn: sqlite3.Connection) -> _clusters.Run:
         return _runner(conn)
+
+    def _applied_version(self, conn: sqlite3.Connection) -> int:
+        return _applied_version(conn)
 
     def _next_seq(self, conn: sqlite3.Connection) -> int:
         return _next_seq(conn)
