@@ -5,6 +5,8 @@ Exit codes (scripts rely on them):
   1  the command ran but something failed (a source failed, a page could not be extracted)
   2  usage or configuration error (bad arguments, malformed config, unknown source)
   3  storage error (unreadable database path, database from a newer qkfeed)
+  4  busy: another worker or command was running a requested source (``fetch``,
+     ``backfill``: they take the source's lease, see ``scraper.leases``), nothing failed
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from pathlib import Path
 
 from .config import DEFAULT_CONFIG_PATH, Config, SourceConfig, load_config
 from .errors import ConfigError, ExtractError, FetchError, QkfeedError, StorageError
+from .leases import LeaseLost, SourceBusy
 from .logs import setup_logging
 from .service import PortInUse
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE, EXIT_BUSY = 0, 1, 2, 3, 4
 
 
 class UsageError(QkfeedError):
@@ -86,6 +89,20 @@ def _positive_int(value: str) -> int:
     return number
 
 
+WAIT_HELP = ("when a worker (or another command) is running the source, wait up to SECONDS for it "
+             "to finish (default 0: report it busy, exit 4)")
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {value!r}")
+    return seconds
+
+
 def _fmt_time(when: datetime | None) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if when else "-"
 
@@ -94,6 +111,7 @@ def _fmt_time(when: datetime | None) -> str:
 
 
 def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
+    from .leases import SourceLeases
     from .pipeline import SourceRunner
 
     sources = config.selected(args.sources)
@@ -104,19 +122,35 @@ def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
         with _open_store(config) as store:
             async with _fetcher(config) as fetcher:
                 runner = SourceRunner(config, store, fetcher)
-                return list(await asyncio.gather(*(runner.run_source(s) for s in sources)))
+                leases = SourceLeases(store)
+
+                async def one(source: SourceConfig):
+                    try:
+                        return await leases.exclusive(source, lambda: runner.run_source(source), wait=args.wait)
+                    except SourceBusy as busy:
+                        return busy
+
+                return list(await asyncio.gather(*(one(s) for s in sources)))
 
     results = asyncio.run(go())
+    busy = False
     for r in results:
+        if isinstance(r, Exception):
+            busy = True
+            print(f"{r.source_id:12} busy   {r.detail}")
+            continue
         status = "ok" if r.ok else "FAILED"
         extra = f"  degraded: {r.degraded}" if r.degraded else ""
         print(f"{r.source_id:12} {status:6} new={r.new} updated={r.updated} unchanged={r.unchanged} errors={r.errors}{extra}")
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+    if not all(r.ok for r in results if not isinstance(r, Exception)):
+        return EXIT_FAILED
+    return EXIT_BUSY if busy else EXIT_OK
 
 
 def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
     from tqdm import tqdm
 
+    from .leases import SourceLeases
     from .pipeline import SourceRunner
 
     source = config.source(args.source)
@@ -132,7 +166,11 @@ def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
                         bar.update(1)
                         bar.set_postfix(new=r.new, updated=r.updated, errors=r.errors)
 
-                    return await runner.backfill(source, pages=args.pages, since=args.since, on_page=on_page, restart=args.restart)
+                    return await SourceLeases(store).exclusive(
+                        source,
+                        lambda: runner.backfill(source, pages=args.pages, since=args.since, on_page=on_page, restart=args.restart),
+                        wait=args.wait,
+                    )
 
     r = asyncio.run(go())
     print(f"{r.source_id}: new={r.new} updated={r.updated} unchanged={r.unchanged} errors={r.errors}")
@@ -347,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="qkfeed: Vietnamese military news sites -> clean articles -> one combined feed.",
-        epilog="Exit codes: 0 ok, 1 something failed, 2 usage/config error, 3 storage error.",
+        epilog="Exit codes: 0 ok, 1 something failed, 2 usage/config error, 3 storage error, "
+               "4 busy (a requested source was being fetched by a worker or another command).",
         parents=[common_options(True)],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -371,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Fetch the listing pages of the given sources (all enabled ones by default) once, "
                                    "store new and edited articles.")
     p.add_argument("sources", nargs="*", metavar="SOURCE", help="source ids from the config")
+    p.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     p.set_defaults(func=cmd_fetch)
 
     p = sub.add_parser("backfill", parents=[common], help="walk a source's older listing pages",
@@ -382,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--since", type=_parse_since, metavar="DATE", help="stop after the page holding articles older than DATE")
     p.add_argument("--restart", action="store_true", help="ignore saved progress and start from page one")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser("feed", parents=[common], help="export a feed",
@@ -456,6 +497,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORAGE
+    except SourceBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except LeaseLost as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except (FetchError, ExtractError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -21,6 +21,15 @@ this host that no longer exists (a worker restarted after SIGKILL) is taken at
 once instead of after it expires; this assumes host names are unique among
 machines (and containers) sharing the database.
 
+One-off commands (``run.py fetch``, ``run.py backfill``) take the same lease
+through ``SourceLeases.exclusive``: they ignore the gap (the user asked for a
+run now) but never overlap a run of the same source by a worker or by another
+command; they wait up to ``wait`` seconds for the holder to finish, then give
+up with ``SourceBusy``.  A backfill keeps the lease for its whole length, so
+the workers skip that source meanwhile (the backfill reads its newest listing
+page too).  A finished one-off run records its start like a scheduled one, so
+the workers do not fetch the source again right after it.
+
 The store's clock decides (PostgreSQL: the server's), so workers on machines
 whose clocks differ still agree on expiry.
 """
@@ -33,18 +42,32 @@ import os
 import random
 import secrets
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from .config import SourceConfig
+from .errors import QkfeedError
 from .logs import event, get_logger
 
-__all__ = ["Claim", "SourceLeases", "min_gap_for", "ttl_for", "worker_id"]
+__all__ = [
+    "Claim",
+    "LeaseLost",
+    "SourceBusy",
+    "SourceLeases",
+    "min_gap_for",
+    "ttl_for",
+    "worker_id",
+]
+
+T = TypeVar("T")
 
 log = get_logger("leases")
 
 MIN_TTL = 1.0  # seconds
 RENEW_FRACTION = 1 / 3  # of the TTL between renewals
+BUSY_POLL = 1.0  # seconds between tries of a one-off command waiting for a lease
 MAX_SLACK = 60.0  # seconds
 SLACK_FRACTION = 0.1  # of the interval
 
@@ -66,6 +89,24 @@ def min_gap_for(interval: float) -> float:
     return max(0.0, interval - slack_for(interval))
 
 
+class SourceBusy(QkfeedError):
+    """A one-off command could not take a source's lease: someone else is running it."""
+
+    def __init__(self, source_id: str, holder: str | None, retry_at: datetime | None) -> None:
+        until = f" (free by about {retry_at:%H:%M:%S} UTC)" if retry_at else ""
+        self.detail = (
+            f"being fetched by {holder or 'another worker'}{until}; "
+            "try again later or pass --wait SECONDS"
+        )
+        super().__init__(f"{source_id}: {self.detail}")
+        self.source_id = source_id
+        self.holder = holder
+
+
+class LeaseLost(QkfeedError):
+    """The lease of a one-off run expired or was taken while the run went on; it was stopped."""
+
+
 @dataclass(frozen=True)
 class Claim:
     """The answer to "may I run this source now?"."""
@@ -83,8 +124,9 @@ class SourceLeases:
         self.store = store  # storage.base.Store
         self.holder = holder or worker_id()
 
-    def take(self, source: SourceConfig) -> Claim:
-        ttl, gap = ttl_for(source.interval), min_gap_for(source.interval)
+    def take(self, source: SourceConfig, *, ignore_gap: bool = False) -> Claim:
+        ttl = ttl_for(source.interval)
+        gap = 0.0 if ignore_gap else min_gap_for(source.interval)
         state = self.store.take_lease(source.id, self.holder, ttl=ttl, min_gap=gap)  # type: ignore[attr-defined]
         if not state.taken and state.holder and _dead_here(state.holder):
             event(log, "lease_taken_over", logging.WARNING, source=source.id, dead=state.holder)
@@ -117,6 +159,46 @@ class SourceLeases:
                 event(log, "lease_lost", logging.ERROR, source=source.id, holder=self.holder)
                 task.cancel()
                 return
+
+    async def exclusive(
+        self, source: SourceConfig, run: Callable[[], Awaitable[T]], *, wait: float = 0.0
+    ) -> T:
+        """``run()`` while holding the source's lease, for a one-off command.
+
+        Waits up to ``wait`` seconds for a current holder to finish, then raises
+        ``SourceBusy``; raises ``LeaseLost`` if the lease is lost mid-run (the run
+        is cancelled, as a worker's would be).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, wait)
+        while True:
+            claim = self.take(source, ignore_gap=True)
+            if claim.taken:
+                break
+            left = deadline - loop.time()
+            if left <= 0:
+                raise SourceBusy(source.id, claim.holder, claim.retry_at)
+            event(log, "lease_wait", source=source.id, holder=claim.holder)
+            await asyncio.sleep(min(BUSY_POLL, left))
+        started, ran = datetime.now(UTC), None
+        task: asyncio.Task[T] = asyncio.ensure_future(run())
+        keeper = asyncio.create_task(self.keep(source, task))  # type: ignore[arg-type]
+        try:
+            result = await task
+            ran = started
+            return result
+        except asyncio.CancelledError:
+            if keeper.done() and not keeper.cancelled():  # keep() cancelled the run
+                raise LeaseLost(f"{source.id}: lost its lease during the run; stopped") from None
+            raise
+        except Exception:
+            ran = started  # a failed run still counts as a run, as the scheduler's do
+            raise
+        finally:
+            keeper.cancel()
+            if not task.done():
+                task.cancel()
+            self.release(source, ran=ran)
 
     def release(self, source: SourceConfig, *, ran: datetime | None) -> None:
         """Free the lease; ``ran`` (the start of a finished run) keeps others away for a gap."""
