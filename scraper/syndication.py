@@ -10,8 +10,9 @@ transaction as the upsert:
 - shingles: every run of ``SHINGLE_WORDS`` consecutive words; a body with fewer
   than ``MIN_SHINGLES`` of them is too short to tell a copy from a template
   and gets no key (it is never clustered);
-- MinHash (datasketch) with ``NUM_PERM`` permutations: the share of equal
-  signature values estimates the Jaccard similarity of two shingle sets;
+- MinHash (``scraper.minhash``, datasketch's affine32 scheme to the bit) with
+  ``NUM_PERM`` permutations: the share of equal signature values estimates the
+  Jaccard similarity of two shingle sets;
 - LSH: the signature is cut into ``BANDS`` bands of ``ROWS`` values; each
   band hashes to a 64-bit key stored in ``article_bands``.  Articles sharing a
   key are candidates: with 20 x 5, a pair at Jaccard 0.7 shares a band with
@@ -23,16 +24,19 @@ A cluster's id is the id of its earliest article (by published time, else
 first seen); the combined feed shows that one, with the others as "also
 published by" links.
 
-Why datasketch and what is pinned: its MinHash is vectorized (numpy), about
-5 ms for a 1,000-word article where pure Python takes 40 ms, and this runs
-on the event loop for every new article.  Band keys and signatures are
-stored, so whatever they depend on is fixed here rather than left to library
-defaults (datasketch 2.0 changed its default scheme): the scheme
-(``affine32``), the seed, the number of permutations and the shingle hash
-(BLAKE2b, not the library's default).  ``tests/test_syndication.py`` pins a
-signature, so a library upgrade that changes them fails loudly instead of
-silently splitting old copies from new ones.  Only ``MinHash`` is used: the
-library's LSH index lives in memory or Redis, ours lives in the database.
+Why datasketch's MinHash and what is pinned: vectorized (numpy), about 5 ms
+for a 1,000-word article where pure Python takes 40 ms, and this runs on the
+event loop for every new article.  The signatures are datasketch's
+(``scheme="affine32"``), computed by ``scraper.minhash``, a copy of those few
+lines that does not import the library: its package imports scipy (47 MB of
+a backfill's 150 MB budget).  Band keys and signatures are stored, so
+whatever they depend on is fixed here rather than left to library defaults
+(datasketch 2.0 changed its default scheme): the scheme, the seed, the number
+of permutations and the shingle hash (BLAKE2b, not the library's default).
+``tests/test_syndication.py`` pins a signature and ``tests/test_minhash.py``
+compares with datasketch itself (a test dependency), so a change that would
+silently split old copies from new ones fails loudly.  Datasketch's LSH index
+lives in memory or Redis; ours lives in the database.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -89,16 +93,9 @@ def shingles(text: str) -> set[bytes]:
     }
 
 
-def _hash32(data: bytes) -> int:
-    return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "little")
-
-
-def _minhash(items: Sequence[bytes]) -> Any:
-    from datasketch import MinHash  # imported on first use: it pulls in numpy and scipy
-
-    mh = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_hash32, scheme=SCHEME)
-    mh.update_batch(items)
-    return mh
+def _hash32(data: bytes) -> bytes:
+    """The shingle hash: BLAKE2b, 4 bytes, read little-endian."""
+    return hashlib.blake2b(data, digest_size=4).digest()
 
 
 def _values(signature: bytes) -> np.ndarray:
@@ -125,7 +122,9 @@ class ClusterKey:
 
     @cached_property
     def signature(self) -> bytes:
-        values = _minhash(self._shingles).hashvalues
+        from . import minhash  # imported on first use: it pulls in numpy
+
+        values = minhash.signature(self._shingles, _hash32, num_perm=NUM_PERM, seed=SEED)
         return bytes(values.astype(SIGNATURE_DTYPE).tobytes())
 
     @cached_property

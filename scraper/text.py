@@ -33,14 +33,44 @@ def clean_text(text: str | None) -> str:
     """One-line text: entities decoded, NFC, XML-safe, whitespace collapsed, trimmed."""
     if not text:
         return ""
-    text = html.unescape(text)
-    text = _INVISIBLE.sub("", nfc(text))
-    text = strip_xml_illegal(_TOOLBAR_LEFTOVER.sub(" ", text))
-    return _ANY_WS.sub(" ", text).strip()
+    text = _INVISIBLE.sub("", nfc(html.unescape(text)))
+    # a case-insensitive regex scans slowly (no literal prefix): look for the word first; every
+    # character re.I matches in "leftcenterr" lower-cases to that letter, so nothing is missed
+    if "leftcenterr" in text.lower():
+        text = _TOOLBAR_LEFTOVER.sub(" ", text)
+    # str.split() splits on exactly what \s matches (str.isspace), at a third of the cost
+    return " ".join(strip_xml_illegal(text).split())
+
+
+_FOLDED: dict[str, str] = {}  # non-ASCII word -> folded; Vietnamese has a few thousand syllables
+_FOLDED_MAX = 20_000  # then new words are folded without being kept (bounded memory)
+
+
+def _fold_word(word: str) -> str:
+    decomposed = unicodedata.normalize("NFD", word.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def fold_accents(text: str) -> str:
-    """Lower-case ASCII-ish form for accent-insensitive search ('Biên giới' -> 'bien gioi')."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _ANY_WS.sub(" ", stripped.lower()).strip()
+    """Lower-case ASCII-ish form for accent-insensitive search ('Biên giới' -> 'bien gioi').
+
+    Word by word with a cache: it runs over every stored article's text, and a generator
+    over the whole NFD string cost ~0.8 ms an article.  Same result as folding the whole
+    string (as it did before): NFD, accent stripping and lower-casing never
+    cross whitespace nor create or remove it (``tests/test_text_fold.py`` checks).
+    """
+    if text.isascii():
+        return " ".join(text.lower().split())
+    out = []
+    for word in text.split():
+        if word.isascii():
+            out.append(word.lower())
+            continue
+        folded = _FOLDED.get(word)
+        if folded is None:
+            folded = _fold_word(word)
+            if len(_FOLDED) < _FOLDED_MAX:
+                _FOLDED[word] = folded
+        if folded:  # a lone combining mark folds to nothing
+            out.append(folded)
+    return " ".join(out)
