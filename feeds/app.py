@@ -2,10 +2,14 @@
 
 Public surface::
 
-    create_app(config, store, *, base_url=None, cache_size=..., cache_bytes=...) -> Starlette
+    create_app(config, store, *, base_url=None, cache_size=..., cache_bytes=...,
+               version_check=0.0) -> Starlette
         app.state.cache    the RenderCache (clear() it to force re-rendering)
         app.state.metrics  the Metrics counters
         app.state.in_flight  renders in progress, each shared by every request that missed
+        app.state.versions   the StoreVersion the feeds are served at (feeds.version)
+        app.state.fastpath   the FastPath table the app fills (feeds.fastpath), for
+                             uvicorn.Config(http=feeds.fastproto.fast_protocol(...))
     RenderCache, Rendered, health_report(config, health) -> (status code, JSON document)
 
 Routes (GET and HEAD)::
@@ -18,9 +22,14 @@ Routes (GET and HEAD)::
 
 Caching: a document is rendered at most once per (path, normalized query, base
 URL, store version), however many requests miss it at the same moment (they
-share one render): a request costs one ``store.version()`` call when nothing
-changed (the page adds one ``source_health`` call, since it shows run state,
-which ``version()`` does not track).  Rendered documents keep their gzip form,
+share one render).  Feeds read the store version through ``StoreVersion``:
+with ``version_check=0`` (the default) a feed request costs one
+``store.version()`` call when nothing changed; with ``version_check=S`` (the
+service uses ``DEFAULT_VERSION_CHECK``) at most one call every S seconds, and
+changes made elsewhere show within S seconds.  The page reads the version and
+run state (``source_health``) on every request, since ``version()`` does not
+track run state.  Each feed answer is also offered to the fast path table,
+which the service's protocol replays for identical requests.  Rendered documents keep their gzip form,
 so hits do not compress again.  Each encoding has its own strong ETag (a hash of
 the bytes sent); ``If-None-Match`` accepts either (the content is the same), and
 takes precedence over ``If-Modified-Since`` as RFC 9110 requires.
@@ -63,17 +72,20 @@ from scraper.text import clean_text
 from storage import Store
 
 from . import metrics as prom
+from .fastpath import FastPath
 from .metrics import Metrics, RequestCounter
 from .opml import CONTENT_TYPE as OPML_CONTENT_TYPE
 from .opml import render_opml
 from .page import CONTENT_TYPE as PAGE_CONTENT_TYPE
 from .page import SECURITY_HEADERS, PageView, render_page
 from .render import CONTENT_TYPES, FEED_FILES, FORMATS, feed_meta, render
+from .version import StoreVersion
 
 __all__ = [
     "CACHE_CONTROL",
     "DEFAULT_CACHE_BYTES",
     "DEFAULT_CACHE_SIZE",
+    "DEFAULT_VERSION_CHECK",
     "MAX_LIMIT",
     "RenderCache",
     "Rendered",
@@ -85,6 +97,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_SIZE = 256  # rendered documents kept (LRU)
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024  # and at most this many body bytes (both encodings)
+DEFAULT_VERSION_CHECK = 0.5  # seconds a store version is served before it is read again
 MAX_LIMIT = 500
 MAX_QUERY_CHARS = 200
 CACHE_CONTROL = "public, max-age=300"
@@ -456,12 +469,17 @@ class _Server:
         base_url: str | None,
         cache: RenderCache,
         metrics: Metrics,
+        versions: StoreVersion,
+        fast: FastPath,
     ) -> None:
         self.config = config
         self.store = store
         self.base_url = base_url.rstrip("/") if base_url else None
         self.cache = cache
         self.metrics = metrics
+        self.versions = versions
+        self.fast = fast
+        self.routes: list[Route] = []  # set by create_app: the fast path's metrics labels
         self.renders: dict[tuple[Hashable, Hashable], asyncio.Task[Rendered]] = {}  # in flight
 
     def base(self, request: Request) -> str:
@@ -517,13 +535,21 @@ class _Server:
     async def feed(self, request: Request, fmt: str, source_id: str | None) -> Response:
         flt = parse_filter(request, self.config, allow_sources=source_id is None)
         base = self.base(request)
-        # A plain executor hop: a third of run_in_threadpool's cost, paid on every request.
-        version = await asyncio.get_running_loop().run_in_executor(None, self.store.version)
+        version = await self.versions.get()
         key = ("feed", fmt, source_id, flt.query, base)
         doc = await self.cached(
             key, version, partial(self._render_feed, fmt, source_id, flt, base, version)
         )
-        return conditional_response(request, doc)
+        response = conditional_response(request, doc)
+        self.fast.offer(
+            request.scope,
+            version,
+            prom.path_label(self.routes, request.scope),
+            response.status_code,
+            response.raw_headers,
+            response.body,
+        )
+        return response
 
     def _render_feed(
         self, fmt: str, source_id: str | None, flt: Filter, base: str, version: str
@@ -660,11 +686,21 @@ def create_app(
     base_url: str | None = None,
     cache_size: int = DEFAULT_CACHE_SIZE,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
+    version_check: float = 0.0,
 ) -> Starlette:
-    """The feed server.  Self links use ``base_url``, else ``[server] base_url``, else the request."""
+    """The feed server.  Self links use ``base_url``, else ``[server] base_url``, else the request.
+
+    ``version_check``: seconds a store version is served before it is read again
+    (0: on every feed request); see ``feeds.version`` for the staleness bound.
+    """
     cache = RenderCache(cache_size, cache_bytes)
     metrics = Metrics()
-    server = _Server(config, store, base_url or config.server.base_url, cache, metrics)
+    versions = StoreVersion(store.version, version_check)
+    fast = FastPath(versions, metrics)
+    versions.on_change = fast.clear  # answers of an older version are no use any more
+    server = _Server(
+        config, store, base_url or config.server.base_url, cache, metrics, versions, fast
+    )
     methods = ["GET", "HEAD"]
     routes = [Route("/", server.page, methods=methods, name="page")]
     for fmt in FORMATS:
@@ -689,6 +725,7 @@ def create_app(
         Route("/healthz", server.healthz, methods=methods, name="healthz"),
         Route("/metrics", server.metrics_text, methods=methods, name="metrics"),
     ]
+    server.routes = routes
     app = Starlette(
         routes=routes,
         middleware=[Middleware(RequestCounter, metrics=metrics, routes=routes)],
@@ -697,5 +734,7 @@ def create_app(
     app.state.cache = cache
     app.state.metrics = metrics
     app.state.in_flight = server.renders  # renders being shared right now
+    app.state.versions = versions
+    app.state.fastpath = fast
     app.state.config = config
     return app

@@ -4,6 +4,7 @@ Public surface::
 
     Metrics          thread-safe process counters (HTTP requests, renders, cache hits)
     RequestCounter   ASGI middleware: counts requests by route template and status
+    path_label(routes, scope) -> str   the ``path`` label of a request
     exposition(metrics, health, *, store_up) -> str
     CONTENT_TYPE
 
@@ -24,7 +25,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scraper.models import SourceHealth
 
-__all__ = ["CONTENT_TYPE", "UNMATCHED_PATH", "Metrics", "RequestCounter", "exposition"]
+__all__ = [
+    "CONTENT_TYPE",
+    "UNMATCHED_PATH",
+    "Metrics",
+    "RequestCounter",
+    "exposition",
+    "path_label",
+]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNMATCHED_PATH = "unmatched"  # the path label of requests no route matched
@@ -71,13 +79,25 @@ CACHE_HITS = _Family(
 
 
 class Metrics:
-    """Counters of this process; safe to bump from the event loop and worker threads."""
+    """Counters of this process; safe to bump from the event loop and worker threads.
+
+    ``count_fast`` is the exception: the fast path (``feeds.fastpath``) calls it
+    from the event loop's thread only, and it takes no lock, because it runs for
+    every request the fast path answers.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._requests: Counter[tuple[str, int]] = Counter()
         self._renders = 0
         self._cache_hits = 0
+        self._fast: Counter[tuple[str, int]] = Counter()  # event loop thread only
+        self._fast_hits = 0
+
+    def count_fast(self, path_status: tuple[str, int]) -> None:
+        """One request answered by the fast path: a request and a cache hit (loop thread only)."""
+        self._fast[path_status] += 1
+        self._fast_hits += 1
 
     def count_request(self, path: str, status: int) -> None:
         with self._lock:
@@ -97,12 +117,15 @@ class Metrics:
 
     @property
     def cache_hits(self) -> int:
-        return self._cache_hits
+        return self._cache_hits + self._fast_hits
 
     def requests(self) -> dict[tuple[str, int], int]:
         """A copy of the request counts by (path label, status)."""
+        fast = dict(self._fast)  # one C-level copy: atomic under the GIL
         with self._lock:
-            return dict(self._requests)
+            counts = Counter(self._requests)
+        counts.update(fast)
+        return dict(counts)
 
 
 class RequestCounter:
@@ -132,11 +155,16 @@ class RequestCounter:
             self.metrics.count_request(label, status)
 
     def _path_label(self, scope: Scope) -> str:
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match is not Match.NONE:  # PARTIAL: the path matched, the method did not
-                return str(getattr(route, "path", UNMATCHED_PATH))
-        return UNMATCHED_PATH
+        return path_label(self.routes, scope)
+
+
+def path_label(routes: Sequence[BaseRoute], scope: Scope) -> str:
+    """The route template ``scope`` matches, or ``UNMATCHED_PATH``."""
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:  # PARTIAL: the path matched, the method did not
+            return str(getattr(route, "path", UNMATCHED_PATH))
+    return UNMATCHED_PATH
 
 
 def exposition(metrics: Metrics, health: Iterable[SourceHealth], *, store_up: bool) -> str:

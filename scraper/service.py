@@ -1,5 +1,10 @@
 """``run.py run``: the scheduler and the feed server in one process, until SIGTERM/SIGINT.
 
+Serving: uvicorn with ``feeds.fastproto``'s protocol, which answers repeated
+feed requests from prebuilt bytes (``feeds.fastpath``); the store version is
+read at most every ``DEFAULT_VERSION_CHECK`` seconds (``feeds.version``), and
+at once after each write of this process's own scheduler.
+
 Shutdown: the first signal stops the scheduler, lets the write in progress
 finish (store writes are single transactions) and stops the server; the
 process then exits 0.  A restart picks up where it left off because all state
@@ -12,7 +17,8 @@ import asyncio
 import contextlib
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import uvicorn
 
@@ -33,6 +39,29 @@ class _QuietServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+class _WriteNotifyingStore:
+    """The store as the scheduler sees it: a write that can change a feed marks the version stale."""
+
+    WRITES = frozenset({"upsert_article", "file_article"})
+
+    def __init__(self, store: Any, on_write: Callable[[], None]) -> None:
+        self._store = store
+        self._on_write = on_write
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._store, name)
+        if name not in self.WRITES:
+            return attr
+
+        def write(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self._on_write()
+
+        return write
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -65,7 +94,8 @@ async def serve(
     sock: socket.socket | None = None,
 ) -> None:
     """Run scheduler + feed server until a termination signal (on ``sock`` when given)."""
-    from feeds.app import create_app
+    from feeds.app import DEFAULT_VERSION_CHECK, create_app
+    from feeds.fastproto import fast_protocol
 
     from .http import Fetcher
     from .leases import SourceLeases
@@ -78,9 +108,10 @@ async def serve(
         sock = bind_socket(host, port)
     actual_port = sock.getsockname()[1]
     base_url = config.server.base_url or f"http://{host}:{actual_port}"
-    app = create_app(config, store, base_url=base_url)
-    server = _QuietServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                                         timeout_keep_alive=5, timeout_graceful_shutdown=3))
+    app = create_app(config, store, base_url=base_url, version_check=DEFAULT_VERSION_CHECK)
+    server = _QuietServer(uvicorn.Config(app, http=fast_protocol(app.state.fastpath), log_config=None,
+                                         access_log=False, lifespan="off", timeout_keep_alive=5,
+                                         timeout_graceful_shutdown=3))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -88,7 +119,8 @@ async def serve(
 
     async with Fetcher(config.fetch) as fetcher:
         leases = SourceLeases(store)  # other workers may share the store
-        scheduler = SourceScheduler(config, SourceRunner(config, store, fetcher), leases=leases)
+        writes = _WriteNotifyingStore(store, app.state.versions.invalidate)
+        scheduler = SourceScheduler(config, SourceRunner(config, writes, fetcher), leases=leases)
         scheduler.start()
         server_task = asyncio.create_task(server.serve(sockets=[sock]))
         event(log, "service_started", url=base_url + "/", sources=len(config.selected(None)),
