@@ -40,7 +40,7 @@ class UsageError(QkfeedError):
 def _open_store(config: Config):  # -> storage.base.Store
     from storage import open_store
 
-    return open_store(config.storage.url)
+    return open_store(config.storage.url, pool_size=config.storage.pool_size)
 
 
 def _fetcher(config: Config):

@@ -22,6 +22,7 @@ from .errors import ConfigError
 
 DEFAULT_CONFIG_PATH = "config.toml"
 DEFAULT_STORAGE_URL = "sqlite:///data/qkfeed.db"
+DEFAULT_POOL_SIZE = 4  # the same as storage.postgres.DEFAULT_POOL_SIZE
 DEFAULT_USER_AGENT = "qkfeed/0.1 (+https://github.com/qkfeed/qkfeed; news feed aggregator)"
 DEFAULT_TIMEOUT = 15.0  # seconds for connect / read of one chunk
 DEFAULT_DEADLINE = 60.0  # seconds for a whole request, body included
@@ -61,6 +62,7 @@ class _Frozen(BaseModel):
 
 class StorageConfig(_Frozen):
     url: str = DEFAULT_STORAGE_URL
+    pool_size: int = Field(DEFAULT_POOL_SIZE, ge=1, le=100)  # PostgreSQL connections per process
 
     @field_validator("url")
     @classmethod

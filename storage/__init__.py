@@ -26,8 +26,12 @@ SQLITE_PREFIX = "sqlite:///"
 POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})
 
 
-def open_store(url: str) -> Store:
-    """The store named by ``url``, migrated and ready."""
+def open_store(url: str, *, pool_size: int | None = None) -> Store:
+    """The store named by ``url``, migrated and ready.
+
+    ``pool_size``: PostgreSQL connections per store at most (default
+    ``storage.postgres.DEFAULT_POOL_SIZE``); SQLite has one connection.
+    """
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     store: Store
     if scheme == "sqlite":
@@ -44,7 +48,7 @@ def open_store(url: str) -> Store:
             raise StorageError(
                 "PostgreSQL support needs psycopg: pip install 'qkfeed[postgres]'"
             ) from exc
-        store = PostgresStore(url)
+        store = PostgresStore(url) if pool_size is None else PostgresStore(url, pool_size=pool_size)
     else:
         # Never echo the URL itself: it may hold a password.
         shown = f"scheme {scheme!r}" if scheme else "a URL without a scheme"

@@ -25,8 +25,9 @@ other error the target is exactly as before.  Source rows are read in batches
 done, for a progress bar.
 
 This module reads and writes the tables through the stores' own connections
-(``_conn``/``_lock`` of ``SQLiteStore`` and ``PostgresStore``): it is part of
-the storage package and knows both backends' column encodings.
+(``SQLiteStore``'s one connection under its lock, one pooled connection of a
+``PostgresStore`` held for a session): it is part of the storage package and
+knows both backends' column encodings.
 """
 
 from __future__ import annotations
@@ -207,6 +208,10 @@ class _Side:
         self.store = store
 
     # Every backend provides these.
+    def session(self) -> Any:
+        """A context manager: queries inside it share one connection, held for its length."""
+        raise NotImplementedError
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
@@ -290,6 +295,11 @@ class _Side:
 class _SQLiteSide(_Side):
     store: SQLiteStore
 
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        with self.store._lock, self.store._errors():
+            yield
+
     def _conn(self) -> sqlite3.Connection:
         return self.store._connection()
 
@@ -343,8 +353,22 @@ class _SQLiteSide(_Side):
 
 
 class _PostgresSide(_Side):
+    _pinned: Any = None  # the pooled connection of the current session
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        store: Any = self.store
+        with store._errors(), store._connection() as conn:
+            self._pinned = conn
+            try:
+                yield
+            finally:
+                self._pinned = None
+
     def _conn(self) -> Any:
-        return self.store._connection()  # type: ignore[attr-defined]
+        if self._pinned is None:
+            raise RuntimeError("a PostgreSQL side is used outside a session")
+        return self._pinned
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._conn().execute(sql.replace("?", "%s"), params).fetchall()
@@ -479,6 +503,6 @@ def _later(a: datetime | None, b: datetime | None) -> bool:
 
 @contextmanager
 def _locked(side: _Side) -> Iterator[None]:
-    store: Any = side.store
-    with store._lock, store._errors():
+    """A session on the side's store: every query of ``side`` in it uses one connection."""
+    with side.session():
         yield

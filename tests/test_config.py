@@ -68,6 +68,7 @@ def test_selectors_on_source_or_in_profile_table() -> None:
         ({"fetch": {"timeout": "fast"}}, "fetch.timeout", "valid number"),
         ({"fetch": {"allow_private_networks": "yes"}}, "fetch.allow_private_networks", "valid boolean"),
         ({"storage": {"url": "mysql://x"}}, "storage.url", "sqlite:///"),
+        ({"storage": {"pool_size": 0}}, "storage.pool_size", "greater than or equal to 1"),
         ({"sources": {"qk3": {"name": "x", "start_urls": ["https://a.vn"], "interval": "soon"}}}, "sources.qk3.interval", "duration"),
         ({"sources": {"qk3": {"name": "x", "start_urls": ["https://a.vn"], "timezone": "Mars/Base"}}}, "sources.qk3.timezone", "unknown time zone"),
         ({"sources": {"q k": {"name": "x", "start_urls": ["https://a.vn"]}}}, "sources.q k", "source ids"),
