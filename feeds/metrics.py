@@ -71,6 +71,11 @@ RENDERS = _Family(
     "counter",
     "Feeds, pages and OPML documents rendered (render cache misses).",
 )
+FAST_PATH = _Family(
+    "qkfeed_http_fast_path_total",
+    "counter",
+    "Requests answered from prebuilt bytes below ASGI (also in the requests and cache hits).",
+)
 CACHE_HITS = _Family(
     "qkfeed_feed_cache_hits_total",
     "counter",
@@ -114,6 +119,10 @@ class Metrics:
     @property
     def renders(self) -> int:
         return self._renders
+
+    @property
+    def fast_hits(self) -> int:
+        return self._fast_hits
 
     @property
     def cache_hits(self) -> int:
@@ -197,6 +206,7 @@ def exposition(metrics: Metrics, health: Iterable[SourceHealth], *, store_up: bo
     )
     family(RENDERS, [({}, metrics.renders)])
     family(CACHE_HITS, [({}, metrics.cache_hits)])
+    family(FAST_PATH, [({}, metrics.fast_hits)])
     return "\n".join(out) + "\n"
 
 

@@ -657,6 +657,7 @@ def test_metrics_exposition_format(env: Env) -> None:
         "qkfeed_http_requests_total": "counter",
         "qkfeed_feed_renders_total": "counter",
         "qkfeed_feed_cache_hits_total": "counter",
+        "qkfeed_http_fast_path_total": "counter",
     }
     lines = set(text.splitlines())
     assert 'qkfeed_articles_total{source="qdnd"} 2' in lines
