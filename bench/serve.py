@@ -19,6 +19,11 @@ measures, for each server in turn:
 - ``feed, plain``: the same without ``Accept-Encoding``;
 - ``304``: ``If-None-Match`` with the server's own ETag of the plain feed.
 
+qkfeed answers repeated feed requests from prebuilt bytes in its HTTP
+protocol (``feeds/fastproto.py``); the line after the table says how many of
+its requests that fast path answered (``qkfeed_http_fast_path_total`` against
+``qkfeed_http_requests_total`` in its ``/metrics``).
+
 Goal: qkfeed at least 0.5× nginx's requests per second in each case.
 """
 
@@ -50,6 +55,8 @@ WARMUP_FROM = 5.0  # runs at least this long get a one-second warm-up run first
 _RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 _ERRORS = re.compile(r"Socket errors:.*")
+_FAST = re.compile(r"^qkfeed_http_fast_path_total (\d+)$", re.M)
+_REQUESTS = re.compile(r"^qkfeed_http_requests_total\{[^}]*\} (\d+)$", re.M)
 
 
 class Missing(Exception):
@@ -263,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
                 "304 (If-None-Match)": wrk(wrk_path, qk + FEED_PATH, {"If-None-Match": plain_headers["etag"]},
                                            args.duration, args.connections, 304),
             }
+            metrics = _get(qk + "/metrics")[0].decode("utf-8")
+            fast = sum(int(n) for n in _FAST.findall(metrics))
+            total = sum(int(n) for n in _REQUESTS.findall(metrics))
         with nginx_server(nginx, tmp / "n", plain, packed) as ng:
             body, ng_headers = _get(ng + FEED_PATH)
             if body != plain:
@@ -285,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         [[c, size if "304" not in c else 0, f"{q:,.0f}", f"{n:,.0f}", f"{q / n:.2f}×", bad]
          for c, q, n, bad, size in cases],
     )
+    print(f"qkfeed's fast path answered {fast:,} of its {total:,} requests ({fast / max(total, 1):.1%})")
     print_goals([Goal(f"{c}: qkfeed / nginx requests per second", q / n, GOAL_RATIO, at_most=False, unit="×")
                  for c, q, n, _, _ in cases])
     return 0

@@ -72,7 +72,7 @@ from scraper.text import clean_text
 from storage import Store
 
 from . import metrics as prom
-from .fastpath import FastPath
+from .fastpath import FastPath, key_of
 from .metrics import Metrics, RequestCounter
 from .opml import CONTENT_TYPE as OPML_CONTENT_TYPE
 from .opml import render_opml
@@ -541,14 +541,15 @@ class _Server:
             key, version, partial(self._render_feed, fmt, source_id, flt, base, version)
         )
         response = conditional_response(request, doc)
-        self.fast.offer(
-            request.scope,
-            version,
-            prom.path_label(self.routes, request.scope),
-            response.status_code,
-            response.raw_headers,
-            response.body,
-        )
+        if key_of(request.scope) is not None:  # the fast path's protocol asked for this answer
+            self.fast.offer(
+                request.scope,
+                version,
+                prom.path_label(self.routes, request.scope),
+                response.status_code,
+                response.raw_headers,
+                response.body,
+            )
         return response
 
     def _render_feed(

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
@@ -36,7 +36,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 from .metrics import Metrics
 from .version import StoreVersion
 
-__all__ = ["DEFAULT_ENTRIES", "KEY_EXTENSION", "FastPath", "Key", "Prebuilt"]
+__all__ = ["DEFAULT_ENTRIES", "KEY_EXTENSION", "FastPath", "Key", "Prebuilt", "key_of"]
 
 DEFAULT_ENTRIES = 256  # request keys remembered (LRU); cleared when the store version changes
 KEY_EXTENSION = "qkfeed.fastpath_key"  # scope["extensions"] entry the protocol sets
@@ -44,6 +44,12 @@ CLOSE = b"connection: close\r\n"
 
 # (method, request target, Host, Accept-Encoding, If-None-Match, If-Modified-Since)
 Key = tuple[bytes, bytes, bytes | None, bytes | None, bytes | None, bytes | None]
+
+
+def key_of(scope: Mapping[str, Any]) -> Key | None:
+    """The fast-path key the protocol put in ``scope`` (None: not eligible, or no fast path)."""
+    extensions = scope.get("extensions")
+    return extensions.get(KEY_EXTENSION) if extensions else None
 
 
 class Prebuilt:
@@ -122,7 +128,7 @@ class FastPath:
         body: bytes,
     ) -> None:
         """Remember the answer the app just sent for ``scope``, if the protocol keyed it."""
-        key = (scope.get("extensions") or {}).get(KEY_EXTENSION)
+        key = key_of(scope)
         if key is None or status not in (200, 304):
             return
         if scope["method"] == "HEAD" or status == 304:
