@@ -528,13 +528,16 @@ def test_uvicorn_internals_are_what_fastproto_expects(tmp_path: Path) -> None:
                 first = conn.answer()
                 conn.send(raw)
                 second = conn.answer()
-                assert app.state.metrics.fast_hits == 1
                 _same(second, first)
                 proto = seen[0]
+                deadline = time.monotonic() + 5  # the server thread finishes its callback
+                while proto.server_state.total_requests < 2 or proto.timeout_keep_alive_task is None:
+                    assert time.monotonic() < deadline, "no keep-alive timeout armed after the answer"
+                    time.sleep(0.01)
+                assert app.state.metrics.fast_hits == 1
+                assert proto.server_state.total_requests == 2
                 assert isinstance(proto.flow, FlowControl) and proto.flow.write_paused is False
                 assert isinstance(proto.server_state.default_headers, list)
-                assert proto.server_state.total_requests == 2
-                assert proto.timeout_keep_alive_task is not None  # armed after the fast answer
                 for name in ("parser", "headers", "url", "scope", "cycle", "pipeline", "transport",
                              "access_log", "loop", "timeout_keep_alive"):
                     assert hasattr(proto, name), name
