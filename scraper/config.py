@@ -34,6 +34,8 @@ DEFAULT_BACKOFF_MAX = 60.0
 DEFAULT_INTERVAL = 1800  # seconds between two runs of one source
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 DEFAULT_MAX_ARTICLES_PER_RUN = 50
+DEFAULT_EXTRACT_WORKERS = 1  # processes extracting pages during a backfill (0: the pipeline's own)
+MAX_EXTRACT_WORKERS = 16
 DEFAULT_FEED_ENTRIES = 50
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
@@ -84,6 +86,7 @@ class FetchConfig(_Frozen):
     respect_robots: bool = True
     allow_private_networks: bool = False
     max_articles_per_run: int = Field(DEFAULT_MAX_ARTICLES_PER_RUN, ge=1)
+    extract_workers: int = Field(DEFAULT_EXTRACT_WORKERS, ge=0, le=MAX_EXTRACT_WORKERS)
 
     @field_validator("timeout", "deadline", "per_host_delay", "backoff_max", mode="before")
     @classmethod

@@ -41,6 +41,7 @@ from .errors import (
     ResponseTooLarge,
 )
 from .extract import extract_article
+from .extractpool import ExtractPool, Prepared
 from .listing import extract_links, next_page_url, numbered_page_url
 from .logs import event, get_logger
 from .models import Article, Page
@@ -53,6 +54,9 @@ log = get_logger("pipeline")
 RECHECK_WINDOW = timedelta(hours=48)  # known articles this young are re-fetched (conditionally) for edits
 DRIFT_THRESHOLD = 0.5  # a selector missing on at least this share of a run's articles marks drift
 ARTICLE_CONCURRENCY = 4  # article fetches in flight per source (the fetcher still limits per host)
+# articles of a source between fetch and store: with extraction workers, fetched pages wait for a
+# worker without holding up the next fetches (and this bounds the pages held in memory)
+ARTICLES_IN_FLIGHT = 2 * ARTICLE_CONCURRENCY
 
 
 class PageFetcher(Protocol):
@@ -115,6 +119,7 @@ class SourceRunner:
         self.fetcher = fetcher
         self.now = now or (lambda: datetime.now(UTC))
         self.hosts = site_hosts(u for s in config.sources.values() for u in s.start_urls)
+        self.extraction = ExtractPool(config.fetch.extract_workers)  # used while a backfill runs
 
     def _check_host(self, url: str, page: Page) -> None:
         """OffsiteRedirect when redirects took ``url`` to a host no source is configured on."""
@@ -171,23 +176,25 @@ class SourceRunner:
             result.retry_listings = True  # the rest next time
         return (fresh + recheck)[:limit]
 
-    async def _article(self, source: SourceConfig, url: str, known: bool, result: RunResult, drift: Counter[str]) -> None:
+    async def _article(self, source: SourceConfig, url: str, known: bool, result: RunResult, drift: Counter[str],
+                       fetching: asyncio.Semaphore) -> None:
         etag = last_modified = None
         if known:
             etag, last_modified = self.store.http_cache_get(url)  # type: ignore[attr-defined]
         started = time.monotonic()
         try:
-            page = await self.fetcher.get(url, etag=etag, last_modified=last_modified)
+            async with fetching:
+                page = await self.fetcher.get(url, etag=etag, last_modified=last_modified)
             self._check_host(url, page)
             if page.not_modified:
                 result.unchanged += 1
                 event(log, "fetch", source=source.id, kind="article", url=url, status=304,
                       ms=int((time.monotonic() - started) * 1000))
                 return
-            raw = extract_article(page.text, page.url, source)
-            article = normalize(raw, source)
+            prepared = await self._prepare(page, source)
+            article = prepared.article
             outcome = self.store.upsert_article(article, raw_html=page.content or page.text.encode("utf-8"), now=self.now(),  # type: ignore[attr-defined]
-                                                cluster_key=cluster_key(article))
+                                                cluster_key=prepared.key)
             if page.etag or page.last_modified:
                 self.store.http_cache_put(url, page.etag, page.last_modified)  # type: ignore[attr-defined]
         except (FetchError, ExtractError) as exc:
@@ -206,7 +213,7 @@ class SourceRunner:
             event(log, "article_failed", logging.ERROR, exc_info=True, source=source.id, url=url, error=repr(exc))
             return
         result.articles_seen += 1
-        for fld, selector in raw.failed_selectors.items():
+        for fld, selector in prepared.failed_selectors.items():
             drift[f"{fld}\t{selector}"] += 1
         if article.published and (result.oldest_published is None or article.published < result.oldest_published):
             result.oldest_published = article.published
@@ -215,14 +222,24 @@ class SourceRunner:
               ms=int((time.monotonic() - started) * 1000), result=outcome,
               new=int(outcome == "new"), updated=int(outcome == "updated"))
 
+    async def _prepare(self, page: Page, source: SourceConfig) -> Prepared:
+        """Extract, normalize and key a fetched page: in the extraction workers during a
+        backfill, else right here."""
+        if self.extraction.active:
+            return await self.extraction.prepare(page.text, page.url, source)
+        raw = extract_article(page.text, page.url, source)
+        article = normalize(raw, source)
+        return Prepared(article, cluster_key(article), raw.failed_selectors)
+
     async def _articles(self, source: SourceConfig, urls: list[str], result: RunResult, *, limit: int) -> None:
         drift: Counter[str] = Counter()
         todo = self._select(urls, limit, result)
-        gate = asyncio.Semaphore(ARTICLE_CONCURRENCY)
+        fetching = asyncio.Semaphore(ARTICLE_CONCURRENCY)
+        in_flight = asyncio.Semaphore(ARTICLES_IN_FLIGHT)
 
         async def one(url: str, known: bool) -> None:
-            async with gate:
-                await self._article(source, url, known, result, drift)
+            async with in_flight:
+                await self._article(source, url, known, result, drift, fetching)
 
         await asyncio.gather(*(one(u, k) for u, k in todo))
         drifted = []
@@ -308,8 +325,22 @@ class SourceRunner:
 
         The next listing page is fetched while the articles of the current one
         are, so the host's slots never wait for it; a walk that ``since`` stops
-        has fetched one page ahead that it does not use.
+        has fetched one page ahead that it does not use.  Pages are extracted in
+        ``[fetch] extract_workers`` processes (``scraper.extractpool``), shared by
+        the backfills running at once.
         """
+        async with self.extraction.using():
+            return await self._backfill(source, pages=pages, since=since, on_page=on_page, restart=restart)
+
+    async def _backfill(
+        self,
+        source: SourceConfig,
+        *,
+        pages: int | None,
+        since: datetime | None,
+        on_page: Callable[[int, RunResult], None] | None,
+        restart: bool,
+    ) -> RunResult:
         started = self.now()
         result = RunResult(source.id)
         state = None if restart else self.store.backfill_state_get(source.id)  # type: ignore[attr-defined]

@@ -42,16 +42,14 @@ lives in memory or Redis; ours lives in the database.
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 import unicodedata
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .models import Article
-
-if TYPE_CHECKING:
-    import numpy as np
 
 __all__ = [
     "BANDS",
@@ -98,18 +96,13 @@ def _hash32(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=4).digest()
 
 
-def _values(signature: bytes) -> np.ndarray:
-    import numpy as np
-
-    return np.frombuffer(signature, dtype=SIGNATURE_DTYPE)
-
-
 def estimated_jaccard(a: bytes, b: bytes) -> float:
-    """The share of equal values of two stored signatures."""
-    va, vb = _values(a), _values(b)
-    if len(va) != len(vb) or not len(va):
+    """The share of equal values of two stored signatures (no numpy: the process that stores
+    articles need not load it when the signatures are made in extraction workers)."""
+    if len(a) != len(b) or not a:
         return 0.0
-    return float((va == vb).sum()) / len(va)
+    same = sum(map(operator.eq, memoryview(a).cast("I"), memoryview(b).cast("I")))  # 4-byte values
+    return same / (len(a) // 4)
 
 
 class ClusterKey:
@@ -118,6 +111,7 @@ class ClusterKey:
 
     def __init__(self, shingle_set: set[bytes], threshold: float = THRESHOLD) -> None:
         self._shingles = sorted(shingle_set)
+        self.size = len(self._shingles)
         self.threshold = threshold
 
     @cached_property
@@ -139,11 +133,18 @@ class ClusterKey:
             keys.append(int.from_bytes(digest, "little", signed=True))
         return tuple(keys)
 
+    def computed(self) -> ClusterKey:
+        """This key with its signature and band keys made now and the shingles let go, so it
+        travels small (from an extraction worker, pickled)."""
+        self.bands  # noqa: B018 (computes the signature too)
+        self._shingles = []
+        return self
+
     def matches(self, signature: bytes) -> bool:
         return estimated_jaccard(self.signature, signature) >= self.threshold
 
     def __repr__(self) -> str:
-        return f"ClusterKey({len(self._shingles)} shingles)"
+        return f"ClusterKey({self.size} shingles)"
 
 
 def cluster_key(article: Article) -> ClusterKey | None:

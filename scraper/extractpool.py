@@ -1,0 +1,157 @@
+"""Extraction of fetched pages in worker processes, for backfills.
+
+A backfill is CPU-bound in one interpreter: parsing, the extractor's rules,
+normalization and the MinHash cost ~4 ms of the ~7.5 ms an article takes, and
+the GIL keeps threads from sharing that (``asyncio.to_thread`` was measured
+slower).  ``prepare`` is that pure part — page text in, picklable ``Prepared``
+out — and ``ExtractPool`` runs it in ``[fetch] extract_workers`` processes
+while the event loop goes on fetching and storing (``loop.run_in_executor``).
+
+Why ``concurrent.futures.ProcessPoolExecutor`` with a wrapper: the executor
+does the queueing and result passing; what it leaves to us is written here.
+
+- Workers are *spawned* (not forked from the pipeline, which holds a store,
+  sockets and the loop): a fresh interpreter that imports the extraction
+  modules only (~50 MB).
+- A worker that dies (a crash in a C parser, the OOM killer) breaks the
+  executor and every task in flight in it: the pool is replaced and each of
+  those pages is tried once more in the new one; a page that kills a worker
+  twice fails with ``WorkerDied`` (logged and counted like any broken
+  article, and tried again on a later run).  The run goes on.
+- A worker exits when the pipeline process does, even on SIGKILL: a thread
+  waits on the parent's sentinel (the executor alone would leave it blocked
+  on its queue).
+- Exceptions come back as raised (``ExtractError`` stays ``ExtractError``,
+  with the worker's traceback attached); one that would not unpickle in the
+  pipeline (it would break the executor) comes back as a ``RuntimeError``
+  naming it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from .config import SourceConfig
+from .errors import QkfeedError
+from .extract import extract_article
+from .models import Article
+from .normalize import normalize
+from .syndication import ClusterKey, cluster_key
+
+__all__ = ["ExtractPool", "Prepared", "WorkerDied", "prepare"]
+
+ATTEMPTS = 2  # a page whose worker died is tried once more in a new pool
+
+
+class WorkerDied(QkfeedError):
+    """An extraction worker process died (twice) while extracting a page."""
+
+
+@dataclass
+class Prepared:
+    """What the pipeline stores for one page, and the profile selectors that matched nothing."""
+
+    article: Article
+    key: ClusterKey | None
+    failed_selectors: dict[str, str] = field(default_factory=dict)
+
+
+def prepare(html: str, url: str, source: SourceConfig) -> Prepared:
+    """Extract, normalize and key one page (the pure part of an article's way to the store)."""
+    raw = extract_article(html, url, source)
+    article = normalize(raw, source)
+    return Prepared(article, cluster_key(article), dict(raw.failed_selectors))
+
+
+def _prepare_in_worker(html: str, url: str, source: SourceConfig) -> Prepared:
+    try:
+        prepared = prepare(html, url, source)
+    except Exception as exc:
+        raise _portable(exc) from None
+    if prepared.key is not None:
+        prepared.key.computed()  # the MinHash here, not on the pipeline's event loop
+    return prepared
+
+
+def _portable(exc: Exception) -> Exception:
+    """``exc`` if it survives pickling both ways, else a RuntimeError saying what it was."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+def _worker_init() -> None:
+    """In each worker: exit when the pipeline process is gone."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="qkfeed-parent-watch", daemon=True).start()
+
+
+class ExtractPool:
+    """``prepare`` in ``workers`` spawned processes, started on the first page after a user
+    takes the pool (``using``) and stopped when the last one leaves.  ``active`` tells the
+    caller whether to use it (else it extracts in its own process, as without workers)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._users = 0
+        self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.workers > 0 and self._users > 0
+
+    @asynccontextmanager
+    async def using(self) -> AsyncIterator[ExtractPool]:
+        """Workers for the time of the block (started on the first page); shared by
+        concurrent users, stopped when the last one leaves."""
+        self._users += 1
+        try:
+            yield self
+        finally:
+            self._users -= 1
+            if self._users == 0 and self._executor is not None:
+                executor, self._executor = self._executor, None
+                await asyncio.shield(asyncio.to_thread(executor.shutdown, True, cancel_futures=True))
+
+    async def prepare(self, html: str, url: str, source: SourceConfig) -> Prepared:
+        """``prepare(html, url, source)`` in a worker."""
+        loop = asyncio.get_running_loop()
+        for attempt in range(1, ATTEMPTS + 1):
+            executor = self._running()
+            try:
+                return await loop.run_in_executor(executor, _prepare_in_worker, html, url, source)
+            except BrokenProcessPool:
+                if self._executor is executor:  # the first task to notice replaces it
+                    self._executor = None
+                    executor.shutdown(wait=False, cancel_futures=True)
+                if attempt == ATTEMPTS:
+                    raise WorkerDied(f"{url}: the extraction worker died ({ATTEMPTS} times)") from None
+        raise AssertionError("unreachable")
+
+    def _running(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+            )
+        return self._executor
