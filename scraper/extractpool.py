@@ -15,9 +15,10 @@ does the queueing and result passing; what it leaves to us is written here.
   modules only (~50 MB).
 - A worker that dies (a crash in a C parser, the OOM killer) breaks the
   executor and every task in flight in it: the pool is replaced and each of
-  those pages is tried once more in the new one; a page that kills a worker
-  twice fails with ``WorkerDied`` (logged and counted like any broken
-  article, and tried again on a later run).  The run goes on.
+  those pages is tried once more in the new one, one page at a time; a page
+  that kills a worker twice fails with ``WorkerDied`` (logged and counted
+  like any broken article, and tried again on a later run), alone.  The run
+  goes on.
 - A worker exits when the pipeline process does, even on SIGKILL: a thread
   waits on the parent's sentinel (the executor alone would leave it blocked
   on its queue).
@@ -36,7 +37,7 @@ import os
 import pickle
 import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -105,25 +106,37 @@ def _worker_init() -> None:
     threading.Thread(target=watch, name="qkfeed-parent-watch", daemon=True).start()
 
 
+def _ready() -> None:
+    """A first task: the worker starts and imports the extraction modules before any page comes."""
+
+
 class ExtractPool:
-    """``prepare`` in ``workers`` spawned processes, started on the first page after a user
-    takes the pool (``using``) and stopped when the last one leaves.  ``active`` tells the
+    """``prepare`` in ``workers`` spawned processes, started when a user takes the pool
+    (``using``) and stopped when the last one leaves.  ``active`` tells the
     caller whether to use it (else it extracts in its own process, as without workers)."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._users = 0
         self._executor: ProcessPoolExecutor | None = None
+        self._started: list[Future[None]] = []  # the workers' first tasks
+        self._retrying = asyncio.Lock()
 
     @property
     def active(self) -> bool:
-        return self.workers > 0 and self._users > 0
+        """Whether pages should go to the workers: someone uses the pool and they have started
+        (while they start, ~0.5 s, the caller extracts pages itself rather than wait)."""
+        return self.workers > 0 and self._users > 0 and all(f.done() for f in self._started)
 
     @asynccontextmanager
     async def using(self) -> AsyncIterator[ExtractPool]:
-        """Workers for the time of the block (started on the first page); shared by
-        concurrent users, stopped when the last one leaves."""
+        """Workers for the time of the block; shared by concurrent users, stopped when the
+        last one leaves."""
+        if self._users == 0:
+            self._retrying = asyncio.Lock()  # of this event loop
         self._users += 1
+        if self.workers > 0:
+            self._running()  # the workers start now, while the first listing pages are fetched
         try:
             yield self
         finally:
@@ -134,18 +147,27 @@ class ExtractPool:
 
     async def prepare(self, html: str, url: str, source: SourceConfig) -> Prepared:
         """``prepare(html, url, source)`` in a worker."""
-        loop = asyncio.get_running_loop()
-        for attempt in range(1, ATTEMPTS + 1):
-            executor = self._running()
+        try:
+            return await self._submit(html, url, source)
+        except BrokenProcessPool:
+            pass
+        # Tried again one page at a time: with only one retried page in a pool at once, a page
+        # that kills its worker again takes no other page's last attempt with it.
+        async with self._retrying:
             try:
-                return await loop.run_in_executor(executor, _prepare_in_worker, html, url, source)
+                return await self._submit(html, url, source)
             except BrokenProcessPool:
-                if self._executor is executor:  # the first task to notice replaces it
-                    self._executor = None
-                    executor.shutdown(wait=False, cancel_futures=True)
-                if attempt == ATTEMPTS:
-                    raise WorkerDied(f"{url}: the extraction worker died ({ATTEMPTS} times)") from None
-        raise AssertionError("unreachable")
+                raise WorkerDied(f"{url}: the extraction worker died ({ATTEMPTS} times)") from None
+
+    async def _submit(self, html: str, url: str, source: SourceConfig) -> Prepared:
+        executor = self._running()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, _prepare_in_worker, html, url, source)
+        except BrokenProcessPool:
+            if self._executor is executor:  # the first task to notice replaces it
+                self._executor = None
+                executor.shutdown(wait=False, cancel_futures=True)
+            raise
 
     def _running(self) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -154,4 +176,6 @@ class ExtractPool:
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_worker_init,
             )
+            # the executor spawns a worker per task submitted
+            self._started = [self._executor.submit(_ready) for _ in range(self.workers)]
         return self._executor

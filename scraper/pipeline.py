@@ -177,7 +177,7 @@ class SourceRunner:
         return (fresh + recheck)[:limit]
 
     async def _article(self, source: SourceConfig, url: str, known: bool, result: RunResult, drift: Counter[str],
-                       fetching: asyncio.Semaphore) -> None:
+                       fetching: _Fetches) -> None:
         etag = last_modified = None
         if known:
             etag, last_modified = self.store.http_cache_get(url)  # type: ignore[attr-defined]
@@ -231,10 +231,12 @@ class SourceRunner:
         article = normalize(raw, source)
         return Prepared(article, cluster_key(article), raw.failed_selectors)
 
-    async def _articles(self, source: SourceConfig, urls: list[str], result: RunResult, *, limit: int) -> None:
+    async def _articles(self, source: SourceConfig, urls: list[str], result: RunResult, *, limit: int,
+                        fetched: asyncio.Event | None = None) -> None:
+        """Fetch, extract and store the articles at ``urls``; ``fetched`` is set once every fetch has ended."""
         drift: Counter[str] = Counter()
         todo = self._select(urls, limit, result)
-        fetching = asyncio.Semaphore(ARTICLE_CONCURRENCY)
+        fetching = _Fetches(ARTICLE_CONCURRENCY, len(todo), fetched or asyncio.Event())
         in_flight = asyncio.Semaphore(ARTICLES_IN_FLIGHT)
 
         async def one(url: str, known: bool) -> None:
@@ -298,6 +300,15 @@ class SourceRunner:
               errors=result.errors, degraded=result.degraded)
         return result
 
+    async def _page_done(self, source: SourceConfig, run: _PageRun, state: dict[str, object], result: RunResult,
+                         on_page: Callable[[int, RunResult], None] | None) -> None:
+        """Wait for a page's articles, then save the walk's progress past it."""
+        await run.articles
+        state.update(start=run.start_index, page_no=run.page_no, url=run.next_url)
+        self.store.backfill_state_put(source.id, state)  # type: ignore[attr-defined]
+        if on_page:
+            on_page(run.page_no, result)
+
     async def _fetch_ahead(self, source: SourceConfig, url: str) -> tuple[Page | None, RunResult]:
         """A listing page fetched ahead, with its own counts (merged only if it is used)."""
         counts = RunResult(source.id)
@@ -352,6 +363,7 @@ class SourceRunner:
             page_no = state["page_no"] if start_index == state["start"] else 0
             url: str | None = state["url"] if start_index == state["start"] and state["url"] else start
             ahead: asyncio.Task[tuple[Page | None, RunResult]] | None = None
+            previous: _PageRun | None = None  # a page whose last articles are still being stored
             while url is not None and (pages is None or page_no < pages):
                 if ahead is not None:
                     page = await self._take_ahead(ahead, result)
@@ -366,23 +378,46 @@ class SourceRunner:
                     # the next listing page is fetched while this one's articles are
                     ahead = asyncio.create_task(self._fetch_ahead(source, nxt))
                 before = result.oldest_published
-                result.oldest_published = None
+                if since is not None:
+                    result.oldest_published = None
+                fetched = asyncio.Event()
+                articles = asyncio.create_task(self._articles(source, links, result, limit=len(links) or 1,
+                                                              fetched=fetched))
                 try:
-                    await self._articles(source, links, result, limit=len(links) or 1)
+                    if previous is not None:  # the page before, done now: its progress is saved first
+                        await self._page_done(source, previous, state, result, on_page)
+                        previous = None
+                    page_no += 1
+                    if since is None and links:
+                        # the next page's articles start once this page's are all fetched: its
+                        # last ones are extracted and stored meanwhile (saved with the next page)
+                        waiter = asyncio.ensure_future(fetched.wait())
+                        try:
+                            await asyncio.wait({articles, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                        finally:
+                            waiter.cancel()
+                        previous = _PageRun(articles, start_index, page_no, nxt)
+                        url = nxt
+                        continue
+                    await self._page_done(source, _PageRun(articles, start_index, page_no, nxt), state, result, on_page)
+                except BaseException:
+                    for task in (articles, ahead, previous.articles if previous is not None else None):
+                        if task is not None:
+                            task.cancel()
+                    raise
+                page_oldest, result.oldest_published = result.oldest_published, min(
+                    [d for d in (before, result.oldest_published) if d is not None], default=None)
+                if not links or (since is not None and page_oldest is not None and page_oldest < since):
+                    break
+                url = nxt
+            if previous is not None:
+                try:
+                    await self._page_done(source, previous, state, result, on_page)
                 except BaseException:
                     if ahead is not None:
                         ahead.cancel()
                     raise
-                page_oldest, result.oldest_published = result.oldest_published, min(
-                    [d for d in (before, result.oldest_published) if d is not None], default=None)
-                page_no += 1
-                state.update(start=start_index, page_no=page_no, url=nxt)
-                self.store.backfill_state_put(source.id, state)  # type: ignore[attr-defined]
-                if on_page:
-                    on_page(page_no, result)
-                if not links or (since is not None and page_oldest is not None and page_oldest < since):
-                    break
-                url = nxt
+                previous = None
             if ahead is not None:  # --since stopped the walk: the page fetched ahead is not used
                 await _discard(ahead)
             state.update(start=start_index + 1, page_no=0, url=None)
@@ -390,6 +425,37 @@ class SourceRunner:
         self.store.backfill_state_clear(source.id)  # type: ignore[attr-defined]
         self._record(source, result, started)
         return result
+
+
+@dataclass
+class _PageRun:
+    """A listing page's articles under way, and where the walk goes on once they are done."""
+
+    articles: asyncio.Task[None]
+    start_index: int  # of the start URL being walked
+    page_no: int  # pages done, this one included
+    next_url: str | None
+
+
+class _Fetches:
+    """The article fetches of one listing page: at most ``limit`` at once; ``done`` is set when
+    all ``total`` of them have ended, whatever their outcome."""
+
+    def __init__(self, limit: int, total: int, done: asyncio.Event) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self._left = total
+        self.done = done
+        if total <= 0:
+            done.set()
+
+    async def __aenter__(self) -> None:
+        await self._slots.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._slots.release()
+        self._left -= 1
+        if self._left <= 0:
+            self.done.set()
 
 
 async def _discard(task: asyncio.Task[tuple[Page | None, RunResult]]) -> None:

@@ -47,6 +47,8 @@ def test_minimal_shape(tmp_path: Path) -> None:
 def test_storage_defaults_when_omitted() -> None:
     config = config_from_dict({"sources": {"a": {"name": "A", "start_urls": ["https://a.vn/"]}}})
     assert config.storage.url == DEFAULT_STORAGE_URL
+    assert config.fetch.extract_workers == 1  # one extraction process during a backfill
+    assert config_from_dict({"fetch": {"extract_workers": 0}}).fetch.extract_workers == 0  # in process
 
 
 def test_selectors_on_source_or_in_profile_table() -> None:
@@ -69,6 +71,9 @@ def test_selectors_on_source_or_in_profile_table() -> None:
         ({"fetch": {"allow_private_networks": "yes"}}, "fetch.allow_private_networks", "valid boolean"),
         ({"storage": {"url": "mysql://x"}}, "storage.url", "sqlite:///"),
         ({"storage": {"pool_size": 0}}, "storage.pool_size", "greater than or equal to 1"),
+        ({"fetch": {"extract_workers": -1}}, "fetch.extract_workers", "greater than or equal to 0"),
+        ({"fetch": {"extract_workers": 17}}, "fetch.extract_workers", "less than or equal to 16"),
+        ({"fetch": {"extract_workers": "2"}}, "fetch.extract_workers", "valid integer"),
         ({"sources": {"qk3": {"name": "x", "start_urls": ["https://a.vn"], "interval": "soon"}}}, "sources.qk3.interval", "duration"),
         ({"sources": {"qk3": {"name": "x", "start_urls": ["https://a.vn"], "timezone": "Mars/Base"}}}, "sources.qk3.timezone", "unknown time zone"),
         ({"sources": {"q k": {"name": "x", "start_urls": ["https://a.vn"]}}}, "sources.q k", "source ids"),

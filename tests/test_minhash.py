@@ -68,6 +68,14 @@ def test_other_sizes_and_seeds(num_perm: int, seed: int) -> None:
         )
 
 
+def test_pinned_permutations_are_the_generated_ones() -> None:
+    for (num_perm, seed) in minhash._PINNED:
+        pinned = minhash._permutations(num_perm, seed)
+        generated = minhash._generated(num_perm, seed)
+        assert all(np.array_equal(p, g) and p.dtype == g.dtype == np.uint32 for p, g in zip(pinned, generated, strict=True))
+    assert (NUM_PERM, SEED) in minhash._PINNED
+
+
 def test_empty_set_is_all_ones() -> None:
     assert np.array_equal(minhash.signature([], _hash32, num_perm=NUM_PERM, seed=SEED), datasketch_signature([]))
 
@@ -87,11 +95,11 @@ def test_cluster_key_signature_and_bands_equal_datasketch() -> None:
         assert key.bands == bands
 
 
-def test_clustering_imports_neither_datasketch_nor_scipy() -> None:
+def test_clustering_imports_neither_datasketch_nor_scipy_nor_numpy_random() -> None:
     code = (
         "import sys; from scraper.syndication import ClusterKey, shingles;"
         "ClusterKey(shingles(' '.join(str(i) for i in range(100)))).bands;"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('datasketch', 'scipy')))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('datasketch', 'scipy') or m == 'numpy.random'))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)
