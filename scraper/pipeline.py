@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from .config import Config, SourceConfig
@@ -193,8 +194,12 @@ class SourceRunner:
                 return
             prepared = await self._prepare(page, source)
             article = prepared.article
-            outcome = self.store.upsert_article(article, raw_html=page.content or page.text.encode("utf-8"), now=self.now(),  # type: ignore[attr-defined]
-                                                cluster_key=prepared.key)
+            upsert = partial(self.store.upsert_article, article, raw_html=page.content or page.text.encode("utf-8"),  # type: ignore[attr-defined]
+                             now=self.now(), cluster_key=prepared.key)
+            # During a backfill the write goes to a thread: SQLite and zlib let go of the GIL for
+            # most of it, so the event loop serves the host slots meanwhile (both stores are
+            # thread-safe: the feed server reads them from threads too)
+            outcome = await asyncio.to_thread(upsert) if self.extraction.active else upsert()
             if page.etag or page.last_modified:
                 self.store.http_cache_put(url, page.etag, page.last_modified)  # type: ignore[attr-defined]
         except (FetchError, ExtractError) as exc:
@@ -233,7 +238,7 @@ class SourceRunner:
 
     async def _articles(self, source: SourceConfig, urls: list[str], result: RunResult, *, limit: int,
                         fetched: asyncio.Event | None = None) -> None:
-        """Fetch, extract and store the articles at ``urls``; ``fetched`` is set once every fetch has ended."""
+        """Fetch, extract and store the articles at ``urls``; ``fetched`` is set once every fetch has started."""
         drift: Counter[str] = Counter()
         todo = self._select(urls, limit, result)
         fetching = _Fetches(ARTICLE_CONCURRENCY, len(todo), fetched or asyncio.Event())
@@ -389,8 +394,9 @@ class SourceRunner:
                         previous = None
                     page_no += 1
                     if since is None and links:
-                        # the next page's articles start once this page's are all fetched: its
-                        # last ones are extracted and stored meanwhile (saved with the next page)
+                        # the next page's articles start once this page's fetches have all
+                        # started: its last ones are fetched, extracted and stored meanwhile
+                        # (its progress is saved once they are done, before the next page's)
                         waiter = asyncio.ensure_future(fetched.wait())
                         try:
                             await asyncio.wait({articles, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -438,24 +444,25 @@ class _PageRun:
 
 
 class _Fetches:
-    """The article fetches of one listing page: at most ``limit`` at once; ``done`` is set when
-    all ``total`` of them have ended, whatever their outcome."""
+    """The article fetches of one listing page: at most ``limit`` at once; ``started`` is set
+    when all ``total`` of them have started (the next page's may queue behind them for the
+    host's slots, which then never idle between two pages)."""
 
-    def __init__(self, limit: int, total: int, done: asyncio.Event) -> None:
+    def __init__(self, limit: int, total: int, started: asyncio.Event) -> None:
         self._slots = asyncio.Semaphore(limit)
         self._left = total
-        self.done = done
+        self.started = started
         if total <= 0:
-            done.set()
+            started.set()
 
     async def __aenter__(self) -> None:
         await self._slots.acquire()
+        self._left -= 1
+        if self._left <= 0:
+            self.started.set()
 
     async def __aexit__(self, *exc: object) -> None:
         self._slots.release()
-        self._left -= 1
-        if self._left <= 0:
-            self.done.set()
 
 
 async def _discard(task: asyncio.Task[tuple[Page | None, RunResult]]) -> None:
