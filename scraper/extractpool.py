@@ -36,22 +36,25 @@ import multiprocessing.connection
 import os
 import pickle
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .config import SourceConfig
 from .errors import QkfeedError
 from .extract import extract_article
+from .listing import extract_links, next_page_url
 from .models import Article
 from .normalize import normalize
 from .syndication import ClusterKey, cluster_key
 
-__all__ = ["ExtractPool", "Prepared", "WorkerDied", "prepare"]
+__all__ = ["ExtractPool", "Prepared", "WorkerDied", "prepare", "read_listing"]
 
 ATTEMPTS = 2  # a page whose worker died is tried once more in a new pool
+_T = TypeVar("_T")
 
 
 class WorkerDied(QkfeedError):
@@ -72,6 +75,11 @@ def prepare(html: str, url: str, source: SourceConfig) -> Prepared:
     raw = extract_article(html, url, source)
     article = normalize(raw, source)
     return Prepared(article, cluster_key(article), dict(raw.failed_selectors))
+
+
+def read_listing(html: str, url: str, source: SourceConfig, page_no: int) -> tuple[list[str], str | None]:
+    """A listing page's article links and the URL of the next listing page, if it names one."""
+    return extract_links(html, url, source), next_page_url(html, url, source, page_no)
 
 
 def _prepare_in_worker(html: str, url: str, source: SourceConfig) -> Prepared:
@@ -147,22 +155,29 @@ class ExtractPool:
 
     async def prepare(self, html: str, url: str, source: SourceConfig) -> Prepared:
         """``prepare(html, url, source)`` in a worker."""
+        return await self._run(url, _prepare_in_worker, html, url, source)
+
+    async def read_listing(self, html: str, url: str, source: SourceConfig, page_no: int) -> tuple[list[str], str | None]:
+        """``read_listing(html, url, source, page_no)`` in a worker."""
+        return await self._run(url, read_listing, html, url, source, page_no)
+
+    async def _run(self, url: str, fn: Callable[..., _T], *args: object) -> _T:
         try:
-            return await self._submit(html, url, source)
+            return await self._submit(fn, *args)
         except BrokenProcessPool:
             pass
         # Tried again one page at a time: with only one retried page in a pool at once, a page
         # that kills its worker again takes no other page's last attempt with it.
         async with self._retrying:
             try:
-                return await self._submit(html, url, source)
+                return await self._submit(fn, *args)
             except BrokenProcessPool:
                 raise WorkerDied(f"{url}: the extraction worker died ({ATTEMPTS} times)") from None
 
-    async def _submit(self, html: str, url: str, source: SourceConfig) -> Prepared:
+    async def _submit(self, fn: Callable[..., _T], *args: object) -> _T:
         executor = self._running()
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, _prepare_in_worker, html, url, source)
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
         except BrokenProcessPool:
             if self._executor is executor:  # the first task to notice replaces it
                 self._executor = None

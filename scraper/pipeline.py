@@ -21,6 +21,7 @@ counted as an error, never extracted or stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -42,7 +43,7 @@ from .errors import (
     ResponseTooLarge,
 )
 from .extract import extract_article
-from .extractpool import ExtractPool, Prepared
+from .extractpool import ExtractPool, Prepared, WorkerDied
 from .listing import extract_links, next_page_url, numbered_page_url
 from .logs import event, get_logger
 from .models import Article, Page
@@ -151,13 +152,25 @@ class SourceRunner:
         result.listings_ok += 1
         return page
 
-    def _links(self, source: SourceConfig, page: Page, result: RunResult) -> list[str]:
-        links = extract_links(page.text, page.url, source)
+    def _links(self, source: SourceConfig, page: Page, result: RunResult, found: list[str] | None = None) -> list[str]:
+        links = extract_links(page.text, page.url, source) if found is None else found
         if not links:
             what = f"profile selector 'links' ({source.profile.links})" if source.profile.links else "the generic link rule"
             result.degraded = f"{what} found no article links on {page.url}"
             result.error(f"listing {page.url}: no article links found")
         return links
+
+    async def _read_listing(self, source: SourceConfig, page: Page, page_no: int,
+                            result: RunResult) -> tuple[list[str], str | None]:
+        """A backfill's listing page: its article links and the next page's URL, read in an
+        extraction worker when there is one (else, or should it die, right here)."""
+        found = None
+        if self.extraction.active:
+            with contextlib.suppress(WorkerDied):
+                found = await self.extraction.read_listing(page.text, page.url, source, page_no)
+        if found is None:
+            found = extract_links(page.text, page.url, source), next_page_url(page.text, page.url, source, page_no)
+        return self._links(source, page, result, found[0]), found[1]
 
     # --- articles ------------------------------------------------------------------------
 
@@ -377,8 +390,8 @@ class SourceRunner:
                 ahead = None
                 if page is None:
                     break
-                links = self._links(source, page, result)
-                nxt = next_page_url(page.text, page.url, source, page_no) or numbered_page_url(start, source, page_no + 1)
+                links, nxt = await self._read_listing(source, page, page_no, result)
+                nxt = nxt or numbered_page_url(start, source, page_no + 1)
                 if links and nxt is not None and (pages is None or page_no + 1 < pages):
                     # the next listing page is fetched while this one's articles are
                     ahead = asyncio.create_task(self._fetch_ahead(source, nxt))

@@ -190,3 +190,30 @@ def test_no_workers_when_configured_off(tmp_path: Path) -> None:
             return pool.active or pool._executor is not None
 
     assert asyncio.run(run()) is False
+
+
+def test_listing_pages_read_here_when_the_worker_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from faultserver import FaultServer
+
+    async def dead(self: ExtractPool, *args: object) -> object:
+        raise extractpool.WorkerDied("listing: the extraction worker died (2 times)")
+
+    monkeypatch.setattr(ExtractPool, "read_listing", dead)
+    db = tmp_path / "q.db"
+    with FaultServer() as server:
+        paths = [f"/news/bai-{n}" for n in range(1, 4)]
+        for n, path in enumerate(paths, 1):
+            server.add_page(path, article_page(f"Bài số {n} trong ngày hôm nay"))
+        server.add_page("/news", listing_page(paths))
+        config = make_config(db, {"s": server.url("/news")}, extract_workers=1)
+
+        async def backfill() -> object:
+            async with Fetcher(config.fetch) as fetcher:
+                runner = SourceRunner(config, store, fetcher)
+                async with runner.extraction.using():
+                    await asyncio.gather(*map(asyncio.wrap_future, runner.extraction._started))
+                    return await runner.backfill(config.sources["s"], pages=1)
+
+        with open_store(config.storage.url) as store:
+            result = asyncio.run(backfill())
+    assert result.new == 3 and result.errors == 0  # type: ignore[attr-defined]
