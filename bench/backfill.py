@@ -1,7 +1,7 @@
 """Backfill speed against the politeness limit, and peak memory.
 
     python bench/backfill.py [--articles 2000] [--hosts 10] [--latency 0.1] [--per-host 2]
-                             [--page-size 20] [--profile FILE.html]
+                             [--page-size 20] [--workers N] [--profile FILE.html]
 
 ``--hosts`` synthetic news sites answer on loopback addresses 127.0.0.2,
 127.0.0.3, … (distinct hosts, as real sites are: the politeness limiter counts
@@ -16,12 +16,22 @@ two articles are near-duplicates of each other), its robots.txt.
 The pipeline is the one ``run.py backfill`` runs — ``open_store`` (SQLite in a
 temporary directory), ``Fetcher``, ``SourceRunner.backfill`` — for every
 source at once, with ``per_host_concurrency = --per-host``,
-``per_host_delay = 0``, ``respect_robots = true`` and info-level logs written
-to a file, as the service does.
+``per_host_delay = 0``, ``respect_robots = true``, ``extract_workers =
+--workers`` (default: the config's default, 1) and info-level logs written
+to a file, as the service does.  The sources have no site profile (the
+generic extractor does every page, the costlier path).
+
+Measured: wall time; CPU time of the pipeline process and of its extraction
+workers (``RUSAGE_CHILDREN``: they are shut down and reaped when the backfill
+ends); peak RSS of the pipeline process (``ru_maxrss``) and of its whole
+process tree — the pipeline, its workers and multiprocessing's resource
+tracker, not the synthetic sites — summed every 50 ms from /proc (pages
+the processes share are counted once per process: an upper bound, and a
+peak between two samples can be missed).
 
 The peer is the politeness limit itself: no crawler that keeps to it can be
 faster than ``articles × latency / (hosts × per-host)``.  Goals: total time
-at most 1.2× that limit; peak RSS of this process (the pipeline) at most
+at most 1.2× that limit; peak RSS of the pipeline's process tree at most
 150 MB.
 """
 
