@@ -4,15 +4,18 @@ A backfill is CPU-bound in one interpreter: parsing, the extractor's rules,
 normalization and the MinHash cost ~4 ms of the ~7.5 ms an article takes, and
 the GIL keeps threads from sharing that (``asyncio.to_thread`` was measured
 slower).  ``prepare`` is that pure part — page text in, picklable ``Prepared``
-out — and ``ExtractPool`` runs it in ``[fetch] extract_workers`` processes
-while the event loop goes on fetching and storing (``loop.run_in_executor``).
+out — and ``ExtractPool`` runs it, and ``read_listing`` for listing pages, in
+``[fetch] extract_workers`` processes while the event loop goes on fetching
+and storing (``loop.run_in_executor``).
 
 Why ``concurrent.futures.ProcessPoolExecutor`` with a wrapper: the executor
 does the queueing and result passing; what it leaves to us is written here.
 
 - Workers are *spawned* (not forked from the pipeline, which holds a store,
   sockets and the loop): a fresh interpreter that imports the extraction
-  modules only (~50 MB).
+  modules and, as spawn does, the main script (``run.py`` imports little at
+  the top): ~58 MB at work, numpy included.  Spawning also starts
+  multiprocessing's resource tracker (~15 MB).
 - A worker that dies (a crash in a C parser, the OOM killer) breaks the
   executor and every task in flight in it: the pool is replaced and each of
   those pages is tried once more in the new one, one page at a time; a page
@@ -119,9 +122,10 @@ def _ready() -> None:
 
 
 class ExtractPool:
-    """``prepare`` in ``workers`` spawned processes, started when a user takes the pool
-    (``using``) and stopped when the last one leaves.  ``active`` tells the
-    caller whether to use it (else it extracts in its own process, as without workers)."""
+    """``prepare`` and ``read_listing`` in ``workers`` spawned processes, started when a user
+    takes the pool (``using``) and stopped when the last one leaves.  ``active`` tells the
+    caller whether to use it (else it extracts in its own process, as without workers: while
+    the workers start, or start again after one died)."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
