@@ -1,7 +1,8 @@
 """Backfill speed against the politeness limit, and peak memory.
 
     python bench/backfill.py [--articles 2000] [--hosts 10] [--latency 0.1] [--per-host 2]
-                             [--page-size 20] [--workers N] [--profile FILE.html]
+                             [--page-size 20] [--workers N] [--site-profile]
+                             [--profile FILE.html]
 
 ``--hosts`` synthetic news sites answer on loopback addresses 127.0.0.2,
 127.0.0.3, … (distinct hosts, as real sites are: the politeness limiter counts
@@ -19,7 +20,9 @@ source at once, with ``per_host_concurrency = --per-host``,
 ``per_host_delay = 0``, ``respect_robots = true``, ``extract_workers =
 --workers`` (default: the config's default, 1) and info-level logs written
 to a file, as the service does.  The sources have no site profile (the
-generic extractor does every page, the costlier path).
+generic extractor does every page, the costlier path) unless
+``--site-profile`` gives them ``config.toml``'s Quân khu 3 profile, as a
+configured source has (every bundled source has one).
 
 Measured: wall time; CPU time of the pipeline process and of its extraction
 workers (``RUSAGE_CHILDREN``: they are shut down and reaped when the backfill
@@ -52,6 +55,7 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -416,9 +420,16 @@ def _children_cpu() -> float:
 # --- the pipeline ------------------------------------------------------------------------
 
 
-def _config(sites: list[dict[str, Any]], db: Path, per_host: int, workers: int | None) -> Any:
+def _qk3_profile() -> dict[str, Any]:
+    """The site profile of the bundled Quân khu 3 source, whose pages the bench sites copy."""
+    return tomllib.loads((TESTS.parent / "config.toml").read_text("utf-8"))["sources"]["qk3"]["profile"]
+
+
+def _config(sites: list[dict[str, Any]], db: Path, per_host: int, workers: int | None,
+            site_profile: bool = False) -> Any:
     from scraper.config import config_from_dict
 
+    profile = {"profile": _qk3_profile()} if site_profile else {}
     sources = {}
     for n, site in enumerate(sites):
         sources[f"h{n + 1}"] = {
@@ -426,6 +437,7 @@ def _config(sites: list[dict[str, Any]], db: Path, per_host: int, workers: int |
             "start_urls": [site["base"] + LISTING_PATH],
             "page_url": "{url}?page={n}",
             "first_page": 0,
+            **profile,
         }
     data = {
         "storage": {"url": f"sqlite:///{db}"},
@@ -490,11 +502,12 @@ class Measurement:
 
 
 def measure(articles: int, hosts: int, latency: float, per_host: int, page_size: int,
-            profile: Path | None = None, workers: int | None = None) -> Measurement:
+            profile: Path | None = None, workers: int | None = None,
+            site_profile: bool = False) -> Measurement:
     with tempfile.TemporaryDirectory(prefix="qkfeed-bench-") as tmp, SitesProcess(
         hosts, articles, page_size, latency
     ) as sites:
-        config = _config(sites.sites, Path(tmp) / "bench.db", per_host, workers)
+        config = _config(sites.sites, Path(tmp) / "bench.db", per_host, workers, site_profile)
         assert sites.proc is not None
         memory = TreeMemory(exclude=sites.proc.pid)
         memory.start()
@@ -545,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-host", type=int, default=2, help="per_host_concurrency")
     parser.add_argument("--page-size", type=int, default=20, help="articles per listing page")
     parser.add_argument("--workers", type=int, help="[fetch] extract_workers (default: the config default)")
+    parser.add_argument("--site-profile", action="store_true",
+                        help="give the sites config.toml's qk3 profile (default: none, the generic extractor)")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument HTML profile here (the pipeline process)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -564,7 +579,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.latency * 1000:g} ms per answer, per_host_concurrency={args.per_host}",
         flush=True,
     )
-    m = measure(args.articles, args.hosts, args.latency, args.per_host, args.page_size, args.profile, args.workers)
+    m = measure(args.articles, args.hosts, args.latency, args.per_host, args.page_size, args.profile, args.workers,
+                args.site_profile)
     ratio = m.seconds / limit if limit else float("inf")
     print_table(
         ["measure", "value"],
@@ -573,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
             ["backfill wall time", f"{m.seconds:.2f} s"],
             ["time / limit", f"{ratio:.2f}×"],
             ["extraction workers ([fetch] extract_workers)", m.workers],
+            ["site profile", "qk3 (config.toml)" if args.site_profile else "none (generic extractor)"],
             ["pipeline CPU time: process + workers", f"{m.cpu_seconds + m.worker_cpu_seconds:.2f} s"
              f" ({m.cpu_seconds:.2f} + {m.worker_cpu_seconds:.2f})"],
             ["CPU per article: process + workers",

@@ -41,9 +41,11 @@ def pg_env() -> dict[str, str]:
     return {"QKFEED_TEST_PG": pg_server.server().admin_url}
 
 
-def test_backfill_bench() -> None:
-    out = run_bench("backfill.py", "--articles=40", "--hosts=2", "--latency=0.01", "--page-size=10")
+@pytest.mark.parametrize("profile", [[], ["--site-profile"]], ids=["generic", "qk3-profile"])
+def test_backfill_bench(profile: list[str]) -> None:
+    out = run_bench("backfill.py", "--articles=40", "--hosts=2", "--latency=0.01", "--page-size=10", *profile)
     assert "| 40 (40)" in out  # every article stored, all new
+    assert "| 0 " in out.split("errors", 1)[1].splitlines()[0]  # no page failed to extract
     assert out.count("GOAL") == 2
 
 
