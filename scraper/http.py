@@ -11,8 +11,8 @@ One ``Fetcher.get`` call::
 
     for each hop (at most MAX_REDIRECTS redirects, no URL twice):
         literal-IP check -> robots.txt -> retried exchange:
-            wait for a host slot -> connect (GuardedBackend: resolve, refuse
-            non-public answers, connect to a checked IP) -> headers -> body
+            wait for a host slot -> connect (GuardedTransport, aiohttp underneath:
+            resolve, refuse non-public answers, connect to a checked IP) -> headers -> body
     -> Page
 
 Errors (all ``scraper.errors.FetchError``)::
@@ -32,18 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import ipaddress
 import logging
-import socket
-import ssl
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
-import httpcore
 import httpx
 from tenacity import (
     AsyncRetrying,
@@ -64,10 +60,16 @@ from .errors import (
 )
 from .models import Page
 from .politeness import HostLimiter, RobotsCache
+from .transport import (
+    GuardedTransport,
+    Resolver,
+    is_public_address,
+    system_resolver,
+)
+from .transport import literal_ip as _literal_ip
 
 __all__ = [
     "Fetcher",
-    "GuardedBackend",
     "GuardedTransport",
     "RETRY_EXCEPTIONS",
     "RETRY_STATUSES",
@@ -94,180 +96,7 @@ DEFAULT_HEADERS = {
     "Accept-Encoding": "gzip, deflate",  # decoded here, with the size cap (see _Inflater)
 }
 
-Resolver = Callable[[str, int], Awaitable[list[str]]]
 Sleep = Callable[[float], Awaitable[None]]
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-# --- address guard -------------------------------------------------------------------
-
-
-def is_public_address(ip: IPAddress) -> bool:
-    """True for globally routable unicast addresses, also inside IPv6 wrappers."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None:
-            return is_public_address(embedded)
-    return ip.is_global and not ip.is_multicast
-
-
-def _literal_ip(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    """The addresses of ``host`` from the system resolver, in its order."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that resolves names itself and connects only
-    to checked addresses, so neither a redirect nor a DNS answer that changes
-    between a check and the connection (rebinding) can reach a private network.
-    """
-
-    def __init__(
-        self,
-        resolver: Resolver | None = None,
-        *,
-        allow_private: bool = False,
-        inner: httpcore.AsyncNetworkBackend | None = None,
-    ) -> None:
-        self._resolver = resolver or system_resolver
-        self._allow_private = allow_private
-        self._inner = inner or httpcore.AnyIOBackend()
-
-    async def _addresses(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
-        literal = _literal_ip(host)
-        if literal is not None:
-            return [literal]
-        try:
-            async with asyncio.timeout(timeout):
-                answers = await self._resolver(host, port)
-            addresses = [ipaddress.ip_address(a) for a in answers]
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
-        except (OSError, ValueError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        if not addresses:
-            raise httpcore.ConnectError(f"{host} has no address")
-        return addresses
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._addresses(host, port, timeout)
-        if not self._allow_private:
-            for ip in addresses:
-                if not is_public_address(ip):
-                    raise AddressBlocked(host, f"{host} resolves to non-public address {ip}")
-        error: Exception | None = None
-        for ip in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    str(ip),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        assert error is not None
-        raise error
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("Unix sockets are not used by qkfeed")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport whose connection pool connects through GuardedBackend."""
-
-    def __init__(
-        self,
-        cfg: FetchConfig,
-        *,
-        resolver: Resolver | None = None,
-        network_backend: httpcore.AsyncNetworkBackend | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        ctx = ssl_context or httpx.create_ssl_context(trust_env=False)
-        super().__init__(verify=ctx, trust_env=False)
-        backend = GuardedBackend(
-            resolver, allow_private=cfg.allow_private_networks, inner=network_backend
-        )
-        # httpx has no public way to choose the pool's network backend (encode/httpx#3180);
-        # this replaces the pool it built with an identical one that uses ours.
-        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
-            raise RuntimeError("httpx.AsyncHTTPTransport no longer keeps its pool in _pool")
-        self._pool = _PoolPerOrigin(
-            lambda: httpcore.AsyncConnectionPool(
-                ssl_context=ctx,
-                max_connections=httpx.Limits().max_connections,
-                max_keepalive_connections=httpx.Limits().max_keepalive_connections,
-                keepalive_expiry=httpx.Limits().keepalive_expiry,
-                http1=True,
-                http2=False,
-                network_backend=backend,
-            )
-        )
-
-
-class _PoolPerOrigin:
-    """httpcore connection pools, one per origin (scheme, host, port), behind the one-pool API
-    httpx's transport calls.
-
-    Hand-written because httpcore's pool checks every connection it holds for expiry (a
-    ``poll()`` and a ``getpeername()`` each) whenever a request comes or goes: with the
-    connections of 10 sites that was ~0.5 ms of the event loop per request, about an eighth of
-    a backfill's CPU per article.  Per origin, only that site's few connections are checked.
-    How many connections a host gets is the HostLimiter's business, as before.
-    """
-
-    def __init__(self, make: Callable[[], httpcore.AsyncConnectionPool]) -> None:
-        self._make = make
-        self._pools: dict[tuple[bytes, bytes, int | None], httpcore.AsyncConnectionPool] = {}
-
-    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
-        url = request.url
-        key = (url.scheme, url.host, url.port)
-        pool = self._pools.get(key)
-        if pool is None:
-            pool = self._pools[key] = self._make()
-        return await pool.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            await pool.aclose()
-
-    async def __aenter__(self) -> _PoolPerOrigin:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 # --- body reading ---------------------------------------------------------------------
@@ -386,7 +215,7 @@ class Fetcher:
     """``async with Fetcher(cfg) as f: page = await f.get(url)``.
 
     ``transport`` replaces the network layer (tests use ``httpx.MockTransport``
-    or a GuardedTransport over a fake backend); with a foreign transport only
+    or a GuardedTransport over a test connector); with a foreign transport only
     literal IPs in URLs are checked by the address guard.  ``resolver`` is used
     by the default transport's guard; ``sleep`` by backoff and host spacing.
     """

@@ -1,8 +1,9 @@
 """scraper.http.Fetcher, scraper.politeness and scraper.charset.
 
 Most tests run against FaultServer on 127.0.0.1 (with allow_private_networks,
-since that is loopback); the address-guard tests for private ranges use a fake
-resolver and a fake network backend, and send nothing anywhere.  Coroutines run
+since that is loopback); the address-guard tests use a fake resolver and a test
+connector (FakeNet) that sends the checked public test addresses to local servers, and
+nothing anywhere else.  Coroutines run
 with ``asyncio.run``.
 """
 
@@ -12,13 +13,14 @@ import asyncio
 import gzip
 import logging
 import socket
+import socketserver
+import threading
 import time
 import tracemalloc
 import unicodedata
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 
-import httpcore
 import httpx
 import pytest
 from faultserver import BOMB_SIZE, ROBOTS, VI_TEXT, FaultServer, gzip_bomb, to_cp1258
@@ -42,6 +44,7 @@ from scraper.http import (
 )
 from scraper.models import Page
 from scraper.politeness import ROBOTS_ERROR_TTL, ROBOTS_TTL, HostLimiter, RobotsCache
+from scraper.transport import GuardedConnector
 
 FAST = {
     "timeout": 0.5,
@@ -581,29 +584,71 @@ def test_retry_after_pushes_the_host_slot_back() -> None:
 # --- address guard ----------------------------------------------------------------------
 
 
-class FakeBackend(httpcore.AsyncNetworkBackend):
-    """Answers connections to the given IPs with canned bytes; records every connect.
+class FakeNet:
+    """The network of the guard tests: canned answers for the given (public, checked) IPs,
+    each served by its own server on 127.0.0.1; records every connect.
 
-    A connect to an address not in ``responses`` fails the test: nothing leaves
-    the process.
+    ``connector`` is a GuardedConnector whose connections to those IPs go to their local
+    server.  A connect to an address not in ``responses`` fails the test: nothing leaves
+    the machine, and nothing but 127.0.0.1 is ever touched.
     """
 
     def __init__(self, responses: dict[str, bytes] | None = None) -> None:
         self.responses = responses or {}
         self.connects: list[tuple[str, int]] = []
+        self._servers: dict[str, socketserver.ThreadingTCPServer] = {}
+        net = self
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.connects.append((host, port))
-        if host not in self.responses:
-            pytest.fail(f"connection attempted to {host}:{port}")
-        return httpcore.AsyncMockStream([self.responses[host]])
+        class LocalConnector(GuardedConnector):
+            async def _wrap_create_connection(self, *args, addr_infos, **kwargs):
+                family, type_, proto, _, sockaddr = addr_infos[0]
+                ip, port = sockaddr[0], sockaddr[1]
+                net.connects.append((ip, port))
+                if ip not in net.responses:
+                    pytest.fail(f"connection attempted to {ip}:{port}")
+                local = [(socket.AF_INET, type_, proto, "", ("127.0.0.1", net.port(ip)))]
+                return await super()._wrap_create_connection(*args, addr_infos=local, **kwargs)
+
+        self.connector = LocalConnector
+
+    def port(self, ip: str) -> int:
+        if ip not in self._servers:
+            answer = self.responses[ip]
+
+            class Canned(socketserver.StreamRequestHandler):
+                def handle(self) -> None:
+                    head = b""
+                    while b"\r\n\r\n" not in head:
+                        data = self.request.recv(4096)
+                        if not data:
+                            return
+                        head += data
+                    self.wfile.write(answer)
+
+            server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Canned)
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self._servers[ip] = server
+        return self._servers[ip].server_address[1]
+
+    def close(self) -> None:
+        for server in self._servers.values():
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
+
+
+@pytest.fixture
+def nets() -> Iterator[Callable[..., FakeNet]]:
+    made: list[FakeNet] = []
+
+    def make(responses: dict[str, bytes] | None = None) -> FakeNet:
+        made.append(FakeNet(responses))
+        return made[-1]
+
+    yield make
+    for net in made:
+        net.close()
 
 
 def fake_resolver(table: dict[str, list[str]], calls: list[str] | None = None):
@@ -642,20 +687,22 @@ PRIVATE_ANSWERS = [
 ]
 
 
-def guarded(resolver, backend: FakeBackend, **cfg_kw: object) -> tuple[FetchConfig, dict]:
+def guarded(resolver, net: FakeNet, **cfg_kw: object) -> tuple[FetchConfig, dict]:
     cfg = make_cfg(allow_private_networks=False, **cfg_kw)
-    transport = GuardedTransport(cfg, resolver=resolver, network_backend=backend)
+    transport = GuardedTransport(cfg, resolver=resolver, connector_class=net.connector)
     return cfg, {"transport": transport}
 
 
 @pytest.mark.parametrize("answer", PRIVATE_ANSWERS)
-def test_names_resolving_to_private_addresses_are_blocked(answer: str) -> None:
-    backend = FakeBackend()
-    cfg, kw = guarded(fake_resolver({"intranet.test": [answer]}), backend)
+def test_names_resolving_to_private_addresses_are_blocked(
+    answer: str, nets: Callable[..., FakeNet]
+) -> None:
+    net = nets()
+    cfg, kw = guarded(fake_resolver({"intranet.test": [answer]}), net)
     with pytest.raises(AddressBlocked) as info:
         get("http://intranet.test/news", cfg, kw)  # robots.txt is refused first
     assert info.value.url == "http://intranet.test/news"
-    assert backend.connects == []
+    assert net.connects == []
 
 
 @pytest.mark.parametrize(
@@ -669,39 +716,41 @@ def test_names_resolving_to_private_addresses_are_blocked(answer: str) -> None:
         "http://0.0.0.0/",
     ],
 )
-def test_literal_private_ips_are_blocked_without_resolving(url: str) -> None:
+def test_literal_private_ips_are_blocked_without_resolving(
+    url: str, nets: Callable[..., FakeNet]
+) -> None:
     calls: list[str] = []
-    backend = FakeBackend()
-    cfg, kw = guarded(fake_resolver({}, calls), backend)
+    net = nets()
+    cfg, kw = guarded(fake_resolver({}, calls), net)
     with pytest.raises(AddressBlocked):
         get(url, cfg, kw)
-    assert calls == [] and backend.connects == []
+    assert calls == [] and net.connects == []
 
 
-def test_one_private_answer_among_public_ones_blocks() -> None:
-    backend = FakeBackend({PUBLIC_IP: canned()})
-    cfg, kw = guarded(fake_resolver({"mixed.test": [PUBLIC_IP, "10.0.0.1"]}), backend)
+def test_one_private_answer_among_public_ones_blocks(nets: Callable[..., FakeNet]) -> None:
+    net = nets({PUBLIC_IP: canned()})
+    cfg, kw = guarded(fake_resolver({"mixed.test": [PUBLIC_IP, "10.0.0.1"]}), net)
     with pytest.raises(AddressBlocked):
         get("http://mixed.test/", cfg, kw, check_robots=False)
-    assert backend.connects == []
+    assert net.connects == []
 
 
-def test_public_answer_connects_to_the_checked_ip() -> None:
-    backend = FakeBackend({PUBLIC_IP: canned(body="Tin mới".encode())})
-    cfg, kw = guarded(fake_resolver({"news.test": [PUBLIC_IP]}), backend)
+def test_public_answer_connects_to_the_checked_ip(nets: Callable[..., FakeNet]) -> None:
+    net = nets({PUBLIC_IP: canned(body="Tin mới".encode())})
+    cfg, kw = guarded(fake_resolver({"news.test": [PUBLIC_IP]}), net)
     page = get("http://news.test/a", cfg, kw, check_robots=False)
     assert page.text == "Tin mới"
-    assert backend.connects == [(PUBLIC_IP, 80)]
+    assert net.connects == [(PUBLIC_IP, 80)]
 
 
-def test_dns_rebinding_is_caught_at_connect_time() -> None:
+def test_dns_rebinding_is_caught_at_connect_time(nets: Callable[..., FakeNet]) -> None:
     answers = iter([[PUBLIC_IP], ["10.0.0.1"]])
 
     async def rebinding(host: str, port: int) -> list[str]:
         return next(answers)
 
-    backend = FakeBackend({PUBLIC_IP: canned()})
-    cfg, kw = guarded(rebinding, backend)
+    net = nets({PUBLIC_IP: canned()})
+    cfg, kw = guarded(rebinding, net)
 
     async def run() -> None:
         async with Fetcher(cfg, **kw) as f:
@@ -710,32 +759,34 @@ def test_dns_rebinding_is_caught_at_connect_time() -> None:
                 await f.get("http://news.test/2", check_robots=False)
 
     asyncio.run(run())
-    assert backend.connects == [(PUBLIC_IP, 80)]
+    assert net.connects == [(PUBLIC_IP, 80)]
 
 
-def test_redirect_to_a_private_host_is_blocked() -> None:
+def test_redirect_to_a_private_host_is_blocked(nets: Callable[..., FakeNet]) -> None:
     redirect = canned(302, b"", "Location: http://intranet.test/admin\r\n")
-    backend = FakeBackend({PUBLIC_IP: redirect})
+    net = nets({PUBLIC_IP: redirect})
     table = {"news.test": [PUBLIC_IP], "intranet.test": ["192.168.1.1"]}
-    cfg, kw = guarded(fake_resolver(table), backend)
+    cfg, kw = guarded(fake_resolver(table), net)
     with pytest.raises(AddressBlocked) as info:
         get("http://news.test/", cfg, kw, check_robots=False)
     assert info.value.url == "http://intranet.test/admin"
-    assert backend.connects == [(PUBLIC_IP, 80)]
+    assert net.connects == [(PUBLIC_IP, 80)]
 
 
 @pytest.mark.parametrize(
     "location",
     ["http://10.0.0.1/admin", "http://169.254.169.254/latest/", "http://[::1]:8080/", "http://[fd00::1]/"],
 )
-def test_redirect_to_a_literal_private_ip_is_blocked(location: str) -> None:
+def test_redirect_to_a_literal_private_ip_is_blocked(
+    location: str, nets: Callable[..., FakeNet]
+) -> None:
     calls: list[str] = []
-    backend = FakeBackend({PUBLIC_IP: canned(302, b"", f"Location: {location}\r\n")})
-    cfg, kw = guarded(fake_resolver({"news.test": [PUBLIC_IP]}, calls), backend)
+    net = nets({PUBLIC_IP: canned(302, b"", f"Location: {location}\r\n")})
+    cfg, kw = guarded(fake_resolver({"news.test": [PUBLIC_IP]}, calls), net)
     with pytest.raises(AddressBlocked) as info:
         get("http://news.test/", cfg, kw, check_robots=False)
     assert "redirect from http://news.test/" in info.value.reason
-    assert backend.connects == [(PUBLIC_IP, 80)] and calls == ["news.test"]
+    assert net.connects == [(PUBLIC_IP, 80)] and calls == ["news.test"]
 
 
 @pytest.mark.parametrize(
@@ -750,28 +801,30 @@ def test_redirect_to_a_literal_private_ip_is_blocked(location: str) -> None:
         "http://[::]/",
     ],
 )
-def test_numeric_spellings_of_loopback_are_blocked(url: str) -> None:
+def test_numeric_spellings_of_loopback_are_blocked(url: str, nets: Callable[..., FakeNet]) -> None:
     """Names the system resolver turns into loopback (inet_aton forms) never connect."""
-    backend = FakeBackend()
+    net = nets()
     cfg = make_cfg(allow_private_networks=False)
-    transport = GuardedTransport(cfg, network_backend=backend)  # the real system resolver
+    transport = GuardedTransport(cfg, connector_class=net.connector)  # the system resolver
     with pytest.raises(AddressBlocked):
         get(url, cfg, {"transport": transport})
-    assert backend.connects == []
+    assert net.connects == []
 
 
 @pytest.mark.parametrize("answers", [["not-an-ip"], []])
-def test_odd_dns_answers_never_connect(answers: list[str]) -> None:
-    backend = FakeBackend()
-    cfg, kw = guarded(fake_resolver({"odd.test": answers}), backend)
+def test_odd_dns_answers_never_connect(answers: list[str], nets: Callable[..., FakeNet]) -> None:
+    net = nets()
+    cfg, kw = guarded(fake_resolver({"odd.test": answers}), net)
     with pytest.raises(FetchError) as info:
         get("http://odd.test/", cfg, kw, check_robots=False)
     assert type(info.value) is FetchError and isinstance(info.value.__cause__, httpx.ConnectError)
-    assert backend.connects == []
+    assert net.connects == []
 
 
-def test_allow_private_networks_lifts_the_guard_for_names_redirects_and_literals() -> None:
-    backend = FakeBackend(
+def test_allow_private_networks_lifts_the_guard_for_names_redirects_and_literals(
+    nets: Callable[..., FakeNet]
+) -> None:
+    net = nets(
         {
             PUBLIC_IP: canned(302, b"", "Location: http://intranet.test/a\r\n"),
             "10.0.0.1": canned(302, b"", "Location: http://[fd00::1]/b\r\n"),
@@ -779,20 +832,39 @@ def test_allow_private_networks_lifts_the_guard_for_names_redirects_and_literals
         }
     )
     table = {"news.test": [PUBLIC_IP], "intranet.test": ["10.0.0.1"]}
-    cfg, kw = guarded(fake_resolver(table), backend)
+    cfg, kw = guarded(fake_resolver(table), net)
     with pytest.raises(AddressBlocked):
         get("http://news.test/", cfg, kw, check_robots=False)
     open_cfg = make_cfg(allow_private_networks=True)
-    transport = GuardedTransport(open_cfg, resolver=fake_resolver(table), network_backend=backend)
+    transport = GuardedTransport(
+        open_cfg, resolver=fake_resolver(table), connector_class=net.connector
+    )
     page = get("http://news.test/", open_cfg, {"transport": transport}, check_robots=False)
     assert page.text == "Mạng nội bộ" and page.url == "http://[fd00::1]/b"
-    assert backend.connects == [(PUBLIC_IP, 80), (PUBLIC_IP, 80), ("10.0.0.1", 80), ("fd00::1", 80)]
+    assert net.connects == [(PUBLIC_IP, 80), (PUBLIC_IP, 80), ("10.0.0.1", 80), ("fd00::1", 80)]
 
 
 def test_literal_private_ip_is_blocked_even_with_a_foreign_transport() -> None:
     transport = httpx.MockTransport(lambda request: pytest.fail("request sent"))
     with pytest.raises(AddressBlocked):
         get("http://10.1.2.3/", make_cfg(allow_private_networks=False), {"transport": transport})
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.1/", "http://[::1]/", "http://127.1/"])
+def test_the_transport_checks_ip_literals_itself(url: str, nets: Callable[..., FakeNet]) -> None:
+    """aiohttp never resolves IP literals; the transport checks them without the Fetcher."""
+    net = nets()
+    transport = GuardedTransport(make_cfg(allow_private_networks=False), connector_class=net.connector)
+
+    async def run() -> None:
+        try:
+            with pytest.raises(AddressBlocked):
+                await transport.handle_async_request(httpx.Request("GET", url))
+        finally:
+            await transport.aclose()
+
+    asyncio.run(run())
+    assert net.connects == []
 
 
 def test_loopback_server_is_blocked_unless_allowed(server: FaultServer) -> None:
