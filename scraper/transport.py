@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import logging
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -38,6 +39,9 @@ from yarl import URL
 
 from .config import FetchConfig
 from .errors import AddressBlocked
+from .logs import event, get_logger
+
+log = get_logger("transport")
 
 __all__ = [
     "GuardedConnector",
@@ -165,9 +169,22 @@ class GuardedConnector(aiohttp.TCPConnector):
             keepalive_timeout=KEEPALIVE_EXPIRY,
             happy_eyeballs_delay=None,
         )
-        if getattr(self._factory, "func", None) is not ResponseHandler:
-            raise RuntimeError("aiohttp's TCPConnector no longer makes its protocols in _factory")
-        self._factory = functools.partial(_ResponseHandler, loop=self._loop)
+        if getattr(self._factory, "func", None) is ResponseHandler:
+            self._factory = functools.partial(_ResponseHandler, loop=self._loop)
+        elif not _warned_factory:
+            # A newer aiohttp: fetching still works; a broken chunked body then ends at the
+            # deadline instead of at once (tests/test_http.py fails loudly for developers).
+            _warn_factory()
+
+
+_warned_factory = False
+
+
+def _warn_factory() -> None:
+    global _warned_factory
+    _warned_factory = True
+    event(log, "aiohttp_internals_changed", logging.WARNING,
+          detail="TCPConnector._factory is not ResponseHandler: broken chunked bodies end at the deadline")
 
 
 class _ResponseHandler(ResponseHandler):

@@ -14,6 +14,7 @@ import gzip
 import logging
 import socket
 import socketserver
+import ssl
 import threading
 import time
 import tracemalloc
@@ -908,3 +909,18 @@ def test_bad_urls_are_fetch_errors(url: str) -> None:
     transport = httpx.MockTransport(lambda request: pytest.fail("request sent"))
     with pytest.raises(FetchError):
         get(url, make_cfg(), {"transport": transport})
+
+
+def test_the_connector_makes_our_protocol() -> None:
+    """The fix for broken chunked bodies relies on aiohttp's TCPConnector._factory: a newer
+    aiohttp that changes it only logs a warning in production, so this test is the alarm."""
+    from scraper.transport import GuardedResolver, _ResponseHandler
+
+    async def make() -> object:
+        connector = GuardedConnector(GuardedResolver(), ssl.create_default_context())
+        try:
+            return connector._factory.func  # type: ignore[attr-defined]
+        finally:
+            await connector.close()
+
+    assert asyncio.run(make()) is _ResponseHandler
