@@ -12,6 +12,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_faults import Events, article_page, events, listing_page, make_config  # noqa: F401 (fixture)
@@ -107,28 +108,33 @@ def test_a_dead_worker_is_replaced_and_its_pages_tried_again() -> None:
     assert all(isinstance(r, extractpool.Prepared) for r in results), results
 
 
+def serve_news(server: Any, db: Path, *, articles: int) -> Any:
+    """``articles`` article pages and their listing on ``server``; a config with one worker."""
+    paths = [f"/news/bai-{n}" for n in range(1, articles + 1)]
+    for n, path in enumerate(paths, 1):
+        server.add_page(path, article_page(f"Bài số {n} trong ngày hôm nay"))
+    server.add_page("/news", listing_page(paths))
+    return make_config(db, {"s": server.url("/news")}, extract_workers=1)
+
+
+async def backfill_one_page(config: Any, store: object) -> object:
+    """A one-page backfill of source ``s`` with the worker started before the first page."""
+    async with Fetcher(config.fetch) as fetcher:
+        runner = SourceRunner(config, store, fetcher)
+        async with runner.extraction.using():
+            await asyncio.gather(*map(asyncio.wrap_future, runner.extraction._started))
+            return await runner.backfill(config.sources["s"], pages=1)
+
+
 def test_a_page_that_kills_its_worker_twice_fails_alone(tmp_path: Path, events: Events,  # noqa: F811
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from faultserver import FaultServer
 
     monkeypatch.setattr(extractpool, "_prepare_in_worker", die_on_bai_2)
-    db = tmp_path / "q.db"
     with FaultServer() as server:
-        paths = [f"/news/bai-{n}" for n in range(1, 6)]
-        for n, path in enumerate(paths, 1):
-            server.add_page(path, article_page(f"Bài số {n} trong ngày hôm nay"))
-        server.add_page("/news", listing_page(paths))
-        config = make_config(db, {"s": server.url("/news")}, extract_workers=1)
-
-        async def backfill() -> object:
-            async with Fetcher(config.fetch) as fetcher:
-                runner = SourceRunner(config, store, fetcher)
-                async with runner.extraction.using():  # the worker started before the first page
-                    await asyncio.gather(*map(asyncio.wrap_future, runner.extraction._started))
-                    return await runner.backfill(config.sources["s"], pages=1)
-
+        config = serve_news(server, tmp_path / "q.db", articles=5)
         with open_store(config.storage.url) as store:
-            result = asyncio.run(backfill())
+            result = asyncio.run(backfill_one_page(config, store))
             stored = {a.article.url for a in store.latest(limit=10)}
     assert result.errors == 1 and result.new == 4, result.messages  # type: ignore[attr-defined]
     assert server.url("/news/bai-2") not in stored and len(stored) == 4
@@ -199,21 +205,8 @@ def test_listing_pages_read_here_when_the_worker_fails(tmp_path: Path, monkeypat
         raise extractpool.WorkerDied("listing: the extraction worker died (2 times)")
 
     monkeypatch.setattr(ExtractPool, "read_listing", dead)
-    db = tmp_path / "q.db"
     with FaultServer() as server:
-        paths = [f"/news/bai-{n}" for n in range(1, 4)]
-        for n, path in enumerate(paths, 1):
-            server.add_page(path, article_page(f"Bài số {n} trong ngày hôm nay"))
-        server.add_page("/news", listing_page(paths))
-        config = make_config(db, {"s": server.url("/news")}, extract_workers=1)
-
-        async def backfill() -> object:
-            async with Fetcher(config.fetch) as fetcher:
-                runner = SourceRunner(config, store, fetcher)
-                async with runner.extraction.using():
-                    await asyncio.gather(*map(asyncio.wrap_future, runner.extraction._started))
-                    return await runner.backfill(config.sources["s"], pages=1)
-
+        config = serve_news(server, tmp_path / "q.db", articles=3)
         with open_store(config.storage.url) as store:
-            result = asyncio.run(backfill())
+            result = asyncio.run(backfill_one_page(config, store))
     assert result.new == 3 and result.errors == 0  # type: ignore[attr-defined]
