@@ -12,8 +12,6 @@ import hashlib
 import http.client
 import json
 import re
-import socket
-import threading
 import time
 import unicodedata
 import warnings
@@ -27,8 +25,8 @@ from typing import Any
 
 import feedparser
 import pytest
-import uvicorn
 from bs4 import BeautifulSoup
+from uvicorn_thread import uvicorn_in_thread
 
 from feeds.app import MAX_LIMIT, RenderCache, Rendered, create_app
 from feeds.render import CONTENT_TYPES
@@ -826,21 +824,7 @@ def test_page_etag_and_cache(env: Env) -> None:
 
 def test_real_uvicorn_over_a_socket(tmp_path: Path) -> None:
     for env in _make_env(tmp_path):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(
-            uvicorn.Config(
-                env.app, lifespan="off", ws="none", log_level="warning", access_log=False
-            )
-        )
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 10
-            while not server.started:
-                assert time.monotonic() < deadline, "uvicorn did not start"
-                time.sleep(0.02)
+        with uvicorn_in_thread(env.app) as port:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             conn.request("GET", "/feed.atom", headers={"Accept-Encoding": "gzip"})
             r = conn.getresponse()
@@ -869,8 +853,3 @@ def test_real_uvicorn_over_a_socket(tmp_path: Path) -> None:
             r = conn.getresponse()
             assert r.status == 200 and json.loads(r.read())["status"] == "ok"
             conn.close()
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            sock.close()
-        assert not thread.is_alive()

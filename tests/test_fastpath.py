@@ -28,6 +28,7 @@ import uvicorn
 from service_proc import ServiceProcess, free_port
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn_thread import uvicorn_in_thread
 
 from feeds.app import DEFAULT_VERSION_CHECK, create_app
 from feeds.fastproto import FastPathProtocol, fast_protocol
@@ -509,18 +510,7 @@ def test_uvicorn_internals_are_what_fastproto_expects(tmp_path: Path) -> None:
                 super().connection_made(transport)
                 seen.append(self)
 
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, http=Watching, lifespan="off", ws="none",
-                                               log_level="warning", access_log=False))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 10
-            while not server.started:
-                assert time.monotonic() < deadline, "uvicorn did not start"
-                time.sleep(0.02)
+        with uvicorn_in_thread(app, http=Watching) as port:
             conn = Conn(port)
             try:
                 raw = request("/feed.atom")
@@ -543,11 +533,6 @@ def test_uvicorn_internals_are_what_fastproto_expects(tmp_path: Path) -> None:
                     assert hasattr(proto, name), name
             finally:
                 conn.close()
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            sock.close()
-        assert not thread.is_alive()
 
 
 # -- StoreVersion ------------------------------------------------------------------------------------
