@@ -69,7 +69,10 @@ def stop(proc: subprocess.Popen, tmp_path: Path) -> int:
 
 def runs_done(tmp_path: Path) -> int:
     with sqlite3.connect(tmp_path / "qk.db") as conn:
-        return conn.execute("SELECT COUNT(*) FROM runs WHERE source_id = 'qk3'").fetchone()[0]
+        try:
+            return conn.execute("SELECT COUNT(*) FROM runs WHERE source_id = 'qk3'").fetchone()[0]
+        except sqlite3.OperationalError:  # the file exists, the service is still migrating it
+            return 0
 
 
 def duplicates(tmp_path: Path) -> int:

@@ -40,13 +40,18 @@ def query(url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
 
 
 def runs_since(url: str, since: datetime | None) -> Counter[str]:
-    rows = query(
-        url,
-        "SELECT source_id, COUNT(*) FROM runs WHERE %s::timestamptz IS NULL OR started > %s"
-        " GROUP BY source_id",
-        since,
-        since,
-    )
+    import psycopg.errors
+
+    try:
+        rows = query(
+            url,
+            "SELECT source_id, COUNT(*) FROM runs WHERE %s::timestamptz IS NULL OR started > %s"
+            " GROUP BY source_id",
+            since,
+            since,
+        )
+    except psycopg.errors.UndefinedTable:  # the first worker is still migrating the database
+        return Counter()
     return Counter({sid: n for sid, n in rows})
 
 
