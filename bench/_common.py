@@ -8,13 +8,14 @@ arguments); ``tests/test_bench_smoke.py`` runs each at a tiny size.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import socket
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,29 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+class Unavailable(Exception):
+    """A backend that cannot be measured here (the message says why)."""
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """The URL of a new database on the tests' PostgreSQL server (tests/pg_server.py), dropped after."""
+    import pg_server
+
+    try:
+        srv = pg_server._start()
+    except pg_server.PgUnavailable as exc:
+        raise Unavailable(str(exc)) from None
+    try:
+        name = srv.create_database()
+        try:
+            yield srv.url(name)
+        finally:
+            srv.drop_database(name)
+    finally:
+        srv.stop()
 
 
 def median_time(fn: Callable[[], object], runs: int, *, warmup: int = 1) -> float:

@@ -50,12 +50,14 @@ from _common import (
     TESTS,
     Goal,
     Prose,
+    Unavailable,
     fill_postgres,
     fill_sqlite,
     int_list,
     print_goals,
     print_table,
     prose_pool,
+    throwaway_postgres,
 )
 
 DEFAULT_SIZES = "10000,100000,1000000"
@@ -91,26 +93,9 @@ def sqlite_target() -> Iterator[tuple[str, Filler]]:
 
 @contextlib.contextmanager
 def postgres_target() -> Iterator[tuple[str, Filler]]:
-    import pg_server  # tests/pg_server.py
-
-    try:
-        srv = pg_server._start()
-    except pg_server.PgUnavailable as exc:
-        raise Unavailable(str(exc)) from None
-    try:
-        name = srv.create_database()
-        try:
-            url = srv.url(name)
-            pool = prose_pool()
-            yield url, lambda lo, hi: fill_postgres(url, lo, hi, pool)
-        finally:
-            srv.drop_database(name)
-    finally:
-        srv.stop()
-
-
-class Unavailable(Exception):
-    """A backend that cannot be measured here."""
+    with throwaway_postgres() as url:
+        pool = prose_pool()
+        yield url, lambda lo, hi: fill_postgres(url, lo, hi, pool)
 
 
 TARGETS = {"sqlite": sqlite_target, "postgresql": postgres_target}

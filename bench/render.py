@@ -24,23 +24,28 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from _common import Goal, fill_postgres, fill_sqlite, print_goals, print_table, prose_pool
+from _common import (
+    Goal,
+    Unavailable,
+    fill_postgres,
+    fill_sqlite,
+    median_time,
+    print_goals,
+    print_table,
+    prose_pool,
+    throwaway_postgres,
+)
 
 BACKENDS = ("sqlite", "postgresql")
 ENTRIES = 50
 GOAL_MS = 20.0
 BASE_URL = "http://127.0.0.1:8080"
-
-
-class Unavailable(Exception):
-    """A backend that cannot be measured here."""
 
 
 @contextlib.contextmanager
@@ -57,24 +62,11 @@ def filled_store(backend: str, size: int) -> Iterator[tuple[str, float]]:
             fill_sqlite(f"{tmp}/render.db", 1, size + 1, pool)
             yield url, time.perf_counter() - started
         return
-    import pg_server  # tests/pg_server.py
-
-    try:
-        srv = pg_server._start()
-    except pg_server.PgUnavailable as exc:
-        raise Unavailable(str(exc)) from None
-    try:
-        name = srv.create_database()
-        try:
-            url = srv.url(name)
-            open_store(url).close()
-            started = time.perf_counter()
-            fill_postgres(url, 1, size + 1, pool)
-            yield url, time.perf_counter() - started
-        finally:
-            srv.drop_database(name)
-    finally:
-        srv.stop()
+    with throwaway_postgres() as url:
+        open_store(url).close()
+        started = time.perf_counter()
+        fill_postgres(url, 1, size + 1, pool)
+        yield url, time.perf_counter() - started
 
 
 def _config(url: str) -> object:
@@ -156,22 +148,12 @@ def measure(backend: str, size: int, runs: int) -> Result:
                 backend=backend,
                 size=size,
                 fill_seconds=fill_seconds,
-                query=_median(query, runs),
-                render=_median(render, runs),
-                both=_median(both, runs),
-                peer=_median(peer, runs),
+                query=median_time(query, runs),
+                render=median_time(render, runs),
+                both=median_time(both, runs),
+                peer=median_time(peer, runs),
                 feed_bytes=len(render()),
             )
-
-
-def _median(fn: Callable[[], object], runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> int:

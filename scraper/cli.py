@@ -500,10 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SourceBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BUSY
-    except LeaseLost as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except (FetchError, ExtractError) as exc:
+    except (FetchError, ExtractError, LeaseLost) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
