@@ -171,8 +171,8 @@ FILL_CHUNK = 50_000  # rows per INSERT ... SELECT (one transaction each)
 FILL_SOURCES = 20
 FILL_NEWEST = 1_717_200_000  # 2024-06-01T00:00:00Z, published time of row 1; older after
 FILL_SPACING = 137  # seconds between the publish times of two consecutive rows
-FILL_BANDS = 20  # band keys per filled article (scraper.syndication.BANDS)
-FILL_SIGNATURE_BYTES = 400  # scraper.syndication.NUM_PERM uint32 values
+FILL_BANDS = 20  # band keys per filled article (scraper.dedup.syndication.BANDS)
+FILL_SIGNATURE_BYTES = 400  # scraper.dedup.syndication.NUM_PERM uint32 values
 _FILL_COLUMNS = (
     "url, guid, source_id, title, published, modified, authors, agencies, categories,"
     " body_html, body_text, summary, image_url, fingerprint, original_url, search_text,"

@@ -470,8 +470,8 @@ def _log_to(path: Path) -> logging.Handler:
 
 
 async def _backfill(config: Any, pages: dict[str, int]) -> tuple[list[Any], int]:
-    from scraper.http import Fetcher
-    from scraper.pipeline import SourceRunner
+    from scraper.fetch.client import Fetcher
+    from scraper.pipeline.runner import SourceRunner
     from storage import open_store
 
     with open_store(config.storage.url) as store:

@@ -66,8 +66,8 @@ sys.path.insert(0, str(ROOT))
 
 from scraper.config import Profile, SourceConfig, config_from_dict  # noqa: E402
 from scraper.errors import ExtractError  # noqa: E402
-from scraper.normalize import body_text_of  # noqa: E402
-from scraper.pipeline import article_from_file  # noqa: E402
+from scraper.normalize.article import body_text_of  # noqa: E402
+from scraper.pipeline.runner import article_from_file  # noqa: E402
 
 SITES_DIR = ROOT / "tests" / "fixtures" / "sites"
 PUBLIC_DIR = ROOT.parent / "shared" / "bench" / "article-extraction-benchmark"

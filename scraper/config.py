@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConfigError
+from scraper.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = "config.toml"
 DEFAULT_STORAGE_URL = "sqlite:///data/qkfeed.db"

@@ -11,7 +11,7 @@
     ├── ExtractError         a page yielded no usable article (layout drift, error page)
     └── StorageError         the database cannot be opened or is from a newer version
 
-Which fetch errors are retried is data (``scraper.http.RETRY_STATUSES`` and
+Which fetch errors are retried is data (``scraper.fetch.client.RETRY_STATUSES`` and
 ``RETRY_EXCEPTIONS``), not scattered ``except`` clauses.
 """
 

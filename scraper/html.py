@@ -27,7 +27,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 
-from .text import clean_text, strip_xml_illegal
+from scraper.text import clean_text, strip_xml_illegal
 
 __all__ = [
     "BLOCK_TAGS", "HtmlElement", "class_id", "drop", "inner_html", "iter_elements", "leaf_blocks",

@@ -54,7 +54,7 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 class ClusterKey(Protocol):
-    """What the store needs to file an article among near-duplicates (``scraper.syndication``)."""
+    """What the store needs to file an article among near-duplicates (``scraper.dedup.syndication``)."""
 
     @property
     def bands(self) -> Sequence[int]:

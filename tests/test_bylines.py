@@ -1,4 +1,4 @@
-"""scraper.bylines: every byline form in sites.md, the lines that are not bylines, properties."""
+"""scraper.normalize.bylines: every byline form in sites.md, the lines that are not bylines, properties."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scraper.bylines import Byline, looks_like_byline, parse_byline
+from scraper.normalize.bylines import Byline, looks_like_byline, parse_byline
 
 PROMO = "* Mời bạn đọc vào chuyên mục Quốc phòng - An ninh xem các tin, bài liên quan."
 SEED_CAPTION = "Thiếu tướng Phạm Hoàng Long chứng kiến các đơn vị ký kết giao ước thi đua năm 2024"

@@ -1,4 +1,4 @@
-"""scraper.dates: every date format in sites.md, the texts that are not publish dates, properties."""
+"""scraper.normalize.dates: every date format in sites.md, the texts that are not publish dates, properties."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scraper.dates import DEFAULT_TZ, find_publish_date, parse_datetime, parse_iso
+from scraper.normalize.dates import DEFAULT_TZ, find_publish_date, parse_datetime, parse_iso
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # fixed "now" for the absolute formats
 REL_NOW = datetime(2024, 3, 12, 12, 0, tzinfo=UTC)  # 19:00 in Hà Nội

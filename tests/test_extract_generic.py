@@ -16,8 +16,8 @@ import pytest
 from fixture_sites import REPO_CONFIG, SITES_DIR, all_site_ids, expected_articles
 
 from scraper.config import Profile, config_from_dict
-from scraper.extract import extract_article
-from scraper.normalize import normalize
+from scraper.extract.article import extract_article
+from scraper.normalize.article import normalize
 from scraper.text import clean_text
 
 BASE = "http://127.0.0.1:8"  # where the pages pretend to live ({{BASE}} in the fixtures)

@@ -8,9 +8,9 @@ import pytest
 
 from scraper.config import Profile, SourceConfig
 from scraper.errors import ExtractError
-from scraper.extract import extract_article
+from scraper.extract.article import extract_article
 from scraper.html import parse_html, rendered_text, select_all, select_one, text_of
-from scraper.normalize import body_text_of, normalize
+from scraper.normalize.article import body_text_of, normalize
 
 URL = "https://bao.example.vn/tin-tuc/bai-viet-1234"
 PARA = (

@@ -1,4 +1,4 @@
-"""Extraction in worker processes during a backfill (``scraper.extractpool``, issue 6): same
+"""Extraction in worker processes during a backfill (``scraper.pipeline.extractpool``, issue 6): same
 results as in process, broken pages and dead workers stay with their article, workers never
 outlive the pipeline."""
 
@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from test_faults import Events, article_page, events, listing_page, make_config  # noqa: F401 (fixture)
 
-from scraper import extractpool
 from scraper.errors import ExtractError, FetchError
-from scraper.extractpool import ExtractPool, _portable, prepare
-from scraper.http import Fetcher
-from scraper.pipeline import SourceRunner
+from scraper.fetch.client import Fetcher
+from scraper.pipeline import extractpool
+from scraper.pipeline.extractpool import ExtractPool, _portable, prepare
+from scraper.pipeline.runner import SourceRunner
 from storage import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,7 +147,7 @@ def test_workers_exit_when_the_pipeline_process_is_killed() -> None:
     code = textwrap.dedent(
         """
         import asyncio, sys
-        from scraper.extractpool import ExtractPool
+        from scraper.pipeline.extractpool import ExtractPool
 
         async def main():
             pool = ExtractPool(1)

@@ -35,7 +35,7 @@ from feeds.fastproto import FastPathProtocol, fast_protocol
 from feeds.version import StoreVersion
 from scraper.config import config_from_dict
 from scraper.models import Article
-from scraper.service import _WriteNotifyingStore
+from scraper.service.server import _WriteNotifyingStore
 from storage import open_store
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)

@@ -25,8 +25,8 @@ import pytest
 from faultserver import FaultServer, gzip_bomb, to_cp1258
 
 from scraper.config import Config, config_from_dict
-from scraper.http import Fetcher
-from scraper.pipeline import RunResult, SourceRunner
+from scraper.fetch.client import Fetcher
+from scraper.pipeline.runner import RunResult, SourceRunner
 from storage import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -289,7 +289,7 @@ def test_offsite_redirect_is_skipped_and_logged_but_same_host_redirects_are_foll
 def test_a_bug_or_a_storage_error_on_one_article_stays_with_that_article(
     tmp_path: Path, events: Events, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import scraper.pipeline as pipeline
+    import scraper.pipeline.runner as pipeline
 
     db = tmp_path / "q.db"
     real_extract = pipeline.extract_article
@@ -343,7 +343,7 @@ def test_malformed_links_on_a_listing_or_in_an_article_are_skipped(tmp_path: Pat
 def test_a_crash_outside_the_articles_is_a_failed_run_not_a_success(
     tmp_path: Path, events: Events, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import scraper.pipeline as pipeline
+    import scraper.pipeline.runner as pipeline
 
     def broken_links(*args: object) -> list[str]:
         raise AttributeError("a bug in the listing code")

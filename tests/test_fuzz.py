@@ -26,15 +26,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from inert import active_content
 
-from scraper.bylines import parse_byline
-from scraper.charset import decode_html
 from scraper.config import load_config
-from scraper.dates import parse_datetime
 from scraper.errors import ExtractError
-from scraper.extract import extract_article
-from scraper.listing import extract_links, next_page_url
+from scraper.extract.article import extract_article
+from scraper.extract.listing import extract_links, next_page_url
+from scraper.fetch.charset import decode_html
 from scraper.models import Article
-from scraper.normalize import normalize
+from scraper.normalize.article import normalize
+from scraper.normalize.bylines import parse_byline
+from scraper.normalize.dates import parse_datetime
 from scraper.urls import TRACKING_PARAMS, absolute_url, canonical_url, on_hosts, same_site
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from conftest import config_for
 
-from scraper.pipeline import article_from_file
+from scraper.pipeline.runner import article_from_file
 from scraper.text import clean_text
 
 SITES_DIR = Path(__file__).resolve().parent / "fixtures" / "sites"

@@ -40,8 +40,8 @@ from lxml import etree
 from feeds.app import create_app
 from feeds.page import CSS
 from scraper.config import Config, config_from_dict
-from scraper.http import Fetcher
-from scraper.pipeline import SourceRunner
+from scraper.fetch.client import Fetcher
+from scraper.pipeline.runner import SourceRunner
 from scraper.urls import absolute_url
 from storage import open_store
 

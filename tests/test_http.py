@@ -1,4 +1,4 @@
-"""scraper.http.Fetcher, scraper.politeness and scraper.charset.
+"""scraper.fetch.client.Fetcher, scraper.fetch.politeness and scraper.fetch.charset.
 
 Most tests run against FaultServer on 127.0.0.1 (with allow_private_networks,
 since that is loopback); the address-guard tests use a fake resolver and a test
@@ -26,7 +26,6 @@ import httpx
 import pytest
 from faultserver import BOMB_SIZE, ROBOTS, VI_TEXT, FaultServer, gzip_bomb, to_cp1258
 
-from scraper.charset import decode_html
 from scraper.config import FetchConfig
 from scraper.errors import (
     AddressBlocked,
@@ -35,7 +34,8 @@ from scraper.errors import (
     HTTPStatusError,
     ResponseTooLarge,
 )
-from scraper.http import (
+from scraper.fetch.charset import decode_html
+from scraper.fetch.client import (
     RETRY_EXCEPTIONS,
     RETRY_STATUSES,
     Fetcher,
@@ -43,9 +43,9 @@ from scraper.http import (
     is_public_address,
     parse_retry_after,
 )
+from scraper.fetch.politeness import ROBOTS_ERROR_TTL, ROBOTS_TTL, HostLimiter, RobotsCache
+from scraper.fetch.transport import GuardedConnector
 from scraper.models import Page
-from scraper.politeness import ROBOTS_ERROR_TTL, ROBOTS_TTL, HostLimiter, RobotsCache
-from scraper.transport import GuardedConnector
 
 FAST = {
     "timeout": 0.5,
@@ -488,7 +488,7 @@ def test_robots_4xx_allows_all(status: int, caplog: pytest.LogCaptureFixture) ->
 
 def test_robots_5xx_allows_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with FaultServer(robots_status=500, robots=ROBOTS) as server:
-        with caplog.at_level(logging.WARNING, logger="scraper.politeness"):
+        with caplog.at_level(logging.WARNING, logger="scraper.fetch.politeness"):
             assert get(server.url("/private/a"), make_cfg(retries=0)).status == 200
     assert any("robots.txt" in r.getMessage() for r in caplog.records)
 
@@ -914,7 +914,7 @@ def test_bad_urls_are_fetch_errors(url: str) -> None:
 def test_the_connector_makes_our_protocol() -> None:
     """The fix for broken chunked bodies relies on aiohttp's TCPConnector._factory: a newer
     aiohttp that changes it only logs a warning in production, so this test is the alarm."""
-    from scraper.transport import GuardedResolver, _ResponseHandler
+    from scraper.fetch.transport import GuardedResolver, _ResponseHandler
 
     async def make() -> object:
         connector = GuardedConnector(GuardedResolver(), ssl.create_default_context())

@@ -1,4 +1,4 @@
-"""``scraper.minhash`` gives datasketch's signatures to the bit (stored signatures and band keys of
+"""``scraper.dedup.minhash`` gives datasketch's signatures to the bit (stored signatures and band keys of
 archived articles must keep matching new ones), without importing datasketch (memory)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from datasketch import MinHash
 from fixture_sites import expected_articles
 
-from scraper import minhash
-from scraper.syndication import (
+from scraper.dedup import minhash
+from scraper.dedup.syndication import (
     NUM_PERM,
     SCHEME,
     SEED,
@@ -97,7 +97,7 @@ def test_cluster_key_signature_and_bands_equal_datasketch() -> None:
 
 def test_clustering_imports_neither_datasketch_nor_scipy_nor_numpy_random() -> None:
     code = (
-        "import sys; from scraper.syndication import ClusterKey, shingles;"
+        "import sys; from scraper.dedup.syndication import ClusterKey, shingles;"
         "ClusterKey(shingles(' '.join(str(i) for i in range(100)))).bands;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('datasketch', 'scipy') or m == 'numpy.random'))"
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, config_for
 
-from scraper.leases import LeaseLost, SourceBusy, SourceLeases
+from scraper.service.leases import LeaseLost, SourceBusy, SourceLeases
 from storage import open_store
 
 ALIVE_ELSEWHERE = "another-host.example:4242:abcdef"  # a live worker on another machine

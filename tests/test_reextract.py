@@ -11,11 +11,11 @@ import pytest
 from conftest import config_for
 from fixture_sites import toml_dumps
 
-from scraper.cli import main
+from scraper.cli.commands import main
 from scraper.config import config_from_dict
-from scraper.http import Fetcher
-from scraper.pipeline import SourceRunner
-from scraper.reextract import reextract
+from scraper.fetch.client import Fetcher
+from scraper.pipeline.reextract import reextract
+from scraper.pipeline.runner import SourceRunner
 from storage import open_store
 
 SEED = "/chinh-tri-xa-hoi/bo-tham-muu-quan-khu-tong-ket-cong-tac-dang-cong-tac-chinh-tri-nam-2023-4048"

@@ -6,8 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from scraper.config import config_from_dict
-from scraper.pipeline import RunResult
-from scraper.scheduler import BACKOFF_CAP, SourceScheduler, backoff_delay
+from scraper.pipeline.runner import RunResult
+from scraper.service.scheduler import BACKOFF_CAP, SourceScheduler, backoff_delay
 
 CONFIG = config_from_dict({"sources": {
     "a": {"name": "A", "start_urls": ["https://a.vn/x"], "interval": 60},

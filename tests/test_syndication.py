@@ -23,8 +23,7 @@ from test_storage import Backend
 
 from feeds.render import feed_meta, render
 from scraper.config import config_from_dict
-from scraper.models import Article
-from scraper.syndication import (
+from scraper.dedup.syndication import (
     MIN_SHINGLES,
     NUM_PERM,
     THRESHOLD,
@@ -33,6 +32,7 @@ from scraper.syndication import (
     estimated_jaccard,
     shingles,
 )
+from scraper.models import Article
 from storage import Store
 
 backend = test_storage.backend  # the fixtures: every store test runs on both backends
@@ -306,7 +306,7 @@ def test_a_copy_without_a_web_link_is_not_linked(store: Store, config) -> None:
 
 
 def test_an_archive_from_before_syndication_is_filed_by_index_archive(backend: Backend) -> None:
-    from scraper.syndication import index_archive
+    from scraper.dedup.syndication import index_archive
     from storage._migrations import load_migrations
 
     with backend.make(migrations=load_migrations()[:2]) as old:  # before migration 0003
@@ -327,7 +327,7 @@ def test_an_archive_from_before_syndication_is_filed_by_index_archive(backend: B
 
 
 def test_a_copied_archive_finds_its_clusters_again(tmp_path) -> None:
-    from scraper.syndication import index_archive
+    from scraper.dedup.syndication import index_archive
     from storage import open_store
     from storage.copy import copy_store
 

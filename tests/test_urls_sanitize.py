@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scraper.sanitize import sanitize_html
+from scraper.normalize.sanitize import sanitize_html
 from scraper.urls import absolute_url, canonical_url
 
 

@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
-from .config import FetchConfig
-from .errors import AddressBlocked, FetchError, HTTPStatusError
-from .models import Page
+from scraper.config import FetchConfig
+from scraper.errors import AddressBlocked, FetchError, HTTPStatusError
+from scraper.models import Page
 
 __all__ = ["HostLimiter", "RobotsCache", "ROBOTS_TTL", "ROBOTS_ERROR_TTL"]
 

@@ -16,12 +16,12 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from .config import config_from_dict
-from .errors import QkfeedError
-from .logs import event, get_logger
+from scraper.config import config_from_dict
+from scraper.errors import QkfeedError
+from scraper.logs import event, get_logger
 
 log = get_logger("demo")
-TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
+TESTS_DIR = Path(__file__).resolve().parents[2] / "tests"
 DEMO_INTERVAL = "2m"
 
 
@@ -40,9 +40,8 @@ def _fixture_sites():
 
 def run_demo(*, host: str, port: int, db: str | None) -> None:
     """Serve the sample sites and run the service against them until SIGTERM/SIGINT."""
+    from scraper.service.server import serve
     from storage import open_store
-
-    from .service import serve
 
     fixture_sites = _fixture_sites()
     with tempfile.TemporaryDirectory(prefix="qkfeed-demo-") as tmp, fixture_sites() as sites:

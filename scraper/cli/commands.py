@@ -6,7 +6,7 @@ Exit codes (scripts rely on them):
   2  usage or configuration error (bad arguments, malformed config, unknown source)
   3  storage error (unreadable database path, database from a newer qkfeed)
   4  busy: another worker or command was running a requested source (``fetch``,
-     ``backfill``: they take the source's lease, see ``scraper.leases``), nothing failed
+     ``backfill``: they take the source's lease, see ``scraper.service.leases``), nothing failed
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .config import DEFAULT_CONFIG_PATH, Config, SourceConfig, load_config
-from .errors import ConfigError, ExtractError, FetchError, QkfeedError, StorageError
-from .leases import LeaseLost, SourceBusy
-from .logs import setup_logging
-from .service import PortInUse
+from scraper.config import DEFAULT_CONFIG_PATH, Config, SourceConfig, load_config
+from scraper.errors import ConfigError, ExtractError, FetchError, QkfeedError, StorageError
+from scraper.logs import setup_logging
+from scraper.service.leases import LeaseLost, SourceBusy
+from scraper.service.server import PortInUse
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE, EXIT_BUSY = 0, 1, 2, 3, 4
 
@@ -44,7 +44,7 @@ def _open_store(config: Config):  # -> storage.base.Store
 
 
 def _fetcher(config: Config):
-    from .http import Fetcher
+    from scraper.fetch.client import Fetcher
 
     return Fetcher(config.fetch)
 
@@ -111,8 +111,8 @@ def _fmt_time(when: datetime | None) -> str:
 
 
 def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
-    from .leases import SourceLeases
-    from .pipeline import SourceRunner
+    from scraper.pipeline.runner import SourceRunner
+    from scraper.service.leases import SourceLeases
 
     sources = config.selected(args.sources)
     if not sources:
@@ -150,8 +150,8 @@ def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
 def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
     from tqdm import tqdm
 
-    from .leases import SourceLeases
-    from .pipeline import SourceRunner
+    from scraper.pipeline.runner import SourceRunner
+    from scraper.service.leases import SourceLeases
 
     source = config.source(args.source)
     if args.pages is None and args.since is None:
@@ -201,7 +201,7 @@ def cmd_feed(args: argparse.Namespace, config: Config) -> int:
 
 
 def _source_for_url(config: Config, url: str | None, source_id: str | None) -> SourceConfig:
-    from .urls import same_site
+    from scraper.urls import same_site
 
     if source_id:
         return config.source(source_id)
@@ -213,8 +213,8 @@ def _source_for_url(config: Config, url: str | None, source_id: str | None) -> S
 
 
 def cmd_extract(args: argparse.Namespace, config: Config) -> int:
-    from .charset import decode_html
-    from .pipeline import article_from_file
+    from scraper.fetch.charset import decode_html
+    from scraper.pipeline.runner import article_from_file
 
     target = args.file_or_url
     if target.startswith(("http://", "https://")):
@@ -254,7 +254,7 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_reextract(args: argparse.Namespace, config: Config) -> int:
-    from .reextract import reextract
+    from scraper.pipeline.reextract import reextract
 
     with _open_store(config) as store:
         r = reextract(config, store, args.sources)
@@ -314,9 +314,8 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
+    from scraper.dedup.syndication import index_archive
     from storage._migrations import load_migrations
-
-    from .syndication import index_archive
 
     with _open_store(config) as store:  # opening applies the pending migrations
         filed = index_archive(store)
@@ -339,7 +338,7 @@ def cmd_copy(args: argparse.Namespace, config: Config) -> int:
                 bar.update(n)
 
             report = copy_store(source, target, progress=on_rows)
-        from .syndication import index_archive
+        from scraper.dedup.syndication import index_archive
 
         index_archive(target)  # clusters are not copied (ids differ): found again on the target
     for line in report.lines():
@@ -348,7 +347,7 @@ def cmd_copy(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    from .service import bind_socket, serve
+    from scraper.service.server import bind_socket, serve
 
     host = args.host or config.server.host
     port = config.server.port if args.port is None else args.port
@@ -362,7 +361,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
-    from .demo import run_demo
+    from scraper.service.demo import run_demo
 
     run_demo(host=args.host or config.server.host, port=config.server.port if args.port is None else args.port, db=args.db)
     return EXIT_OK

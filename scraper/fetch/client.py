@@ -49,24 +49,24 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from .charset import decode_html
-from .config import FetchConfig
-from .errors import (
+from scraper.config import FetchConfig
+from scraper.errors import (
     AddressBlocked,
     BlockedByRobots,
     FetchError,
     HTTPStatusError,
     ResponseTooLarge,
 )
-from .models import Page
-from .politeness import HostLimiter, RobotsCache
-from .transport import (
+from scraper.fetch.charset import decode_html
+from scraper.fetch.politeness import HostLimiter, RobotsCache
+from scraper.fetch.transport import (
     GuardedTransport,
     Resolver,
     is_public_address,
     system_resolver,
 )
-from .transport import literal_ip as _literal_ip
+from scraper.fetch.transport import literal_ip as _literal_ip
+from scraper.models import Page
 
 __all__ = [
     "Fetcher",

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from .config import SourceConfig
-from .html import HtmlElement, parse_html, select_all, select_one, text_of
-from .urls import absolute_url, canonical_url, same_site
+from scraper.config import SourceConfig
+from scraper.html import HtmlElement, parse_html, select_all, select_one, text_of
+from scraper.urls import absolute_url, canonical_url, same_site
 
 # Last path segment ending in a numeric id: slug-4048, slug-post123.html, 123.html, slug-123.htm
 GENERIC_ARTICLE_PATH = re.compile(r"(?:[-_/]|post)\d{3,}(?:\.html?|\.aspx)?/?$", re.I)

@@ -31,7 +31,7 @@ __all__ = ["signature"]
 _EMPTY = np.uint32(0xFFFFFFFF)
 
 
-# (a, b) for num_perm=100, seed=1 (what scraper.syndication uses), as ``_permutations`` makes
+# (a, b) for num_perm=100, seed=1 (what scraper.dedup.syndication uses), as ``_permutations`` makes
 # them: importing numpy.random costs an extraction worker 7 MB more (tests/test_minhash.py checks)
 _PINNED = {
     (100, 1): bytes.fromhex(

@@ -46,13 +46,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from .config import SourceConfig
-from .errors import QkfeedError
-from .extract import extract_article
-from .listing import extract_links, next_page_url
-from .models import Article
-from .normalize import normalize
-from .syndication import ClusterKey, cluster_key
+from scraper.config import SourceConfig
+from scraper.dedup.syndication import ClusterKey, cluster_key
+from scraper.errors import QkfeedError
+from scraper.extract.article import extract_article
+from scraper.extract.listing import extract_links, next_page_url
+from scraper.models import Article
+from scraper.normalize.article import normalize
 
 __all__ = ["ExtractPool", "Prepared", "WorkerDied", "prepare", "read_listing"]
 

@@ -47,9 +47,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from .config import SourceConfig
-from .errors import QkfeedError
-from .logs import event, get_logger
+from scraper.config import SourceConfig
+from scraper.errors import QkfeedError
+from scraper.logs import event, get_logger
 
 __all__ = [
     "Claim",

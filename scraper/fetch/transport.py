@@ -1,4 +1,4 @@
-"""The network layer under ``scraper.http.Fetcher``: aiohttp behind httpx's transport seam.
+"""The network layer under ``scraper.fetch.client.Fetcher``: aiohttp behind httpx's transport seam.
 
 ``GuardedTransport`` is an ``httpx.AsyncBaseTransport`` that performs each exchange on one
 shared ``aiohttp.ClientSession`` (keep-alive, no redirects, no cookies of its own, no
@@ -37,9 +37,9 @@ from aiohttp.client_proto import ResponseHandler
 from aiohttp.helpers import is_ip_address
 from yarl import URL
 
-from .config import FetchConfig
-from .errors import AddressBlocked
-from .logs import event, get_logger
+from scraper.config import FetchConfig
+from scraper.errors import AddressBlocked
+from scraper.logs import event, get_logger
 
 log = get_logger("transport")
 

@@ -7,7 +7,7 @@ would silently skip it) and jitter so sources do not hit at the same second.
 A source whose run fails backs off exponentially (capped at ``BACKOFF_CAP``)
 and keeps being retried; it is never parked for good.
 
-With ``leases`` (``scraper.leases``; the service always passes them) several
+With ``leases`` (``scraper.service.leases``; the service always passes them) several
 workers share one database: a job first takes the source's lease and, when
 another worker holds it or ran the source less than an interval ago, skips
 the run and moves its next try to when the source is due; the lease is renewed
@@ -22,10 +22,10 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from .config import Config, SourceConfig
-from .leases import SourceLeases
-from .logs import event, get_logger
-from .pipeline import SourceRunner
+from scraper.config import Config, SourceConfig
+from scraper.logs import event, get_logger
+from scraper.pipeline.runner import SourceRunner
+from scraper.service.leases import SourceLeases
 
 log = get_logger("scheduler")
 

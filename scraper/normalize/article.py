@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .bylines import parse_byline
-from .config import SourceConfig
-from .dates import parse_datetime
-from .html import drop, parse_fragment, rendered_text
-from .models import Article, RawArticle
-from .sanitize import sanitize_html
-from .text import clean_text
-from .urls import canonical_url, same_site
+from scraper.config import SourceConfig
+from scraper.html import drop, parse_fragment, rendered_text
+from scraper.models import Article, RawArticle
+from scraper.normalize.bylines import parse_byline
+from scraper.normalize.dates import parse_datetime
+from scraper.normalize.sanitize import sanitize_html
+from scraper.text import clean_text
+from scraper.urls import canonical_url, same_site
 
 SUMMARY_CHARS = 300
 # Outlet tags that open a lead: "QĐND - ", "(QK7 Online) - ", "BP - ", "TTXVN - "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import nh3
 
-from .text import strip_xml_illegal
+from scraper.text import strip_xml_illegal
 
 ALLOWED_TAGS = frozenset(
     {

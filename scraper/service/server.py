@@ -22,9 +22,9 @@ from typing import Any
 
 import uvicorn
 
-from .config import Config
-from .errors import QkfeedError
-from .logs import event, get_logger
+from scraper.config import Config
+from scraper.errors import QkfeedError
+from scraper.logs import event, get_logger
 
 log = get_logger("service")
 
@@ -96,11 +96,10 @@ async def serve(
     """Run scheduler + feed server until a termination signal (on ``sock`` when given)."""
     from feeds.app import DEFAULT_VERSION_CHECK, create_app
     from feeds.fastproto import fast_protocol
-
-    from .http import Fetcher
-    from .leases import SourceLeases
-    from .pipeline import SourceRunner
-    from .scheduler import SourceScheduler
+    from scraper.fetch.client import Fetcher
+    from scraper.pipeline.runner import SourceRunner
+    from scraper.service.leases import SourceLeases
+    from scraper.service.scheduler import SourceScheduler
 
     host = host or config.server.host
     port = config.server.port if port is None else port

@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
-from .text import clean_text
+from scraper.text import clean_text
 
 __all__ = ["DEFAULT_TZ", "MIN_YEAR", "find_publish_date", "parse_datetime", "parse_iso"]
 

@@ -21,12 +21,10 @@ import re
 
 from lxml import etree
 
-from . import generic
-from .bylines import looks_like_byline
-from .config import Profile, SourceConfig
-from .dates import find_publish_date
-from .errors import ExtractError
-from .html import (
+from scraper.config import Profile, SourceConfig
+from scraper.errors import ExtractError
+from scraper.extract import generic
+from scraper.html import (
     BLOCK_TAGS,
     HtmlElement,
     drop,
@@ -39,9 +37,11 @@ from .html import (
     select_one,
     text_of,
 )
-from .models import RawArticle
-from .text import strip_xml_illegal
-from .urls import absolute_url
+from scraper.models import RawArticle
+from scraper.normalize.bylines import looks_like_byline
+from scraper.normalize.dates import find_publish_date
+from scraper.text import strip_xml_illegal
+from scraper.urls import absolute_url
 
 __all__ = ["extract_article"]
 

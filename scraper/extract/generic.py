@@ -45,8 +45,7 @@ from typing import Any
 
 from lxml import etree
 
-from .dates import parse_datetime, parse_iso
-from .html import (
+from scraper.html import (
     BLOCK_TAGS,
     HtmlElement,
     class_id,
@@ -56,6 +55,7 @@ from .html import (
     meta_content,
     text_of,
 )
+from scraper.normalize.dates import parse_datetime, parse_iso
 
 __all__ = [
     "find_date_line", "find_lead", "find_main_content", "find_title", "is_noise_block",

@@ -10,7 +10,7 @@ transaction as the upsert:
 - shingles: every run of ``SHINGLE_WORDS`` consecutive words; a body with fewer
   than ``MIN_SHINGLES`` of them is too short to tell a copy from a template
   and gets no key (it is never clustered);
-- MinHash (``scraper.minhash``, datasketch's affine32 scheme to the bit) with
+- MinHash (``scraper.dedup.minhash``, datasketch's affine32 scheme to the bit) with
   ``NUM_PERM`` permutations: the share of equal signature values estimates the
   Jaccard similarity of two shingle sets;
 - LSH: the signature is cut into ``BANDS`` bands of ``ROWS`` values; each
@@ -27,7 +27,7 @@ published by" links.
 Why datasketch's MinHash and what is pinned: vectorized (numpy), about 5 ms
 for a 1,000-word article where pure Python takes 40 ms, and this runs on the
 event loop for every new article.  The signatures are datasketch's
-(``scheme="affine32"``), computed by ``scraper.minhash``, a copy of those few
+(``scheme="affine32"``), computed by ``scraper.dedup.minhash``, a copy of those few
 lines that does not import the library: its package imports scipy (47 MB of
 a backfill's 150 MB budget).  Band keys and signatures are stored, so
 whatever they depend on is fixed here rather than left to library defaults
@@ -49,7 +49,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from .models import Article
+from scraper.models import Article
 
 __all__ = [
     "BANDS",
@@ -116,7 +116,7 @@ class ClusterKey:
 
     @cached_property
     def signature(self) -> bytes:
-        from . import minhash  # imported on first use: it pulls in numpy
+        from scraper.dedup import minhash  # imported on first use: it pulls in numpy
 
         values = minhash.signature(self._shingles, _hash32, num_perm=NUM_PERM, seed=SEED)
         return bytes(values.astype(SIGNATURE_DTYPE).tobytes())

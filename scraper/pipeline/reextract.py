@@ -21,12 +21,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .charset import decode_html
-from .config import Config
-from .errors import ExtractError
-from .extract import extract_article
-from .logs import event, get_logger
-from .normalize import normalize
+from scraper.config import Config
+from scraper.errors import ExtractError
+from scraper.extract.article import extract_article
+from scraper.fetch.charset import decode_html
+from scraper.logs import event, get_logger
+from scraper.normalize.article import normalize
 
 __all__ = ["ReextractResult", "reextract"]
 

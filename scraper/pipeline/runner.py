@@ -32,8 +32,9 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Protocol
 
-from .config import Config, SourceConfig
-from .errors import (
+from scraper.config import Config, SourceConfig
+from scraper.dedup.syndication import cluster_key
+from scraper.errors import (
     AddressBlocked,
     BlockedByRobots,
     ExtractError,
@@ -43,14 +44,13 @@ from .errors import (
     QkfeedError,
     ResponseTooLarge,
 )
-from .extract import extract_article
-from .extractpool import ExtractPool, Prepared, WorkerDied
-from .listing import extract_links, next_page_url, numbered_page_url
-from .logs import event, get_logger
-from .models import Article, Page
-from .normalize import normalize
-from .syndication import cluster_key
-from .urls import canonical_url, on_hosts, site_hosts
+from scraper.extract.article import extract_article
+from scraper.extract.listing import extract_links, next_page_url, numbered_page_url
+from scraper.logs import event, get_logger
+from scraper.models import Article, Page
+from scraper.normalize.article import normalize
+from scraper.pipeline.extractpool import ExtractPool, Prepared, WorkerDied
+from scraper.urls import canonical_url, on_hosts, site_hosts
 
 log = get_logger("pipeline")
 
@@ -363,7 +363,7 @@ class SourceRunner:
         The next listing page is fetched while the articles of the current one
         are, so the host's slots never wait for it; a walk that ``since`` stops
         has fetched one page ahead that it does not use.  Pages are extracted in
-        ``[fetch] extract_workers`` processes (``scraper.extractpool``), shared by
+        ``[fetch] extract_workers`` processes (``scraper.pipeline.extractpool``), shared by
         the backfills running at once.
         """
         async with self.extraction.using():

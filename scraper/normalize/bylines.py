@@ -27,7 +27,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .text import clean_text, fold_accents
+from scraper.text import clean_text, fold_accents
 
 __all__ = ["Byline", "looks_like_byline", "parse_byline"]
 
