@@ -98,6 +98,23 @@ class ServerConfig(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     base_url: str | None = None  # public URL of the server, for self links
+    # bounded requests (feeds/guard.py, feeds/server.py)
+    header_timeout: float = Field(10.0, gt=0)  # seconds for a request head; also the idle keep-alive
+    max_header_bytes: int = Field(64 * 1024, ge=1024)  # a bigger head gets 431 and a close
+    max_connections: int = Field(1000, ge=1)  # open connections; more wait in the listen backlog
+    # Host names answered (the port is ignored; "*" answers any); default: the host of
+    # base_url, the bind address and localhost.  Others get 421 (DNS rebinding).
+    allowed_hosts: tuple[str, ...] | None = None
+
+    @field_validator("header_timeout", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value
 
 
 class FeedConfig(_Frozen):

@@ -1,6 +1,6 @@
 """feeds.app: the feed server against a real SQLite store, through Starlette's TestClient.
 
-One test runs real uvicorn on a loopback socket.
+One test runs the real HTTP server (granian) on a loopback socket.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import feedparser
 import pytest
 from bs4 import BeautifulSoup
-from uvicorn_thread import uvicorn_in_thread
+from server_thread import server_in_thread
 
 from feeds.app import MAX_LIMIT, RenderCache, Rendered, create_app
 from feeds.render import CONTENT_TYPES
@@ -822,9 +822,9 @@ def test_page_etag_and_cache(env: Env) -> None:
 # -- a real server ------------------------------------------------------------------------------
 
 
-def test_real_uvicorn_over_a_socket(tmp_path: Path) -> None:
+def test_real_server_over_a_socket(tmp_path: Path) -> None:
     for env in _make_env(tmp_path):
-        with uvicorn_in_thread(env.app) as port:
+        with server_in_thread(env.app) as port:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             conn.request("GET", "/feed.atom", headers={"Accept-Encoding": "gzip"})
             r = conn.getresponse()

@@ -1,9 +1,11 @@
 """``run.py run``: the scheduler and the feed server in one process, until SIGTERM/SIGINT.
 
-Serving: uvicorn with ``feeds.fastproto``'s protocol, which answers repeated
-feed requests from prebuilt bytes (``feeds.fastpath``); the store version is
+Serving: granian's embedded server in this process's event loop
+(``feeds.server``), running ``feeds.app``, whose front answers repeated feed
+requests from prebuilt ASGI messages (``feeds.fastpath``); the store version is
 read at most every ``DEFAULT_VERSION_CHECK`` seconds (``feeds.version``), and
-at once after each write of this process's own scheduler.
+at once after each write of this process's own scheduler.  Request bounds and
+the ``Host`` allowlist come from ``[server]`` (``feeds.server``, ``feeds.guard``).
 
 Shutdown: the first signal stops the scheduler, lets the write in progress
 finish (store writes are single transactions) and stops the server; the
@@ -15,12 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import uvicorn
 
 from scraper.config import Config
 from scraper.errors import QkfeedError
@@ -31,14 +32,6 @@ log = get_logger("service")
 
 class PortInUse(QkfeedError):
     """The feed server's address is taken."""
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the service owns SIGTERM/SIGINT."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 class _WriteNotifyingStore:
@@ -65,7 +58,11 @@ class _WriteNotifyingStore:
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind before starting anything, so a taken port is one clear error."""
+    """Bind before starting anything, so a taken port is one clear error.
+
+    ``serve`` closes it and the HTTP server binds the same address (granian
+    binds its own listening socket); with port 0 the port chosen here is used.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
     # proto says TCP, and accepted connections inherit it.  With proto 0 every response
@@ -95,7 +92,9 @@ async def serve(
 ) -> None:
     """Run scheduler + feed server until a termination signal (on ``sock`` when given)."""
     from feeds.app import DEFAULT_VERSION_CHECK, create_app
-    from feeds.fastproto import fast_protocol
+    from feeds.guard import default_allowed_hosts, url_host
+    from feeds.logcap import RepeatFilter
+    from feeds.server import Limits, http_server, raise_fd_limit
     from scraper.fetch.client import Fetcher
     from scraper.pipeline.runner import SourceRunner
     from scraper.service.leases import SourceLeases
@@ -106,11 +105,16 @@ async def serve(
     if sock is None:
         sock = bind_socket(host, port)
     actual_port = sock.getsockname()[1]
-    base_url = config.server.base_url or f"http://{host}:{actual_port}"
-    app = create_app(config, store, base_url=base_url, version_check=DEFAULT_VERSION_CHECK)
-    server = _QuietServer(uvicorn.Config(app, http=fast_protocol(app.state.fastpath), log_config=None,
-                                         access_log=False, lifespan="off", timeout_keep_alive=5,
-                                         timeout_graceful_shutdown=3))
+    sock.close()  # the HTTP server binds host:actual_port itself
+    base_url = config.server.base_url or f"http://{url_host(host)}:{actual_port}"
+    allowed = config.server.allowed_hosts or default_allowed_hosts(config.server.base_url, host)
+    app = create_app(config, store, base_url=base_url, version_check=DEFAULT_VERSION_CHECK,
+                     allowed_hosts=allowed)
+    limits = Limits.of(config.server)
+    raise_fd_limit(limits)
+    for name in ("asyncio", "feeds.app"):  # a flood of one error: one line a minute, with a count
+        logging.getLogger(name).addFilter(RepeatFilter())
+    server = http_server(app, host, actual_port, limits)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -121,14 +125,16 @@ async def serve(
         writes = _WriteNotifyingStore(store, app.state.versions.invalidate)
         scheduler = SourceScheduler(config, SourceRunner(config, writes, fetcher), leases=leases)
         scheduler.start()
-        server_task = asyncio.create_task(server.serve(sockets=[sock]))
+        server_task = asyncio.create_task(server.serve())
         event(log, "service_started", url=base_url + "/", sources=len(config.selected(None)),
               worker=leases.holder)
         stop_task = asyncio.create_task(stop.wait())
         await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
         event(log, "service_stopping")
         await scheduler.stop()
-        server.should_exit = True
+        if server_task.done():
+            server_task.result()  # the server could not start: its error, not a silent exit
+        server.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server_task, timeout=5)
         stop_task.cancel()
