@@ -4,7 +4,7 @@
 
 Needs ``wrk`` and ``nginx`` (Debian packages ``wrk`` and ``nginx``).
 
-qkfeed runs as shipped: ``python run.py run`` (uvicorn, one process, the
+qkfeed runs as shipped: ``python run.py run`` (granian embedded, one process, the
 scheduler included; its sources are disabled so nothing is fetched) over a
 SQLite store of ``--articles`` synthetic articles (``_common.fill_sqlite``).
 Its ``/feed.atom`` is fetched once, plain and gzip-encoded, and those exact
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         print("not measured: wrk or nginx missing")
         return 0
     print(f"serve: {FEED_PATH} (50 entries), wrk -t1 -c{args.connections} -d{args.duration:g}s on loopback; "
-          f"qkfeed = run.py run (one uvicorn process), nginx = one worker, static files", flush=True)
+          f"qkfeed = run.py run (one process, granian embedded), nginx = one worker, static files", flush=True)
     cases: list[tuple[str, float, float, int, int]] = []
     with tempfile.TemporaryDirectory(prefix="qkfeed-bench-") as tmp_name:
         tmp = Path(tmp_name)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -105,7 +106,7 @@ class ServiceProcess:
     """``run.py --config FILE run`` in ``workdir``, with stderr captured to ``workdir/service.log``."""
 
     def __init__(self, config_text: str, workdir: Path, *, start_timeout: float = 30.0,
-                 args: tuple[str, ...] = ()) -> None:
+                 args: tuple[str, ...] = (), nofile: int | None = None) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.workdir / "service.toml"
@@ -120,6 +121,7 @@ class ServiceProcess:
         self.out_path = self.workdir / "service.out"
         self.start_timeout = start_timeout
         self.args = args
+        self.nofile = nofile  # RLIMIT_NOFILE (soft and hard) of the service, to provoke EMFILE
         self.proc: subprocess.Popen[bytes] | None = None
         self._files: list[Any] = []
 
@@ -138,8 +140,11 @@ class ServiceProcess:
         self._files += [err, out]
         cmd = [sys.executable, str(RUN_PY), "--config", str(self.config_path), "--log-level", "info",
                "run", *self.args]
+        limit = self.nofile
+        preexec = None if limit is None else (
+            lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)))
         self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=err, env=child_env())
+                                     stderr=err, env=child_env(), preexec_fn=preexec)
         try:
             wait_for(self._answers, self.start_timeout, f"{self.base_url}/healthz to answer",
                      on_fail=self.log_tail)

@@ -15,23 +15,27 @@ the soak is bounded and, in a long soak, flat over its last third.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.client
 import json
 import os
 import resource
 import shutil
+import socket
 import sqlite3
 import subprocess
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import httpx
 import pytest
 from churn import Publisher
 from fixture_sites import FixtureSites
-from service_proc import ServiceProcess, free_port, service_config
+from service_proc import ServiceProcess, free_port, service_config, wait_for
 
 from feeds.app import create_app
 from scraper.config import config_from_dict
@@ -276,3 +280,190 @@ def test_a_failed_shared_render_fails_every_waiter_and_is_not_kept(tmp_path: Pat
         assert asyncio.run(burst()) == [503] * 50
         assert asyncio.run(burst()) == [200] * 50
         assert len(calls) == 2
+
+
+# -- bounded requests ([server] header_timeout, max_header_bytes, max_connections) ----------------
+
+HEAD_TIMEOUT = 2.0  # [server] header_timeout of these tests, seconds
+ANSWER_BOUND = 15.0  # a normal request meanwhile must be answered within this (generous) time
+HEAD_MB_BOUND = 100.0  # RSS growth allowed while endless heads pour in (a head is capped at ~400 KB)
+
+
+def _bounded_config(db: Path, port: int, **server: Any) -> str:
+    extra = "".join(f"{key} = {value}\n" for key, value in server.items())
+    return (
+        f'[storage]\nurl = "sqlite:///{db}"\n\n[server]\nhost = "127.0.0.1"\nport = {port}\n'
+        f"header_timeout = {HEAD_TIMEOUT}\n{extra}\n"
+        '[sources.qk3]\nname = "Quân khu 3"\nstart_urls = ["https://quankhu3.vn/chinh-tri-xa-hoi"]\n'
+        "enabled = false\n"
+    )
+
+
+def _bounded_service(tmp_path: Path, **kwargs: Any) -> ServiceProcess:
+    db = tmp_path / "q.db"
+    with open_store(f"sqlite:///{db}") as store:
+        for n in range(5):
+            store.upsert_article(_article(n))
+    nofile = kwargs.pop("nofile", None)
+    return ServiceProcess(_bounded_config(db, free_port(), **kwargs), tmp_path / "svc", nofile=nofile)
+
+
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return sock
+
+
+def _closed_by_server(sock: socket.socket, within: float) -> bool:
+    """True if the server closes ``sock`` within ``within`` seconds (answers before it are read)."""
+    deadline = time.monotonic() + within
+    while True:
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            if not sock.recv(65536):
+                return True
+        except TimeoutError:
+            return False
+        except OSError:  # reset
+            return True
+        if time.monotonic() >= deadline:
+            return False
+
+
+def _normal_request(port: int) -> tuple[int, float]:
+    """One ``GET /feed.atom`` on a new connection: (status, seconds)."""
+    started = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=ANSWER_BOUND)
+    try:
+        conn.request("GET", "/feed.atom")
+        response = conn.getresponse()
+        response.read()
+        return response.status, time.monotonic() - started
+    finally:
+        conn.close()
+
+
+def _fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_slow_silent_and_endless_heads_leave_normal_clients_served(tmp_path: Path) -> None:
+    with _bounded_service(tmp_path) as svc:
+        assert svc.proc is not None
+        pid = svc.proc.pid
+        rss_before = rss_mb(pid)
+        silent = [_connect(svc.port) for _ in range(200)]
+        slow = [_connect(svc.port) for _ in range(100)]
+        for sock in slow:
+            sock.sendall(b"GET /feed.atom HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        idle = _connect(svc.port)  # one answer, then an idle keep-alive connection
+        idle.sendall(b"GET /feed.atom HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        stop = threading.Event()
+        ended: list[bool] = []
+
+        def drip() -> None:  # one byte per socket every 0.2 s: the head never completes in time
+            while not stop.is_set():
+                for sock in slow:
+                    with contextlib.suppress(OSError):
+                        sock.send(b"a")
+                time.sleep(0.2)
+
+        def endless() -> None:  # a head that never ends
+            sock = _connect(svc.port)
+            chunk = b"X-Endless: " + b"a" * 65536 + b"\r\n"
+            try:
+                sock.sendall(b"GET /feed.atom HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                while not stop.is_set():
+                    sock.sendall(chunk)
+            except OSError:
+                ended.append(True)
+            finally:
+                sock.close()
+
+        workers = [threading.Thread(target=drip, daemon=True)]
+        workers += [threading.Thread(target=endless, daemon=True) for _ in range(5)]
+        for worker in workers:
+            worker.start()
+        try:
+            latencies = []
+            for _ in range(10):
+                status, seconds = _normal_request(svc.port)
+                assert status == 200
+                latencies.append(seconds)
+                time.sleep(0.2)
+            print(f"normal client meanwhile: max {max(latencies) * 1000:.0f} ms")  # noqa: T201
+            grown = rss_mb(pid) - rss_before
+            assert grown < HEAD_MB_BOUND, f"the service grew {grown:.0f} MB for endless heads"
+            # every connection that did not send a whole head in time is closed
+            assert all(_closed_by_server(s, HEAD_TIMEOUT + 5) for s in silent)
+            assert all(_closed_by_server(s, HEAD_TIMEOUT + 5) for s in slow)
+            assert _closed_by_server(idle, HEAD_TIMEOUT + 5)
+            deadline = time.monotonic() + HEAD_TIMEOUT + 10
+            while len(ended) < 5:
+                assert time.monotonic() < deadline, "an endless head was never cut off"
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            for sock in [*silent, *slow, idle]:
+                sock.close()
+            for worker in workers:
+                worker.join(10)
+        assert _normal_request(svc.port)[0] == 200
+        log = svc.log()
+        assert svc.terminate() == 0
+    assert "Traceback" not in log
+
+
+def test_a_head_over_max_header_bytes_gets_431_and_a_close(tmp_path: Path) -> None:
+    with _bounded_service(tmp_path, max_header_bytes=16384) as svc:
+        for size, status in ((8000, 200), (20000, 431), (2_000_000, 431)):
+            sock = _connect(svc.port)
+            try:
+                head = b"GET /feed.atom HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * size
+                with contextlib.suppress(OSError):  # the server may stop reading a huge head
+                    sock.sendall(head + b"\r\n\r\n")
+                answer = b""
+                with contextlib.suppress(OSError):
+                    answer = sock.recv(200)
+                assert answer.startswith(b"HTTP/1.1 %d " % status), (size, answer[:80])
+                if status == 431:
+                    assert _closed_by_server(sock, 5)
+            finally:
+                sock.close()
+        assert svc.terminate() == 0
+
+
+def test_connections_beyond_max_connections_take_no_descriptor(tmp_path: Path) -> None:
+    with _bounded_service(tmp_path, max_connections=50) as svc:
+        assert svc.proc is not None
+        pid = svc.proc.pid
+        before = _fd_count(pid)
+        held = [_connect(svc.port) for _ in range(150)]
+        try:
+            time.sleep(0.5)
+            held_fds = _fd_count(pid) - before
+            assert held_fds <= 50 + 2, f"{held_fds} descriptors for 150 connections (limit 50)"
+            # a normal client waits its turn: the silent ones time out after header_timeout
+            status, seconds = _normal_request(svc.port)
+            assert status == 200
+            print(f"normal client behind 150 idle connections: {seconds * 1000:.0f} ms")  # noqa: T201
+        finally:
+            for sock in held:
+                sock.close()
+        assert svc.terminate() == 0
+
+
+def test_running_out_of_descriptors_is_logged_once_a_minute(tmp_path: Path) -> None:
+    with _bounded_service(tmp_path, nofile=120) as svc:
+        held = []
+        try:
+            for _ in range(300):  # far more than the service may open
+                held.append(_connect(svc.port))
+            time.sleep(4)  # the server keeps failing to accept meanwhile
+        finally:
+            for sock in held:
+                sock.close()
+        wait_for(lambda: _normal_request(svc.port)[0] == 200, 30, "the service to answer again")
+        log = svc.log()
+        assert svc.terminate() == 0
+    floods = [line for line in log.splitlines() if "Too many open files" in line]
+    assert 1 <= len(floods) <= 2, floods  # the first, perhaps one more with its count
