@@ -29,6 +29,7 @@ from bs4 import BeautifulSoup
 from server_thread import server_in_thread
 
 from feeds.app import MAX_LIMIT, RenderCache, Rendered, create_app
+from feeds.guard import HostGuard, default_allowed_hosts, url_host
 from feeds.render import CONTENT_TYPES
 from scraper.config import Config, config_from_dict
 from scraper.models import Article
@@ -487,6 +488,37 @@ def test_bad_limit_is_400_with_a_clear_message(env: Env, value: str) -> None:
     assert r.status_code == 400
     assert r.headers["content-type"].startswith("text/plain")
     assert f"limit= must be a whole number from 1 to {MAX_LIMIT}" in r.text
+
+
+@pytest.mark.parametrize("value", ["\u0663", "\uff13", "\u09e8", "1\u0660"], ids=["arabic-indic", "fullwidth", "bengali", "mixed"])
+def test_only_ascii_digits_make_a_limit(env: Env, value: str) -> None:
+    r = env.client.get("/feed.atom", params={"limit": value})
+    assert r.status_code == 400
+    assert f"limit= must be a whole number from 1 to {MAX_LIMIT}" in r.text
+
+
+def test_hosts_outside_allowed_hosts_get_421(tmp_path: Path) -> None:
+    for env in _make_env(tmp_path, allowed_hosts=["feeds.example.org", "127.0.0.1"]):
+        for path in ("/metrics", "/healthz", "/feed.atom"):
+            r = env.client.get(path)  # Host: testserver
+            assert r.status_code == 421 and "host name" in r.text
+        ok = env.client.get("/feed.atom", headers={"Host": "FEEDS.example.org:8443"})
+        assert ok.status_code == 200
+        assert env.client.get("/healthz", headers={"Host": "127.0.0.1:8080"}).status_code == 200
+        counted = env.app.state.metrics.requests()
+        assert counted[("/metrics", 421)] == 1
+
+
+def test_default_allowed_hosts_and_bracketed_ipv6() -> None:
+    assert url_host("::1") == "[::1]" and url_host("127.0.0.1") == "127.0.0.1"
+    assert url_host("[::1]") == "[::1]" and url_host("feeds.example.org") == "feeds.example.org"
+    hosts = default_allowed_hosts("https://feeds.example.org/qk/", "::1")
+    assert set(hosts) == {"localhost", "feeds.example.org", "::1"}
+    assert set(default_allowed_hosts(None, "0.0.0.0")) == {"localhost", "127.0.0.1", "::1"}
+    guard = HostGuard(hosts)
+    assert guard.allows(b"[::1]:8080") and guard.allows(b"localhost") and guard.allows(None)
+    assert not guard.allows(b"evil.example") and not guard.allows(b"\xff")
+    assert HostGuard(["*"]).allows(b"anything.example")
 
 
 def test_unknown_source_filter_is_400_naming_known_ones(env: Env) -> None:

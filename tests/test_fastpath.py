@@ -14,6 +14,8 @@ import asyncio
 import gzip
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,8 +25,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from service_proc import ServiceProcess, free_port
 from server_thread import server_in_thread
+from service_proc import RUN_PY, ServiceProcess, child_env, free_port
 
 from feeds.app import DEFAULT_VERSION_CHECK, create_app
 from feeds.version import StoreVersion
@@ -541,3 +543,60 @@ def test_store_version_reads_at_most_once_per_interval_and_after_a_write(tmp_pat
 
         asyncio.run(scenario())
         assert all(name != threading.main_thread().name for name in reads)  # never on the loop
+
+
+# -- Host allowlist and IPv6 self links in the real service ----------------------------------------
+
+
+def test_only_allowed_hosts_are_answered(served: Served) -> None:
+    for path in ("/metrics", "/healthz", "/feed.atom"):
+        raw = f"GET {path} HTTP/1.1\r\nHost: rebind.evil.example\r\n\r\n".encode()
+        assert served.ask(raw).status == 421  # a DNS-rebinding page cannot read the server
+    for host in ("127.0.0.1", f"127.0.0.1:{served.port}", f"localhost:{served.port}"):
+        raw = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+        assert served.ask(raw).status == 200
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_run_on_ipv6_writes_bracketed_self_links(tmp_path: Path) -> None:
+    db = tmp_path / "q.db"
+    with open_store(f"sqlite:///{db}") as store:
+        store.upsert_article(_article(1))
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "c.toml"
+    config.write_text(_config_text(db, port), encoding="utf-8")
+    log = (tmp_path / "log").open("wb")
+    proc = subprocess.Popen([sys.executable, str(RUN_PY), "--config", str(config), "run",
+                             "--host", "::1", "--port", str(port)], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=log, env=child_env())
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("::1", port), timeout=2) as sock:
+                    sock.sendall(f"GET /feed.atom HTTP/1.1\r\nHost: [::1]:{port}\r\n"
+                                 "Connection: close\r\n\r\n".encode())
+                    data = b""
+                    while chunk := sock.recv(65536):
+                        data += chunk
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "the service did not start"
+                time.sleep(0.2)
+        assert data.startswith(b"HTTP/1.1 200 ")
+        assert f'href="http://[::1]:{port}/feed.atom"'.encode() in data
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+        log.close()
