@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from scraper.config import Config, SourceConfig
 from scraper.text import nfc, strip_xml_illegal
 
-from .render import FEED_FILES, SOURCE_FEED_TITLE
+from .entries import FEED_FILES, SOURCE_FEED_TITLE
 
 __all__ = ["CONTENT_TYPE", "OPML_DOCS", "render_opml"]
 
