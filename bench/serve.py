@@ -1,6 +1,6 @@
 """Serving the cached combined feed: requests per second against nginx serving the same bytes.
 
-    python bench/serve.py [--duration 10] [--connections 50] [--articles 10000]
+    python bench/serve.py [--duration 10] [--connections 50] [--articles 10000] [--rounds 1]
 
 Needs ``wrk`` and ``nginx`` (Debian packages ``wrk`` and ``nginx``).
 
@@ -12,17 +12,22 @@ bytes become static files of an nginx started here as a child process
 (``daemon off``, one worker process like qkfeed's one process, access log
 off like qkfeed's, ``sendfile``, ``gzip_static`` for the gzip copy).  Then
 ``wrk`` (one thread, ``--connections`` keep-alive connections, loopback)
-measures, for each server in turn:
+measures each case on qkfeed and then on nginx, ``--rounds`` times taking
+turns (both servers run throughout, so a change in the machine's load hits
+both alike; the table shows medians):
 
 - ``feed, gzip``: ``GET /feed.atom`` with ``Accept-Encoding: gzip`` (what
   feed readers send): the cached gzip body;
 - ``feed, plain``: the same without ``Accept-Encoding``;
 - ``304``: ``If-None-Match`` with the server's own ETag of the plain feed.
 
-qkfeed answers repeated feed requests from prebuilt bytes in its HTTP
-protocol (``feeds/fastproto.py``); the line after the table says how many of
-its requests that fast path answered (``qkfeed_http_fast_path_total`` against
-``qkfeed_http_requests_total`` in its ``/metrics``).
+qkfeed answers repeated feed requests from prebuilt ASGI messages in front
+of Starlette (``feeds/fastpath.py``); the line after the table says how many
+of its requests that fast path answered (``qkfeed_http_fast_path_total``
+against ``qkfeed_http_requests_total`` in its ``/metrics``).  "qkfeed CPU
+µs/request" is the qkfeed process's CPU time (all threads: granian's Rust
+ones and Python's) over the requests wrk completed: a figure the machine's
+load changes far less than requests per second.
 
 Goal: qkfeed at least 0.5× nginx's requests per second in each case.
 """
@@ -36,6 +41,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,8 +95,8 @@ def _config_text(db: Path, port: int) -> str:
 
 
 @contextlib.contextmanager
-def qkfeed_server(tmp: Path, articles: int) -> Iterator[str]:
-    """``run.py run`` on a free port over a filled store; yields its base URL."""
+def qkfeed_server(tmp: Path, articles: int) -> Iterator[tuple[str, int]]:
+    """``run.py run`` on a free port over a filled store; yields its base URL and pid."""
     from storage import open_store
 
     db = tmp / "serve.db"
@@ -107,7 +113,7 @@ def qkfeed_server(tmp: Path, articles: int) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base + FEED_PATH, proc, tmp / "qkfeed.log")
-        yield base
+        yield base, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -236,14 +242,22 @@ def wrk(wrk_path: str, url: str, headers: dict[str, str], seconds: float, connec
     return Run(float(m.group(1)), int(bad.group(1)) if bad else 0, errors.group(0) if errors else "")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=50, help="wrk keep-alive connections")
     parser.add_argument("--articles", type=int, default=10_000, help="articles in the store")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="qkfeed and nginx take turns this many times per case (medians are shown)")
     args = parser.parse_args(argv)
-    if args.duration < 1 or args.connections < 1 or args.articles < 50:
-        parser.error("--duration >= 1, --connections >= 1, --articles >= 50")
+    if args.duration < 1 or args.connections < 1 or args.articles < 50 or args.rounds < 1:
+        parser.error("--duration >= 1, --connections >= 1, --articles >= 50, --rounds >= 1")
     try:
         wrk_path, nginx = tools()
     except Missing as exc:
@@ -252,52 +266,60 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"serve: {FEED_PATH} (50 entries), wrk -t1 -c{args.connections} -d{args.duration:g}s on loopback; "
           f"qkfeed = run.py run (one process, granian embedded), nginx = one worker, static files", flush=True)
-    cases: list[tuple[str, float, float, int, int]] = []
+    cases: list[tuple[str, float, float, int, int, float]] = []
     with tempfile.TemporaryDirectory(prefix="qkfeed-bench-") as tmp_name:
         tmp = Path(tmp_name)
         tmp.chmod(0o755)  # nginx's workers may run as nobody
         (tmp / "q").mkdir()
         (tmp / "n").mkdir()
-        with qkfeed_server(tmp / "q", args.articles) as qk:
+        with qkfeed_server(tmp / "q", args.articles) as (qk, pid):
             plain, plain_headers = _get(qk + FEED_PATH)
             packed, packed_headers = _get(qk + FEED_PATH, {"Accept-Encoding": "gzip"})
             if packed_headers.get("content-encoding") != "gzip" or gzip.decompress(packed) != plain:
                 raise SystemExit("bench/serve.py: qkfeed's gzip answer is not the plain feed compressed")
-            qk_runs = {
-                "feed, gzip": wrk(wrk_path, qk + FEED_PATH, {"Accept-Encoding": "gzip"}, args.duration,
-                                  args.connections, 200),
-                "feed, plain": wrk(wrk_path, qk + FEED_PATH, {}, args.duration, args.connections, 200),
-                "304 (If-None-Match)": wrk(wrk_path, qk + FEED_PATH, {"If-None-Match": plain_headers["etag"]},
-                                           args.duration, args.connections, 304),
-            }
+            with nginx_server(nginx, tmp / "n", plain, packed) as ng:
+                body, ng_headers = _get(ng + FEED_PATH)
+                if body != plain:
+                    raise SystemExit("bench/serve.py: nginx does not serve the feed bytes")
+                specs = [  # case, qkfeed headers, nginx headers, status
+                    ("feed, gzip", {"Accept-Encoding": "gzip"}, {"Accept-Encoding": "gzip"}, 200),
+                    ("feed, plain", {}, {}, 200),
+                    ("304 (If-None-Match)", {"If-None-Match": plain_headers["etag"]},
+                     {"If-None-Match": ng_headers["etag"]}, 304),
+                ]
+                for case, q_headers, n_headers, status in specs:
+                    q_rps, n_rps, cpu_us, bad = [], [], [], 0
+                    for _ in range(args.rounds):  # taking turns: a load change hits both alike
+                        cpu = cpu_seconds(pid)
+                        run = wrk(wrk_path, qk + FEED_PATH, q_headers, args.duration, args.connections,
+                                  status)
+                        cpu = cpu_seconds(pid) - cpu
+                        peer = wrk(wrk_path, ng + FEED_PATH, n_headers, args.duration, args.connections,
+                                   status)
+                        q_rps.append(run.rps)
+                        n_rps.append(peer.rps)
+                        # per request of the timed run (a warm-up run, if any, is in the CPU too)
+                        seconds = max(1, round(args.duration)) + (1 if args.duration >= WARMUP_FROM else 0)
+                        cpu_us.append(cpu / max(run.rps * seconds, 1) * 1e6)
+                        bad += run.bad + peer.bad
+                        for who, r in (("qkfeed", run), ("nginx", peer)):
+                            if r.errors:
+                                print(f"note: {who} {case}: {r.errors}", file=sys.stderr)
+                    size = len(packed if "gzip" in case else plain)
+                    cases.append((case, statistics.median(q_rps), statistics.median(n_rps), bad, size,
+                                  statistics.median(cpu_us)))
             metrics = _get(qk + "/metrics")[0].decode("utf-8")
             fast = sum(int(n) for n in _FAST.findall(metrics))
             total = sum(int(n) for n in _REQUESTS.findall(metrics))
-        with nginx_server(nginx, tmp / "n", plain, packed) as ng:
-            body, ng_headers = _get(ng + FEED_PATH)
-            if body != plain:
-                raise SystemExit("bench/serve.py: nginx does not serve the feed bytes")
-            ng_runs = {
-                "feed, gzip": wrk(wrk_path, ng + FEED_PATH, {"Accept-Encoding": "gzip"}, args.duration,
-                                  args.connections, 200),
-                "feed, plain": wrk(wrk_path, ng + FEED_PATH, {}, args.duration, args.connections, 200),
-                "304 (If-None-Match)": wrk(wrk_path, ng + FEED_PATH, {"If-None-Match": ng_headers["etag"]},
-                                           args.duration, args.connections, 304),
-            }
-        for case, run in qk_runs.items():
-            peer = ng_runs[case]
-            cases.append((case, run.rps, peer.rps, run.bad + peer.bad, len(packed if "gzip" in case else plain)))
-            for who, r in (("qkfeed", run), ("nginx", peer)):
-                if r.errors:
-                    print(f"note: {who} {case}: {r.errors}", file=sys.stderr)
     print_table(
-        ["case", "body bytes", "qkfeed req/s", "nginx req/s", "qkfeed / nginx", "bad answers"],
-        [[c, size if "304" not in c else 0, f"{q:,.0f}", f"{n:,.0f}", f"{q / n:.2f}×", bad]
-         for c, q, n, bad, size in cases],
+        ["case", "body bytes", "qkfeed req/s", "nginx req/s", "qkfeed / nginx",
+         "qkfeed CPU µs/request", "bad answers"],
+        [[c, size if "304" not in c else 0, f"{q:,.0f}", f"{n:,.0f}", f"{q / n:.2f}×", f"{cpu:.0f}", bad]
+         for c, q, n, bad, size, cpu in cases],
     )
     print(f"qkfeed's fast path answered {fast:,} of its {total:,} requests ({fast / max(total, 1):.1%})")
     print_goals([Goal(f"{c}: qkfeed / nginx requests per second", q / n, GOAL_RATIO, at_most=False, unit="×")
-                 for c, q, n, _, _ in cases])
+                 for c, q, n, _, _, _ in cases])
     return 0
 
 

@@ -113,7 +113,9 @@ async def serve(
     limits = Limits.of(config.server)
     raise_fd_limit(limits)
     for name in ("asyncio", "feeds.app"):  # a flood of one error: one line a minute, with a count
-        logging.getLogger(name).addFilter(RepeatFilter())
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RepeatFilter) for f in logger.filters):
+            logger.addFilter(RepeatFilter())
     server = http_server(app, host, actual_port, limits)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
