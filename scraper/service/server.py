@@ -64,9 +64,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     binds its own listening socket); with port 0 the port chosen here is used.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
-    # proto says TCP, and accepted connections inherit it.  With proto 0 every response
-    # shorter than a segment (a gzip feed on loopback) waited ~40 ms for a delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
