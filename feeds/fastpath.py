@@ -1,8 +1,9 @@
 """Cached feed answers replayed in front of Starlette: a pure ASGI app and its table.
 
 Why: a cached feed through Starlette's routing, the metrics middleware and the
-endpoint costs ~150 µs of Python per request; looking the request up in a dict
-and sending two prebuilt ASGI messages costs a few.  So ``FeedFront`` (the app
+endpoint costs far more Python per request (~270 µs measured with a version
+query included, see README "Benchmarks") than looking the request up in a dict
+and sending two prebuilt ASGI messages.  So ``FeedFront`` (the app
 the server runs) answers repeated feed requests from ``FastPath`` and only the
 first request of each kind goes through Starlette.
 

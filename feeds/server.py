@@ -1,8 +1,9 @@
 """The HTTP server: granian's embedded server, in the caller's event loop.
 
 Why granian: measured with ``bench/serve.py`` against uvicorn running the same
-app (``feeds.fastpath.FeedFront``), it answers ~1.6–1.9× as many cached feed
-requests per second (HTTP parsing and writing run in Rust, on hyper), and its
+app (``feeds.fastpath.FeedFront``), it got the higher ratio to nginx in every
+case (HTTP parsing and writing run in a Rust thread, on hyper, beside the
+Python one; README "Benchmarks" has the figures), and its
 embedded server (``granian.server.embed.Server``, documented as "embedding
 Granian in your project") runs the ASGI app as tasks of the running loop, so
 the scheduler and the server share one process and one loop.
