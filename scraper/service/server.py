@@ -28,6 +28,7 @@ from scraper.errors import QkfeedError
 from scraper.logs import event, get_logger
 
 log = get_logger("service")
+GRACEFUL_SECONDS = 3.0  # answers in progress get this long after SIGTERM; then connections are dropped
 
 
 class PortInUse(QkfeedError):
@@ -135,7 +136,7 @@ async def serve(
             server_task.result()  # the server could not start: its error, not a silent exit
         server.stop()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(server_task, timeout=5)
+            await asyncio.wait_for(server_task, timeout=GRACEFUL_SECONDS)
         stop_task.cancel()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
