@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import http.client
 import json
+import logging
 import os
 import resource
 import shutil
@@ -38,6 +39,7 @@ from fixture_sites import FixtureSites
 from service_proc import ServiceProcess, free_port, service_config, wait_for
 
 from feeds.app import create_app
+from feeds.logcap import RepeatFilter
 from scraper.config import config_from_dict
 from scraper.errors import StorageError
 from scraper.models import Article
@@ -467,3 +469,26 @@ def test_running_out_of_descriptors_is_logged_once_a_minute(tmp_path: Path) -> N
         assert svc.terminate() == 0
     floods = [line for line in log.splitlines() if "Too many open files" in line]
     assert 1 <= len(floods) <= 2, floods  # the first, perhaps one more with its count
+
+
+def test_a_repeated_error_is_one_line_a_minute_with_its_count() -> None:
+    now = [0.0]
+    flt = RepeatFilter(interval=60, clock=lambda: now[0])
+
+    def record(msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("x", logging.ERROR, __file__, 1, msg, args, None)
+
+    assert flt.filter(record("accept failed: %s", "EMFILE"))
+    passed = [flt.filter(record("accept failed: %s", "EMFILE")) for _ in range(1000)]
+    assert not any(passed)
+    assert flt.filter(record("another error"))  # another kind is not held back
+    now[0] = 61.0
+    again = record("accept failed: %s", "EMFILE")
+    assert flt.filter(again)
+    assert again.getMessage() == "accept failed: EMFILE (repeated 1000 times since the last line)"
+    structured = logging.LogRecord("x", logging.ERROR, __file__, 1, "http_server", (), None)
+    structured.qk_fields = {"message": "m"}
+    assert flt.filter(structured)
+    flt.filter(structured)
+    now[0] = 200.0
+    assert flt.filter(structured) and structured.qk_fields == {"message": "m", "repeated": 1}
