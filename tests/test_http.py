@@ -43,14 +43,15 @@ from scraper.fetch.client import (
     is_public_address,
     parse_retry_after,
 )
+from scraper.fetch.network import AsyncioBackend
 from scraper.fetch.politeness import (
     ROBOTS_ERROR_TTL,
     ROBOTS_STALE_TTL,
     ROBOTS_TTL,
     HostLimiter,
     RobotsCache,
+    RobotsUnreachable,
 )
-from scraper.fetch.network import AsyncioBackend
 from scraper.models import Page
 
 FAST = {
@@ -501,11 +502,13 @@ def robots_rules(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_robots_5xx_disallows_the_host_with_a_warning(
     status: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """RFC 9309 2.3.1.4: an unreachable robots.txt means complete disallow."""
+    """RFC 9309 2.3.1.4: an unreachable robots.txt means complete disallow (for now: not a
+    BlockedByRobots, which the pipeline takes as final)."""
     with FaultServer(robots_status=status, robots=ROBOTS) as server:
         with caplog.at_level(logging.INFO, logger="qkfeed.fetch.robots"):
-            exc = raises(BlockedByRobots, server.url("/ok"), make_cfg(retries=0))
+            exc = raises(RobotsUnreachable, server.url("/ok"), make_cfg(retries=0))
         assert server.hits("/ok") == 0
+    assert not isinstance(exc, BlockedByRobots)
     assert "robots.txt unreachable" in exc.reason and f"HTTP {status}" in exc.reason
     assert robots_rules(caplog) == ["unreachable_disallow_all"]
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
@@ -516,7 +519,7 @@ def test_unreachable_robots_disallows_the_host(caplog: pytest.LogCaptureFixture)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens once the socket is closed
     with caplog.at_level(logging.INFO, logger="qkfeed.fetch.robots"):
-        exc = raises(BlockedByRobots, f"http://127.0.0.1:{port}/news", make_cfg(retries=0))
+        exc = raises(RobotsUnreachable, f"http://127.0.0.1:{port}/news", make_cfg(retries=0))
     assert "robots.txt unreachable" in exc.reason and "ConnectError" in exc.reason
     assert robots_rules(caplog) == ["unreachable_disallow_all"]
 

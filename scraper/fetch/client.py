@@ -22,6 +22,8 @@ Errors (all ``scraper.errors.FetchError``)::
     FetchError          timeouts, connection errors, deadline, bad URL,
                         redirect loop, too many redirects (after retries)
     ├── BlockedByRobots robots.txt disallows a hop
+    ├── RobotsUnreachable robots.txt of a hop cannot be fetched (5xx, network):
+    │                   the host is disallowed for now (politeness.RobotsUnreachable)
     ├── AddressBlocked  a hop resolves to a non-public address
     ├── ResponseTooLarge body over max_bytes (Content-Length or streamed)
     └── HTTPStatusError a 4xx, or a retried status still failing after retries
@@ -52,7 +54,6 @@ from tenacity import (
 from scraper.config import FetchConfig
 from scraper.errors import (
     AddressBlocked,
-    BlockedByRobots,
     FetchError,
     HTTPStatusError,
 )
@@ -195,7 +196,7 @@ class Fetcher:
                 except AddressBlocked as exc:
                     raise AddressBlocked(hop_url, exc.reason) from None
                 if refusal is not None:
-                    raise BlockedByRobots(hop_url, refusal)
+                    raise refusal
             hop = await self._fetch_retrying(target, headers, cap)
             if hop.page is not None:
                 if hop.page.not_modified:

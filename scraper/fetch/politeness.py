@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from protego import Protego
 
 from scraper.config import FetchConfig
-from scraper.errors import AddressBlocked, FetchError, HTTPStatusError
+from scraper.errors import AddressBlocked, BlockedByRobots, FetchError, HTTPStatusError
 from scraper.logs import event, get_logger
 from scraper.models import Page
 
@@ -50,6 +50,7 @@ __all__ = [
     "ROBOTS_TTL",
     "RobotsCache",
     "RobotsRule",
+    "RobotsUnreachable",
 ]
 
 log = get_logger("fetch.robots")
@@ -108,6 +109,12 @@ class HostLimiter:
             self._defers[host] = self._defers.get(host, 0) + 1
 
 
+class RobotsUnreachable(FetchError):
+    """robots.txt could not be fetched (5xx, 429, network error): the whole host is
+    disallowed for now.  Not a BlockedByRobots: it passes once robots.txt can be fetched,
+    so a caller should try the URL again later."""
+
+
 class RobotsRule(StrEnum):
     """Which RFC 9309 rule decided an origin's robots.txt (the log's ``rule`` field)."""
 
@@ -148,8 +155,9 @@ class RobotsCache:
         """Whether robots.txt of the URL's origin lets our user agent fetch it."""
         return await self.refusal(url) is None
 
-    async def refusal(self, url: str) -> str | None:
-        """None when robots.txt lets our user agent fetch ``url``, else why not.
+    async def refusal(self, url: str) -> FetchError | None:
+        """None when robots.txt lets our user agent fetch ``url``, else the error to raise:
+        BlockedByRobots (its rules) or RobotsUnreachable (it could not be fetched).
 
         Raises AddressBlocked when the robots.txt itself is refused by the
         address guard (the page would be too).
@@ -167,8 +175,8 @@ class RobotsCache:
         if entry.parser is not None:
             if entry.parser.can_fetch(url, self._user_agent):
                 return None
-            return "disallowed by robots.txt"
-        return None if entry.allow else entry.reason
+            return BlockedByRobots(url, "disallowed by robots.txt")
+        return None if entry.allow else RobotsUnreachable(url, entry.reason)
 
     async def _load(self, origin: str, previous: _Robots | None) -> _Robots:
         url = f"{origin}/robots.txt"

@@ -15,8 +15,8 @@ request comes or goes; with the keep-alive connections of ten sites in one pool 
 ~0.5 ms of the event loop per request.  Per origin, only that site's few connections are
 looked at.  How many connections a host gets is the HostLimiter's business.
 
-Headers over MAX_HEADER_BYTES (h11's limit for an incomplete event, httpcore's parser)
-fail as RemoteProtocolError.
+Protocol faults are h11's (httpcore's parser), as RemoteProtocolError: a bad status line or
+chunk size at once, a response head over 100 KiB, a body cut short of its length.
 """
 
 from __future__ import annotations
