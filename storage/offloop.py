@@ -55,13 +55,21 @@ async def off_loop(
     """``fn(*args, **kwargs)`` on the store thread pool (or ``executor``: a one-thread executor
     keeps a caller's calls in order even when one times out); StoreTimeout after ``timeout`` s."""
     future: Future[T] = (executor or _executor).submit(functools.partial(fn, *args, **kwargs))
+    waiting = asyncio.wrap_future(future)
+    # asyncio.wait, not wait_for: Python 3.11's wait_for swallows a cancellation that
+    # arrives as the call completes, and a cancelled lease keeper would then go on renewing.
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-    except TimeoutError:
-        if on_late is not None:
-            future.add_done_callback(functools.partial(_deliver_late, on_late))
-        name = getattr(fn, "__name__", "store call")
-        raise StoreTimeout(f"{name} took more than {timeout:g} s (storage slow or unreachable)") from None
+        done, _ = await asyncio.wait({waiting}, timeout=timeout)
+    except asyncio.CancelledError:
+        waiting.cancel()  # a call still queued never runs
+        raise
+    if done:
+        return waiting.result()
+    waiting.cancel()
+    if on_late is not None:
+        future.add_done_callback(functools.partial(_deliver_late, on_late))
+    name = getattr(fn, "__name__", "store call")
+    raise StoreTimeout(f"{name} took more than {timeout:g} s (storage slow or unreachable)")
 
 
 def _deliver_late(on_late: Callable[[T], None], future: Future[T]) -> None:
