@@ -1,7 +1,7 @@
 """SQLite backend of the Store interface (the default).
 
-Settings (``SQLITE_PRAGMAS``): WAL journal, ``synchronous=NORMAL``,
-``foreign_keys=ON``, ``busy_timeout`` 5 s.
+Opening, its settings (WAL, ``synchronous``, ``busy_timeout``) and migrations
+are in ``storage._sqlite_open``.
 
 - One connection per store, opened with ``check_same_thread=False`` and guarded
   by a lock, so the asyncio loop and a thread pool may share one store.
@@ -13,17 +13,12 @@ Settings (``SQLITE_PRAGMAS``): WAL journal, ``synchronous=NORMAL``,
 - Instants are ISO 8601 UTC text with microseconds, fixed width
   (``2024-05-01T03:04:05.000000+00:00``), so text order is time order.
 - Lists (authors, agencies, categories) and backfill state are JSON text.
-- Opening refuses, before changing anything, a path that cannot be opened, a
-  file that is not a database, and a database migrated by a newer qkfeed;
-  ``migrate()`` then refuses a file or directory it cannot write (a write
-  rolled back), so permissions fail at start-up rather than at the first upsert.
 - Errors of SQLite itself are re-raised as ``StorageError`` naming the file.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sqlite3
 import threading
@@ -31,22 +26,15 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from scraper.errors import StorageError
 from scraper.models import Article
 
-from . import _clusters
+from . import _clusters, _sqlite_open
 from ._common import ARTICLES_COUNTER, KEY_COLUMNS, SQLStoreBase
-from ._migrations import (
-    SCHEMA_MIGRATIONS_SQL,
-    Migration,
-    check_sequence,
-    expand_types,
-    load_migrations,
-    newer_schema_error,
-)
+from ._migrations import Migration, check_sequence, load_migrations
+from ._sqlite_open import MEMORY
 from .base import (
     ClusterKey,
     UpsertResult,
@@ -58,25 +46,8 @@ from .base import (
 
 __all__ = ["SQLiteStore", "MEMORY"]
 
-log = logging.getLogger(__name__)
-
-MEMORY = ":memory:"
-BACKEND = "sqlite"  # which per-backend migration files apply
-BUSY_TIMEOUT_SECONDS = 5.0
-SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = NORMAL",
-    "PRAGMA foreign_keys = ON",
-)
-TYPE_MACROS = {
-    "id": "INTEGER PRIMARY KEY",  # an alias of the rowid: auto-assigned, never reused here
-    "timestamp": "TEXT",
-    "bytes": "BLOB",
-    "json": "TEXT",
-}
 # Bound parameters per statement when a list of URLs or ids is queried.
 IN_CHUNK = 500
-PERMISSIONS_HINT = "check the permissions of the file and of its directory"
 
 
 class SQLiteStore(SQLStoreBase):
@@ -95,56 +66,7 @@ class SQLiteStore(SQLStoreBase):
         )
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
-        self._conn = self._connect()
-
-    # -- opening -----------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        path = self._path
-        if path != MEMORY:
-            self._check_path(Path(path))
-        try:
-            conn = sqlite3.connect(
-                path,
-                timeout=BUSY_TIMEOUT_SECONDS,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise self._open_error(exc) from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-            # Reading the schema fails on a file that is not a database.
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            self._refuse_newer(conn)
-            for pragma in SQLITE_PRAGMAS:
-                conn.execute(pragma).fetchall()
-        except StorageError:
-            conn.close()
-            raise
-        except sqlite3.Error as exc:
-            conn.close()
-            raise self._open_error(exc) from exc
-        return conn
-
-    def _check_path(self, path: Path) -> None:
-        if not path.is_absolute() and not path.parent.exists():
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StorageError(
-                    f"cannot create directory {path.parent} for SQLite database {path}: {exc.strerror}"
-                ) from exc
-        if path.is_dir():
-            raise StorageError(f"cannot open SQLite database {path}: it is a directory")
-        if not path.parent.is_dir():
-            raise StorageError(
-                f"cannot open SQLite database {path}: directory {path.parent} does not exist"
-            )
-
-    def _open_error(self, exc: sqlite3.Error) -> StorageError:
-        hint = f" ({PERMISSIONS_HINT})" if "unable to open" in str(exc) else ""
-        return StorageError(f"cannot open SQLite database {self._path}: {exc}{hint}")
+        self._conn = _sqlite_open.connect(self._path, self._refuse_newer)
 
     # -- transactions ------------------------------------------------------
 
@@ -182,52 +104,10 @@ class SQLiteStore(SQLStoreBase):
     # -- migrations --------------------------------------------------------
 
     def migrate(self) -> None:
-        bootstrap = expand_types(SCHEMA_MIGRATIONS_SQL, TYPE_MACROS)
         with self._lock, self._errors():
-            self._refuse_newer(self._connection())
-            self._check_writable()
-            for migration in self._migrations:
-                with self._writing() as conn:
-                    # Re-read under the write lock: another process may have migrated.
-                    conn.execute(bootstrap)
-                    newest = _applied_version(conn)
-                    if newest > len(self._migrations):
-                        raise newer_schema_error(newest, len(self._migrations))
-                    if migration.version <= newest:
-                        continue
-                    try:
-                        for statement in _statements(expand_types(migration.sql_for(BACKEND), TYPE_MACROS)):
-                            conn.execute(statement)
-                    except sqlite3.Error as exc:
-                        raise StorageError(
-                            f"SQLite database {self._path}: migration "
-                            f"{migration.version:04d}_{migration.name} failed: {exc}"
-                        ) from exc
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                        (migration.version, _ts(utc_now())),
-                    )
-                    log.info(
-                        "applied migration %04d_%s to %s",
-                        migration.version,
-                        migration.name,
-                        self._path,
-                    )
-
-    def _check_writable(self) -> None:
-        """Write and roll back, so a read-only file or directory fails at open, not later."""
-        with self._lock:
             conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    conn.execute("CREATE TABLE qkfeed_write_probe (x INTEGER)")
-                finally:
-                    conn.execute("ROLLBACK")
-            except sqlite3.Error as exc:
-                raise StorageError(
-                    f"cannot write SQLite database {self._path}: {exc} ({PERMISSIONS_HINT})"
-                ) from exc
+            self._refuse_newer(conn)
+            _sqlite_open.migrate(conn, self._path, self._migrations, self._writing)
 
     # -- articles ----------------------------------------------------------
 
@@ -306,7 +186,7 @@ class SQLiteStore(SQLStoreBase):
         return _runner(conn)
 
     def _applied_version(self, conn: sqlite3.Connection) -> int:
-        return _applied_version(conn)
+        return _sqlite_open.applied_version(conn)
 
     def _next_seq(self, conn: sqlite3.Connection) -> int:
         return _next_seq(conn)
@@ -366,31 +246,6 @@ class SQLiteStore(SQLStoreBase):
 # -- helpers -----------------------------------------------------------------
 
 
-def _applied_version(conn: sqlite3.Connection) -> int:
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-    ).fetchone()
-    if exists is None:
-        return 0
-    (newest,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
-    return int(newest)
-
-
-def _statements(script: str) -> Iterator[str]:
-    """Split a migration into statements (``executescript`` would commit on its own)."""
-    start = 0
-    for index, char in enumerate(script):
-        if char == ";" and sqlite3.complete_statement(script[start : index + 1]):
-            statement = script[start : index + 1]
-            start = index + 1
-            yield statement
-    tail = "\n".join(
-        line for line in script[start:].splitlines() if not line.strip().startswith("--")
-    )
-    if tail.strip():
-        raise sqlite3.OperationalError(f"incomplete last statement: {tail.strip()[:60]!r}")
-
-
 def _runner(conn: sqlite3.Connection) -> _clusters.Run:
     return lambda sql, params: conn.execute(sql, params).fetchall()
 
@@ -406,10 +261,6 @@ def _next_seq(conn: sqlite3.Connection) -> int:
 def _ts(value: datetime) -> str:
     """An aware UTC datetime as fixed-width ISO 8601 text (sorts like time)."""
     return value.isoformat(timespec="microseconds")
-
-
-def _dt(text: str | None) -> datetime | None:
-    return _dt_req(text) if text is not None else None
 
 
 def _dt_req(text: str) -> datetime:
