@@ -111,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["atom", "rss", "json"], default="atom")
     p.add_argument("--source", metavar="ID", help="only this source")
     p.add_argument("--limit", type=positive_int, metavar="N", help="entries (default: [feed] max_entries)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE atomically (default: stdout)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write to FILE: a regular file is replaced atomically, a device or FIFO "
+                        "(/dev/null, /dev/stdout) written in place; - or none: stdout")
     p.set_defaults(func=cmd_feed)
 
     p = sub.add_parser("extract", parents=[common], help="extract one page and print it as JSON",
