@@ -28,6 +28,9 @@ Shared rules (implemented once here, so backends cannot drift apart):
   conditional write each, so of several workers taking the same free lease
   exactly one gets it.
 
+Health: ``check_health()`` is the cheap probe (file identity, last failure,
+connection), ``quick_check()`` the integrity check run on start.
+
 Datetimes go in and come out timezone-aware UTC; a naive datetime is a
 programming error (``ValueError``).  Every failure of the database itself is a
 ``scraper.errors.StorageError`` with a one-line message.
@@ -197,6 +200,25 @@ class Store(Protocol):
         now: datetime | None = None,
     ) -> None:
         """Free our lease, recording ``last_run`` (the run's start) unless it is None."""
+
+    def check_health(self) -> str | None:
+        """None when the store can be used, else a one-line reason (names the database).
+
+        Cheap (a ``stat`` and a one-row read, no scan), so the service can call
+        it every scheduler interval and on every ``/healthz``: SQLite reports
+        its file deleted or replaced since open (after which every write is
+        refused), the last operation failed for disk full / read-only /
+        corruption, or a read-only mount; PostgreSQL, a ``SELECT 1`` that fails
+        or cannot get a connection within a few seconds.
+        """
+
+    def quick_check(self) -> str | None:
+        """None when the database passes an integrity check, else a one-line reason.
+
+        SQLite: ``PRAGMA quick_check`` (reads every page: seconds on a large
+        file; ``run`` calls it once on start).  PostgreSQL checks its own pages:
+        the same as ``check_health``.
+        """
 
     def close(self) -> None: ...
 

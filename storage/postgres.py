@@ -64,6 +64,7 @@ __all__ = ["DEFAULT_POOL_SIZE", "PostgresStore", "TYPE_MACROS", "display_name"]
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10  # seconds
+HEALTH_TIMEOUT = 3.0  # seconds check_health waits for a pooled connection
 DEFAULT_POOL_SIZE = 4  # connections per store at most ([storage] pool_size)
 APPLICATION_NAME = "qkfeed"
 # Attempts of one upsert that keeps losing insert races to other connections.
@@ -335,6 +336,22 @@ class PostgresStore(SQLStoreBase):
         row = conn.execute("SELECT clock_timestamp()").fetchone()
         assert row is not None
         return utc(row[0])
+
+    # -- health ------------------------------------------------------------
+
+    def check_health(self) -> str | None:
+        """``SELECT 1`` on a pooled connection, waiting at most ``HEALTH_TIMEOUT`` for one."""
+        if self._closed:
+            return f"PostgreSQL database {self._name}: the store is closed"
+        try:
+            with self._errors(), self._pool.connection(timeout=HEALTH_TIMEOUT) as conn:
+                conn.execute("SELECT 1").fetchone()
+        except StorageError as exc:
+            return str(exc)
+        return None
+
+    def quick_check(self) -> str | None:
+        return self.check_health()  # the server checks its own pages
 
     # -- lifetime ----------------------------------------------------------
 

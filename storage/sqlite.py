@@ -13,12 +13,17 @@ are in ``storage._sqlite_open``.
 - Instants are ISO 8601 UTC text with microseconds, fixed width
   (``2024-05-01T03:04:05.000000+00:00``), so text order is time order.
 - Lists (authors, agencies, categories) and backfill state are JSON text.
-- Errors of SQLite itself are re-raised as ``StorageError`` naming the file.
+- Errors of SQLite itself are re-raised as ``StorageError`` naming the file,
+  with a short reason (disk full, read-only, corrupted) when there is one.
+- The file is guarded (``storage._sqlite_guard``): deleted or replaced while
+  open, every later write is refused; ``check_health()`` says why, cheaply;
+  ``quick_check()`` runs ``PRAGMA quick_check`` (``run`` calls it on start).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -34,6 +39,7 @@ from scraper.models import Article
 from . import _clusters, _sqlite_open
 from ._common import ARTICLES_COUNTER, KEY_COLUMNS, SQLStoreBase
 from ._migrations import Migration, check_sequence, load_migrations
+from ._sqlite_guard import MAX_DETAIL, FileGuard, short_reason
 from ._sqlite_open import MEMORY
 from .base import (
     ClusterKey,
@@ -45,6 +51,8 @@ from .base import (
 )
 
 __all__ = ["SQLiteStore", "MEMORY"]
+
+log = logging.getLogger(__name__)
 
 # Bound parameters per statement when a list of URLs or ids is queried.
 IN_CHUNK = 500
@@ -67,6 +75,7 @@ class SQLiteStore(SQLStoreBase):
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._conn = _sqlite_open.connect(self._path, self._refuse_newer)
+        self._guard = FileGuard(self._path)  # the file's identity, now that it exists
 
     # -- transactions ------------------------------------------------------
 
@@ -80,6 +89,9 @@ class SQLiteStore(SQLStoreBase):
         """One write transaction; rolled back on any exception."""
         with self._lock, self._errors():
             conn = self._connection()
+            lost = self._guard.lost()
+            if lost is not None:
+                raise StorageError(f"SQLite database {self._path}: {lost}; refusing to write (restart)")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -88,13 +100,18 @@ class SQLiteStore(SQLStoreBase):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            self._guard.note_commit()
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
+        """SQLite's errors as StorageError: one line, with a short reason when there is one."""
         try:
             yield
         except sqlite3.Error as exc:
-            raise StorageError(f"SQLite database {self._path}: {exc}") from exc
+            reason = self._guard.note_error(exc) if hasattr(self, "_guard") else short_reason(exc)
+            detail = str(exc)[:MAX_DETAIL]
+            suffix = f" ({reason})" if reason and reason not in detail else ""
+            raise StorageError(f"SQLite database {self._path}: {detail}{suffix}") from exc
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -166,6 +183,43 @@ class SQLiteStore(SQLStoreBase):
             )
         return result
 
+    # -- durability --------------------------------------------------------
+
+    def record_run(
+        self,
+        source_id: str,
+        *,
+        started: datetime,
+        finished: datetime,
+        ok: bool,
+        new: int,
+        updated: int,
+        errors: int,
+        message: str | None = None,
+        degraded: str | None = None,
+    ) -> None:
+        """Record the run, then checkpoint: a committed run is in the database file itself.
+
+        With ``synchronous=NORMAL`` a WAL commit is not fsynced; a checkpoint
+        fsyncs the WAL and copies it into the file, so after each run a power
+        cut or a read-only remount keeps everything up to that run (what an
+        unfinished run had written is refetched by the next one).
+        """
+        super().record_run(
+            source_id, started=started, finished=finished, ok=ok, new=new, updated=updated,
+            errors=errors, message=message, degraded=degraded,
+        )
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """``PRAGMA wal_checkpoint(PASSIVE)``: never waits for readers; a failure is logged
+        and shows in ``check_health`` (the run itself was committed)."""
+        try:
+            with self._lock, self._errors():
+                self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except StorageError as exc:
+            log.warning("checkpoint failed: %s", exc)
+
     def known_urls(self, urls: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(urls))
         found: set[str] = set()
@@ -231,6 +285,34 @@ class SQLiteStore(SQLStoreBase):
                 states[row[0]] = row[1:]
         return counts, states
 
+    # -- health ------------------------------------------------------------
+
+    def check_health(self) -> str | None:
+        """Cheap: the file still the one opened, no remembered failure, the schema readable."""
+        if self._conn is None:
+            return "the store is closed"
+        problem = self._guard.check()
+        if problem is None:
+            try:
+                with self._reading() as conn:
+                    conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except StorageError as exc:
+                problem = str(exc)
+        return None if problem is None else _with_path(self._path, problem)
+
+    def quick_check(self) -> str | None:
+        """``PRAGMA quick_check`` (reads every page: seconds on a large file); None when "ok"."""
+        try:
+            with self._reading() as conn:
+                rows = conn.execute("PRAGMA quick_check").fetchall()
+        except StorageError as exc:
+            return str(exc)
+        if rows == [("ok",)]:
+            return None
+        found = " ".join(" ".join(str(row[0]) for row in rows[:5]).replace("*** in database main ***", "").split())
+        first = found[:MAX_DETAIL] + ("…" if len(found) > MAX_DETAIL else "")
+        return f"SQLite database {self._path} is corrupted (PRAGMA quick_check: {first})"
+
     # -- lifetime ----------------------------------------------------------
 
     def close(self) -> None:
@@ -244,6 +326,10 @@ class SQLiteStore(SQLStoreBase):
 
 
 # -- helpers -----------------------------------------------------------------
+
+
+def _with_path(path: str, problem: str) -> str:
+    return problem if problem.startswith("SQLite database") else f"SQLite database {path}: {problem}"
 
 
 def _runner(conn: sqlite3.Connection) -> _clusters.Run:
