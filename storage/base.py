@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, runtime_checkable
 
+from scraper.errors import StorageError
 from scraper.models import Article, SourceHealth, StoredArticle
 from scraper.text import fold_accents
 
@@ -54,6 +55,15 @@ UpsertResult = Literal["new", "updated", "unchanged"]
 DEFAULT_LATEST_LIMIT = 50
 # A search word: letters and digits (what FTS5's unicode61 tokenizer keeps together).
 _WORD = re.compile(r"[^\W_]+")
+
+
+class StoreLost(StorageError):
+    """The database file was deleted or replaced while the store had it open.
+
+    Every later write raises it, and so does ``check_health``: nothing written
+    from now on would survive a restart, so the process must stop and be
+    restarted (which opens the file that is there now).
+    """
 
 
 class ClusterKey(Protocol):
@@ -206,10 +216,10 @@ class Store(Protocol):
 
         Cheap (a ``stat`` and a one-row read, no scan), so the service can call
         it every scheduler interval and on every ``/healthz``: SQLite reports
-        its file deleted or replaced since open (after which every write is
-        refused), the last operation failed for disk full / read-only /
-        corruption, or a read-only mount; PostgreSQL, a ``SELECT 1`` that fails
-        or cannot get a connection within a few seconds.
+        the last operation failed for disk full / read-only / corruption, or a
+        read-only mount; PostgreSQL, a ``SELECT 1`` that fails or cannot get a
+        connection within a few seconds.  Raises ``StoreLost`` when the SQLite
+        file was deleted or replaced since open: that one needs a restart.
         """
 
     def quick_check(self) -> str | None:

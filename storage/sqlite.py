@@ -43,6 +43,7 @@ from ._sqlite_guard import MAX_DETAIL, FileGuard, short_reason
 from ._sqlite_open import MEMORY
 from .base import (
     ClusterKey,
+    StoreLost,
     UpsertResult,
     article_guid,
     fts5_query,
@@ -89,9 +90,7 @@ class SQLiteStore(SQLStoreBase):
         """One write transaction; rolled back on any exception."""
         with self._lock, self._errors():
             conn = self._connection()
-            lost = self._guard.lost()
-            if lost is not None:
-                raise StorageError(f"SQLite database {self._path}: {lost}; refusing to write (restart)")
+            self._refuse_if_lost()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -288,9 +287,11 @@ class SQLiteStore(SQLStoreBase):
     # -- health ------------------------------------------------------------
 
     def check_health(self) -> str | None:
-        """Cheap: the file still the one opened, no remembered failure, the schema readable."""
+        """Cheap: no remembered failure, a writable mount, the schema readable; StoreLost
+        when the file is no longer the one opened (``storage._sqlite_guard``)."""
         if self._conn is None:
             return "the store is closed"
+        self._refuse_if_lost()
         problem = self._guard.check()
         if problem is None:
             try:
@@ -299,6 +300,11 @@ class SQLiteStore(SQLStoreBase):
             except StorageError as exc:
                 problem = str(exc)
         return None if problem is None else _with_path(self._path, problem)
+
+    def _refuse_if_lost(self) -> None:
+        lost = self._guard.lost()
+        if lost is not None:
+            raise StoreLost(f"SQLite database {self._path}: {lost}; refusing to write (restart)")
 
     def quick_check(self) -> str | None:
         """``PRAGMA quick_check`` (reads every page: seconds on a large file); None when "ok"."""

@@ -1,7 +1,7 @@
 """The store tells the truth about its database (``Store.check_health`` / ``quick_check``).
 
 Real files, real SQLite: a database file deleted or replaced under an open store (every
-later write refused, the reason named), a file with bytes overwritten (``run`` refuses to
+later write and every health check raise ``StoreLost``, naming the reason), a file with bytes overwritten (``run`` refuses to
 start, exit 3, one line), a full database and a read-only one (short reasons, cleared once a
 write commits again), and PostgreSQL's ``SELECT 1`` probe.
 """
@@ -20,7 +20,7 @@ import pytest
 from test_storage import make_article
 
 from scraper.errors import StorageError
-from storage import open_store
+from storage import StoreLost, open_store
 from storage.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,9 +70,10 @@ def test_deleted_file_is_noticed_and_every_later_write_refused(tmp_path: Path) -
     with open_store(f"sqlite:///{db}") as store:
         store.upsert_article(make_article(2))
         db.unlink()
-        problem = store.check_health()
-        assert problem is not None and str(db) in problem and "deleted" in problem
-        with pytest.raises(StorageError, match="deleted.*refusing to write"):
+        with pytest.raises(StoreLost, match="deleted") as caught:
+            store.check_health()
+        assert str(db) in str(caught.value) and isinstance(caught.value, StorageError)
+        with pytest.raises(StoreLost, match="deleted.*refusing to write"):
             store.upsert_article(make_article(3))
         with pytest.raises(StorageError, match="deleted"):
             store.record_run("qk3", started=make_article().published, finished=make_article().published,
@@ -86,11 +87,12 @@ def test_replaced_file_is_noticed_and_stays_refused(tmp_path: Path) -> None:
     other = filled_db(tmp_path / "other.db", articles=3)
     with open_store(f"sqlite:///{db}") as store:
         os.replace(other, db)
-        problem = store.check_health()
-        assert problem is not None and "replaced" in problem and "device/inode" in problem
-        with pytest.raises(StorageError, match="replaced"):
+        with pytest.raises(StoreLost, match=r"replaced .*\(device/inode changed\)"):
+            store.check_health()
+        with pytest.raises(StoreLost, match="replaced"):
             store.upsert_article(make_article(9))
-        assert "replaced" in (store.check_health() or "")  # sticky: only a restart reopens
+        with pytest.raises(StoreLost, match="replaced"):  # sticky: only a restart reopens
+            store.check_health()
     with open_store(f"sqlite:///{db}") as fresh:  # the restart opens the new file, whole
         assert fresh.check_health() is None and fresh.count_articles() == 3
 
