@@ -32,6 +32,11 @@ the workers do not fetch the source again right after it.
 
 The store's clock decides (PostgreSQL: the server's), so workers on machines
 whose clocks differ still agree on expiry.
+
+Every store call runs off the event loop (``storage.offloop``) with a short
+timeout, so a database outage never stalls the feed server sharing the loop:
+a lease that cannot be taken in time is a skipped run (and if the call
+succeeds after all, the lease is handed back at once).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from typing import TypeVar
 from scraper.config import SourceConfig
 from scraper.errors import QkfeedError
 from scraper.logs import event, get_logger
+from storage.offloop import off_loop
 
 __all__ = [
     "Claim",
@@ -124,15 +130,16 @@ class SourceLeases:
         self.store = store  # storage.base.Store
         self.holder = holder or worker_id()
 
-    def take(self, source: SourceConfig, *, ignore_gap: bool = False) -> Claim:
+    async def take(self, source: SourceConfig, *, ignore_gap: bool = False) -> Claim:
         ttl = ttl_for(source.interval)
         gap = 0.0 if ignore_gap else min_gap_for(source.interval)
-        state = self.store.take_lease(source.id, self.holder, ttl=ttl, min_gap=gap)  # type: ignore[attr-defined]
+        take_lease = self.store.take_lease  # type: ignore[attr-defined]
+        state = await off_loop(take_lease, source.id, self.holder, ttl=ttl, min_gap=gap,
+                               on_late=lambda late: self._hand_back(source, late))
         if not state.taken and state.holder and _dead_here(state.holder):
             event(log, "lease_taken_over", logging.WARNING, source=source.id, dead=state.holder)
-            state = self.store.take_lease(  # type: ignore[attr-defined]
-                source.id, self.holder, ttl=ttl, min_gap=gap, steal_from=state.holder
-            )
+            state = await off_loop(take_lease, source.id, self.holder, ttl=ttl, min_gap=gap,
+                                   steal_from=state.holder, on_late=lambda late: self._hand_back(source, late))
         if state.taken:
             return Claim(True)
         due = state.now
@@ -145,13 +152,19 @@ class SourceLeases:
         retry_at = datetime.now(UTC) + timedelta(seconds=max(delay, 0.05))
         return Claim(False, state.holder, retry_at, reason)
 
+    def _hand_back(self, source: SourceConfig, state: object) -> None:
+        """A take that finished after its caller gave up: release a lease nobody will use (thread)."""
+        if getattr(state, "taken", False):
+            self.store.release_lease(source.id, self.holder, last_run=None)  # type: ignore[attr-defined]
+            event(log, "lease_handed_back", logging.WARNING, source=source.id)
+
     async def keep(self, source: SourceConfig, task: asyncio.Task[object]) -> None:
         """Renew the lease until cancelled; cancel ``task`` (the run) if the lease was lost."""
         ttl = ttl_for(source.interval)
         while True:
             await asyncio.sleep(ttl * RENEW_FRACTION)
             try:
-                kept = self.store.renew_lease(source.id, self.holder, ttl=ttl)  # type: ignore[attr-defined]
+                kept = await off_loop(self.store.renew_lease, source.id, self.holder, ttl=ttl)  # type: ignore[attr-defined]
             except Exception as exc:  # the store is down: the run will find out too
                 event(log, "lease_renew_failed", logging.WARNING, source=source.id, error=str(exc))
                 continue
@@ -172,7 +185,7 @@ class SourceLeases:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, wait)
         while True:
-            claim = self.take(source, ignore_gap=True)
+            claim = await self.take(source, ignore_gap=True)
             if claim.taken:
                 break
             left = deadline - loop.time()
@@ -198,12 +211,12 @@ class SourceLeases:
             keeper.cancel()
             if not task.done():
                 task.cancel()
-            self.release(source, ran=ran)
+            await self.release(source, ran=ran)
 
-    def release(self, source: SourceConfig, *, ran: datetime | None) -> None:
+    async def release(self, source: SourceConfig, *, ran: datetime | None) -> None:
         """Free the lease; ``ran`` (the start of a finished run) keeps others away for a gap."""
         try:
-            self.store.release_lease(source.id, self.holder, last_run=ran)  # type: ignore[attr-defined]
+            await off_loop(self.store.release_lease, source.id, self.holder, last_run=ran)  # type: ignore[attr-defined]
         except Exception as exc:  # it expires on its own
             event(log, "lease_release_failed", logging.WARNING, source=source.id, error=str(exc))
 
