@@ -39,7 +39,7 @@ from scraper.models import Article
 from . import _clusters, _sqlite_open
 from ._common import ARTICLES_COUNTER, KEY_COLUMNS, SQLStoreBase
 from ._migrations import Migration, check_sequence, load_migrations
-from ._sqlite_guard import MAX_DETAIL, FileGuard, short_reason
+from ._sqlite_guard import MAX_DETAIL, FileGuard
 from ._sqlite_open import MEMORY
 from .base import (
     ClusterKey,
@@ -107,7 +107,7 @@ class SQLiteStore(SQLStoreBase):
         try:
             yield
         except sqlite3.Error as exc:
-            reason = self._guard.note_error(exc) if hasattr(self, "_guard") else short_reason(exc)
+            reason = self._guard.note_error(exc)
             detail = str(exc)[:MAX_DETAIL]
             suffix = f" ({reason})" if reason and reason not in detail else ""
             raise StorageError(f"SQLite database {self._path}: {detail}{suffix}") from exc

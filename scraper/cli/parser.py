@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", parents=[common], help="the service: scheduler + feed server",
                        description="Keep every source fresh on its schedule and serve the feeds over HTTP "
-                                   "until SIGTERM/SIGINT (then finish the write in progress and exit 0).")
+                                   "until SIGTERM/SIGINT (then finish the write in progress and exit 0). "
+                                   "A store that fails its integrity check on start is refused (exit 3).")
     p.add_argument("--host", help="listen address (default: [server] host)")
     p.add_argument("--port", type=int, help="listen port (default: [server] port)")
     p.set_defaults(func=cmd_run)
