@@ -19,6 +19,13 @@ from scraper.errors import StorageError
 __all__ = ["describe", "display_name", "parse_url", "scrub"]
 
 PRIVILEGES_HINT = "check the role's privileges on the database"
+# The short reason added to a message, by SQLSTATE class (the same words as SQLite's).
+REASONS: tuple[tuple[type[psycopg.Error] | tuple[type[psycopg.Error], ...], str], ...] = (
+    (psycopg.errors.DiskFull, "disk full"),
+    (psycopg.errors.ReadOnlySqlTransaction, "read-only"),
+    ((psycopg.errors.DataCorrupted, psycopg.errors.IndexCorrupted), "corrupted"),
+)
+MAX_DETAIL = 300  # characters of the server's message kept
 # A password shorter than this is not scrubbed from messages (it would mangle them).
 MIN_SCRUB_LENGTH = 3
 
@@ -32,7 +39,11 @@ def describe(exc: psycopg.Error, secret: str | None) -> str:
     text = primary or " ".join(s.strip() for s in str(exc).splitlines() if s.strip())
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         text += f" ({PRIVILEGES_HINT})"
-    return scrub(text or type(exc).__name__, secret)
+    for kinds, reason in REASONS:
+        if isinstance(exc, kinds):
+            text += f" ({reason})"
+            break
+    return scrub((text or type(exc).__name__)[:MAX_DETAIL], secret)
 
 
 def display_name(url: str) -> str:

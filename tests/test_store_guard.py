@@ -186,3 +186,16 @@ def test_postgres_check_health(pg_url: str) -> None:
         store.close()
     problem = store.check_health()
     assert problem is not None and problem.startswith("PostgreSQL database ") and problem.endswith("the store is closed")
+
+
+def test_postgres_read_only_database_is_a_short_reason() -> None:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    with pg_server.fresh_database() as url:
+        open_store(url).close()
+        name = conninfo_to_dict(url)["dbname"]
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        with pytest.raises(StorageError, match=r"read-only transaction \(read-only\)$"):
+            open_store(url)  # the write probe at open fails, with the short reason
