@@ -31,6 +31,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from scraper.errors import StorageError
@@ -211,11 +212,26 @@ class SQLiteStore(SQLStoreBase):
         self.checkpoint()
 
     def checkpoint(self) -> None:
-        """``PRAGMA wal_checkpoint(PASSIVE)``: never waits for readers; a failure is logged
-        and shows in ``check_health`` (the run itself was committed)."""
+        """``PRAGMA wal_checkpoint(PASSIVE)`` on a connection of its own.
+
+        Its own connection, so the fsyncs (slow on a busy disk) never hold the
+        store's lock: feed reads and lease renewals go on meanwhile.  PASSIVE
+        never waits for readers.  ``mode=rw`` never creates a file: a deleted
+        database is not recreated empty.  A failure is logged and noted for
+        ``check_health`` (the run itself was committed).
+        """
+        if self._path == MEMORY or self._guard.lost() is not None:
+            return
         try:
-            with self._lock, self._errors():
-                self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            with self._errors():
+                conn = sqlite3.connect(
+                    f"{Path(self._guard.path).as_uri()}?mode=rw", uri=True,
+                    timeout=_sqlite_open.BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                )
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                finally:
+                    conn.close()
         except StorageError as exc:
             log.warning("checkpoint failed: %s", exc)
 
