@@ -22,7 +22,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from scraper.errors import StorageError
@@ -49,10 +49,12 @@ async def off_loop(
     *args: Any,
     timeout: float = STORE_CALL_TIMEOUT,
     on_late: Callable[[T], None] | None = None,
+    executor: Executor | None = None,
     **kwargs: Any,
 ) -> T:
-    """``fn(*args, **kwargs)`` on the store thread pool; StoreTimeout after ``timeout`` seconds."""
-    future: Future[T] = _executor.submit(functools.partial(fn, *args, **kwargs))
+    """``fn(*args, **kwargs)`` on the store thread pool (or ``executor``: a one-thread executor
+    keeps a caller's calls in order even when one times out); StoreTimeout after ``timeout`` s."""
+    future: Future[T] = (executor or _executor).submit(functools.partial(fn, *args, **kwargs))
     try:
         return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
     except TimeoutError:

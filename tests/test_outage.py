@@ -37,7 +37,8 @@ def _query(url: str, sql: str) -> list[tuple[Any, ...]]:
     import psycopg
 
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-        return conn.execute(sql).fetchall()  # type: ignore[arg-type]
+        cur = conn.execute(sql)  # type: ignore[arg-type]
+        return cur.fetchall() if cur.description is not None else []
 
 
 def _timed_get(svc: ServiceProcess, path: str, timeout: float = 30.0) -> tuple[float, int, dict[str, str]]:

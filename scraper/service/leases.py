@@ -35,8 +35,13 @@ whose clocks differ still agree on expiry.
 
 Every store call runs off the event loop (``storage.offloop``) with a short
 timeout, so a database outage never stalls the feed server sharing the loop:
-a lease that cannot be taken in time is a skipped run (and if the call
-succeeds after all, the lease is handed back at once).
+a lease that cannot be taken in time is a skipped run.  A worker's lease
+calls run on one thread of their own, in the order they were made, so a call
+that timed out still lands before the next one (a late release can never
+free a lease taken after it).  Should a timed-out take
+succeed after all, the lease is simply held unused until it expires: this
+worker's next take gets it again at once (it is the holder), and handing it
+back from the late thread could release a lease a newer run of ours holds.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ import random
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -129,17 +135,17 @@ class SourceLeases:
     def __init__(self, store: object, holder: str | None = None) -> None:
         self.store = store  # storage.base.Store
         self.holder = holder or worker_id()
+        self._calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qkfeed-leases")
 
     async def take(self, source: SourceConfig, *, ignore_gap: bool = False) -> Claim:
         ttl = ttl_for(source.interval)
         gap = 0.0 if ignore_gap else min_gap_for(source.interval)
         take_lease = self.store.take_lease  # type: ignore[attr-defined]
-        state = await off_loop(take_lease, source.id, self.holder, ttl=ttl, min_gap=gap,
-                               on_late=lambda late: self._hand_back(source, late))
+        state = await off_loop(take_lease, source.id, self.holder, ttl=ttl, min_gap=gap, executor=self._calls)
         if not state.taken and state.holder and _dead_here(state.holder):
             event(log, "lease_taken_over", logging.WARNING, source=source.id, dead=state.holder)
             state = await off_loop(take_lease, source.id, self.holder, ttl=ttl, min_gap=gap,
-                                   steal_from=state.holder, on_late=lambda late: self._hand_back(source, late))
+                                   steal_from=state.holder, executor=self._calls)
         if state.taken:
             return Claim(True)
         due = state.now
@@ -152,19 +158,13 @@ class SourceLeases:
         retry_at = datetime.now(UTC) + timedelta(seconds=max(delay, 0.05))
         return Claim(False, state.holder, retry_at, reason)
 
-    def _hand_back(self, source: SourceConfig, state: object) -> None:
-        """A take that finished after its caller gave up: release a lease nobody will use (thread)."""
-        if getattr(state, "taken", False):
-            self.store.release_lease(source.id, self.holder, last_run=None)  # type: ignore[attr-defined]
-            event(log, "lease_handed_back", logging.WARNING, source=source.id)
-
     async def keep(self, source: SourceConfig, task: asyncio.Task[object]) -> None:
         """Renew the lease until cancelled; cancel ``task`` (the run) if the lease was lost."""
         ttl = ttl_for(source.interval)
         while True:
             await asyncio.sleep(ttl * RENEW_FRACTION)
             try:
-                kept = await off_loop(self.store.renew_lease, source.id, self.holder, ttl=ttl)  # type: ignore[attr-defined]
+                kept = await off_loop(self.store.renew_lease, source.id, self.holder, ttl=ttl, executor=self._calls)  # type: ignore[attr-defined]
             except Exception as exc:  # the store is down: the run will find out too
                 event(log, "lease_renew_failed", logging.WARNING, source=source.id, error=str(exc))
                 continue
@@ -216,7 +216,7 @@ class SourceLeases:
     async def release(self, source: SourceConfig, *, ran: datetime | None) -> None:
         """Free the lease; ``ran`` (the start of a finished run) keeps others away for a gap."""
         try:
-            await off_loop(self.store.release_lease, source.id, self.holder, last_run=ran)  # type: ignore[attr-defined]
+            await off_loop(self.store.release_lease, source.id, self.holder, last_run=ran, executor=self._calls)  # type: ignore[attr-defined]
         except Exception as exc:  # it expires on its own
             event(log, "lease_release_failed", logging.WARNING, source=source.id, error=str(exc))
 
