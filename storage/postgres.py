@@ -64,7 +64,7 @@ __all__ = ["DEFAULT_POOL_SIZE", "PostgresStore", "TYPE_MACROS", "display_name"]
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10  # seconds
-HEALTH_TIMEOUT = 3.0  # seconds check_health waits for a pooled connection
+HEALTH_TIMEOUT = 1.0  # seconds check_health waits for a pooled connection (a probe must answer fast)
 DEFAULT_POOL_SIZE = 4  # connections per store at most ([storage] pool_size)
 APPLICATION_NAME = "qkfeed"
 # Attempts of one upsert that keeps losing insert races to other connections.
