@@ -218,7 +218,7 @@ class Store(Protocol):
         it every scheduler interval and on every ``/healthz``: SQLite reports
         the last operation failed for disk full / read-only / corruption, or a
         read-only mount; PostgreSQL, a ``SELECT 1`` that fails or cannot get a
-        connection within a few seconds.  Raises ``StoreLost`` when the SQLite
+        connection within a second.  Raises ``StoreLost`` when the SQLite
         file was deleted or replaced since open: that one needs a restart.
         """
 
