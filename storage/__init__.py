@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from scraper.errors import StorageError
 
-from .base import Store, UpsertResult
+from .base import Store, StoreLost, UpsertResult
 from .sqlite import SQLiteStore
 
-__all__ = ["Store", "UpsertResult", "SQLiteStore", "open_store"]
+__all__ = ["Store", "StoreLost", "UpsertResult", "SQLiteStore", "open_store"]
 
 SQLITE_PREFIX = "sqlite:///"
 POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})

@@ -28,6 +28,9 @@ Shared rules (implemented once here, so backends cannot drift apart):
   conditional write each, so of several workers taking the same free lease
   exactly one gets it.
 
+Health: ``check_health()`` is the cheap probe (file identity, last failure,
+connection), ``quick_check()`` the integrity check run on start.
+
 Datetimes go in and come out timezone-aware UTC; a naive datetime is a
 programming error (``ValueError``).  Every failure of the database itself is a
 ``scraper.errors.StorageError`` with a one-line message.
@@ -43,6 +46,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, runtime_checkable
 
+from scraper.errors import StorageError
 from scraper.models import Article, SourceHealth, StoredArticle
 from scraper.text import fold_accents
 
@@ -51,6 +55,15 @@ UpsertResult = Literal["new", "updated", "unchanged"]
 DEFAULT_LATEST_LIMIT = 50
 # A search word: letters and digits (what FTS5's unicode61 tokenizer keeps together).
 _WORD = re.compile(r"[^\W_]+")
+
+
+class StoreLost(StorageError):
+    """The database file was deleted or replaced while the store had it open.
+
+    Every later write raises it, and so does ``check_health``: nothing written
+    from now on would survive a restart, so the process must stop and be
+    restarted (which opens the file that is there now).
+    """
 
 
 class ClusterKey(Protocol):
@@ -197,6 +210,25 @@ class Store(Protocol):
         now: datetime | None = None,
     ) -> None:
         """Free our lease, recording ``last_run`` (the run's start) unless it is None."""
+
+    def check_health(self) -> str | None:
+        """None when the store can be used, else a one-line reason (names the database).
+
+        Cheap (a ``stat`` and a one-row read, no scan), so the service can call
+        it every scheduler interval and on every ``/healthz``: SQLite reports
+        the last operation failed for disk full / read-only / corruption, or a
+        read-only mount; PostgreSQL, a ``SELECT 1`` that fails or cannot get a
+        connection within a second.  Raises ``StoreLost`` when the SQLite
+        file was deleted or replaced since open: that one needs a restart.
+        """
+
+    def quick_check(self) -> str | None:
+        """None when the database passes an integrity check, else a one-line reason.
+
+        SQLite: ``PRAGMA quick_check`` (reads every page: seconds on a large
+        file; ``run`` calls it once on start).  PostgreSQL checks its own pages:
+        the same as ``check_health``.
+        """
 
     def close(self) -> None: ...
 

@@ -24,18 +24,14 @@ other error the target is exactly as before.  Source rows are read in batches
 (``BATCH``) in id or key order; ``progress(table, rows)`` is called as rows are
 done, for a progress bar.
 
-This module reads and writes the tables through the stores' own connections
-(``SQLiteStore``'s one connection under its lock, one pooled connection of a
-``PostgresStore`` held for a session): it is part of the storage package and
-knows both backends' column encodings.
+What each table's key, columns and clock are is data in
+``storage._copy_tables``; ``storage._copy_sides`` reads and writes the tables
+through the stores' own connections and knows both backends' encodings.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,127 +40,18 @@ from typing import Any
 from scraper.errors import StorageError
 
 from . import open_store
-from .base import Store, utc
-from .sqlite import MEMORY, SQLiteStore
+from ._copy_sides import Side, side_for
+from ._copy_tables import ARTICLES, BATCH, TABLES, Table, row_key
+from .base import Store
+from .sqlite import MEMORY
 
 __all__ = ["BATCH", "CopyConflict", "CopyReport", "TableCounts", "copy_store", "copy_urls"]
-
-BATCH = 200
 
 Progress = Callable[[str, int], None]
 
 
 class CopyConflict(StorageError):
     """The target holds a row that differs from the source's and is not older."""
-
-
-# -- what is copied ----------------------------------------------------------
-
-# Column kinds: how a value is encoded per backend.
-TEXT, INT, TS, JSON, BYTES, BOOL = "text", "int", "ts", "json", "bytes", "bool"
-
-
-@dataclass(frozen=True)
-class _Table:
-    name: str
-    key: tuple[str, ...]
-    columns: tuple[tuple[str, str], ...]  # (name, kind), key columns included
-    clock: str | None  # the column that says which side is newer; None: never rewritten
-    newer_wins_silently: bool  # False: an older differing source row is a conflict
-    order: str  # reading order of the source (an indexed, unique column)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.columns)
-
-
-ARTICLES = _Table(
-    "articles",
-    key=("url",),
-    columns=(
-        ("url", TEXT),
-        ("guid", TEXT),
-        ("source_id", TEXT),
-        ("title", TEXT),
-        ("published", TS),
-        ("modified", TS),
-        ("authors", JSON),
-        ("agencies", JSON),
-        ("categories", JSON),
-        ("body_html", TEXT),
-        ("body_text", TEXT),
-        ("summary", TEXT),
-        ("image_url", TEXT),
-        ("fingerprint", TEXT),
-        ("original_url", TEXT),
-        ("search_text", TEXT),
-        ("first_seen", TS),
-        ("updated", TS),
-    ),
-    clock="updated",
-    newer_wins_silently=False,
-    order="id",
-)
-PAGES = _Table(
-    "pages",
-    key=("url",),
-    columns=(("url", TEXT), ("fetched_at", TS), ("html", BYTES)),
-    clock="fetched_at",
-    newer_wins_silently=True,
-    order="url",
-)
-RUNS = _Table(
-    "runs",
-    key=("source_id", "started"),
-    columns=(
-        ("source_id", TEXT),
-        ("started", TS),
-        ("finished", TS),
-        ("ok", BOOL),
-        ("new_count", INT),
-        ("updated_count", INT),
-        ("error_count", INT),
-        ("message", TEXT),
-        ("degraded", TEXT),
-    ),
-    clock=None,
-    newer_wins_silently=False,
-    order="id",
-)
-HTTP_CACHE = _Table(
-    "http_cache",
-    key=("url",),
-    columns=(("url", TEXT), ("etag", TEXT), ("last_modified", TEXT), ("stored_at", TS)),
-    clock="stored_at",
-    newer_wins_silently=True,
-    order="url",
-)
-SOURCE_STATE = _Table(
-    "source_state",
-    key=("source_id",),
-    columns=(
-        ("source_id", TEXT),
-        ("last_run", TS),
-        ("last_success", TS),
-        ("last_errors", INT),
-        ("consecutive_failures", INT),
-        ("last_error", TEXT),
-        ("degraded", TEXT),
-    ),
-    clock="last_run",
-    newer_wins_silently=True,
-    order="source_id",
-)
-BACKFILL_STATE = _Table(
-    "backfill_state",
-    key=("source_id",),
-    columns=(("source_id", TEXT), ("state", JSON), ("updated_at", TS)),
-    clock="updated_at",
-    newer_wins_silently=True,
-    order="source_id",
-)
-# Articles before pages (pages reference them).
-TABLES = (ARTICLES, PAGES, RUNS, HTTP_CACHE, SOURCE_STATE, BACKFILL_STATE)
 
 
 @dataclass
@@ -195,231 +82,6 @@ class CopyReport:
         ]
 
 
-# -- backends ----------------------------------------------------------------
-
-
-class _Side:
-    """Raw access to one store's tables with values in neutral Python form.
-
-    Neutral: aware UTC datetimes, JSON as Python objects, bytes, bool.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    # Every backend provides these.
-    def session(self) -> Any:
-        """A context manager: queries inside it share one connection, held for its length."""
-        raise NotImplementedError
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        raise NotImplementedError
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        raise NotImplementedError
-        yield
-
-    def encode(self, kind: str, value: Any) -> Any:
-        raise NotImplementedError
-
-    def decode(self, kind: str, value: Any) -> Any:
-        raise NotImplementedError
-
-    def next_seq(self) -> int:
-        raise NotImplementedError
-
-    def identity(self) -> str:
-        raise NotImplementedError
-
-    # Shared.
-    def count(self, table: _Table) -> int:
-        ((n,),) = self.query(f"SELECT COUNT(*) FROM {table.name}")
-        return int(n)
-
-    def read(self, table: _Table, after: Any) -> list[tuple[Any, ...]]:
-        """The next batch of ``table`` after the order value ``after``, the order value last."""
-        cols = ", ".join(table.names)
-        where = f" WHERE {table.order} > ?" if after is not None else ""
-        rows = self.query(
-            f"SELECT {cols}, {table.order} FROM {table.name}{where} ORDER BY {table.order} LIMIT ?",
-            ([after] if after is not None else []) + [BATCH],
-        )
-        return [self._decode_row(table, row[:-1]) + (row[-1],) for row in rows]
-
-    def lookup(self, table: _Table, keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], Any]:
-        """The rows of ``table`` with these keys, by key."""
-        if not keys:
-            return {}
-        cols = ", ".join(table.names)
-        one = "(" + " AND ".join(f"{k} = ?" for k in table.key) + ")"
-        kinds = dict(table.columns)
-        params = [
-            self.encode(kinds[k], v) for key in keys for k, v in zip(table.key, key, strict=True)
-        ]
-        rows = self.query(
-            f"SELECT {cols} FROM {table.name} WHERE " + " OR ".join([one] * len(keys)), params
-        )
-        found = {}
-        for row in rows:
-            decoded = self._decode_row(table, row)
-            found[_key(table, decoded)] = decoded
-        return found
-
-    def insert(self, table: _Table, row: tuple[Any, ...], extra: dict[str, Any]) -> None:
-        names = table.names + tuple(extra)
-        values = [self.encode(kind, v) for (_, kind), v in zip(table.columns, row, strict=True)]
-        values += list(extra.values())
-        marks = ", ".join("?" * len(names))
-        self.execute(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", values)
-
-    def update(self, table: _Table, row: tuple[Any, ...], extra: dict[str, Any]) -> None:
-        sets = [(n, self.encode(k, v)) for (n, k), v in zip(table.columns, row, strict=True)]
-        sets = [(n, v) for n, v in sets if n not in table.key] + list(extra.items())
-        kinds = dict(table.columns)
-        key = _key(table, row)
-        self.execute(
-            f"UPDATE {table.name} SET {', '.join(f'{n} = ?' for n, _ in sets)}"
-            f" WHERE {' AND '.join(f'{k} = ?' for k in table.key)}",
-            [v for _, v in sets]
-            + [self.encode(kinds[k], v) for k, v in zip(table.key, key, strict=True)],
-        )
-
-    def _decode_row(self, table: _Table, row: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(self.decode(kind, v) for (_, kind), v in zip(table.columns, row, strict=True))
-
-
-class _SQLiteSide(_Side):
-    store: SQLiteStore
-
-    @contextmanager
-    def session(self) -> Iterator[None]:
-        with self.store._lock, self.store._errors():
-            yield
-
-    def _conn(self) -> sqlite3.Connection:
-        return self.store._connection()
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._conn().execute(sql, params).fetchall()
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._conn().execute(sql, params)
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-
-    def encode(self, kind: str, value: Any) -> Any:
-        if value is None:
-            return None
-        if kind == TS:
-            return utc(value).isoformat(timespec="microseconds")  # as SQLiteStore writes it
-        if kind == JSON:
-            return json.dumps(value, ensure_ascii=False, sort_keys=True)
-        return value
-
-    def decode(self, kind: str, value: Any) -> Any:
-        if value is None:
-            return None
-        if kind == TS:
-            return utc(datetime.fromisoformat(value))
-        if kind == JSON:
-            return json.loads(value)
-        if kind == BOOL:
-            return bool(value)
-        return value
-
-    def next_seq(self) -> int:
-        conn = self._conn()
-        conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'articles'")
-        ((seq,),) = conn.execute("SELECT value FROM counters WHERE name = 'articles'").fetchall()
-        return int(seq)
-
-    def identity(self) -> str:
-        path = self.store._path
-        return "sqlite:" + (path if path == MEMORY else os.path.realpath(path))
-
-
-class _PostgresSide(_Side):
-    _pinned: Any = None  # the pooled connection of the current session
-
-    @contextmanager
-    def session(self) -> Iterator[None]:
-        store: Any = self.store
-        with store._errors(), store._connection() as conn:
-            self._pinned = conn
-            try:
-                yield
-            finally:
-                self._pinned = None
-
-    def _conn(self) -> Any:
-        if self._pinned is None:
-            raise RuntimeError("a PostgreSQL side is used outside a session")
-        return self._pinned
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._conn().execute(sql.replace("?", "%s"), params).fetchall()
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._conn().execute(sql.replace("?", "%s"), params)
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._conn().transaction():
-            yield
-
-    def encode(self, kind: str, value: Any) -> Any:
-        if value is not None and kind == JSON:
-            from psycopg.types.json import Jsonb
-
-            return Jsonb(value)
-        return value
-
-    def decode(self, kind: str, value: Any) -> Any:
-        if value is not None and kind == TS:
-            return utc(value)
-        return value
-
-    def next_seq(self) -> int:
-        ((seq,),) = self.query(
-            "UPDATE counters SET value = value + 1 WHERE name = 'articles' RETURNING value"
-        )
-        return int(seq)
-
-    def identity(self) -> str:
-        return "postgresql:" + self.store.name  # type: ignore[attr-defined]
-
-
-def _side(store: Store) -> _Side:
-    if isinstance(store, SQLiteStore):
-        return _SQLiteSide(store)
-    try:
-        from .postgres import PostgresStore
-    except ImportError:  # pragma: no cover - psycopg missing: no such store either
-        PostgresStore = None  # type: ignore[assignment,misc]  # noqa: N806
-    if PostgresStore is not None and isinstance(store, PostgresStore):
-        return _PostgresSide(store)
-    raise StorageError(f"cannot copy a {type(store).__name__}: unknown backend")
-
-
-def _key(table: _Table, row: Sequence[Any]) -> tuple[Any, ...]:
-    index = {name: i for i, name in enumerate(table.names)}
-    return tuple(row[index[k]] for k in table.key)
-
-
 # -- copying -----------------------------------------------------------------
 
 
@@ -433,14 +95,14 @@ def copy_urls(source_url: str, target_url: str, *, progress: Progress | None = N
 
 def source_rows(store: Store) -> int:
     """How many rows ``copy_store`` will walk in ``store`` (for a progress bar's total)."""
-    side = _side(store)
+    side = side_for(store)
     with _locked(side):
         return sum(side.count(t) for t in TABLES)
 
 
 def copy_store(source: Store, target: Store, *, progress: Progress | None = None) -> CopyReport:
     """Copy every row of ``source`` into ``target`` (see the module docstring)."""
-    src, dst = _side(source), _side(target)
+    src, dst = side_for(source), side_for(target)
     if src.identity() == dst.identity() and not src.identity().endswith(MEMORY):
         raise StorageError("source and target are the same database")
     report = CopyReport()
@@ -464,12 +126,12 @@ def copy_store(source: Store, target: Store, *, progress: Progress | None = None
 
 
 def _copy_batch(
-    dst: _Side, table: _Table, rows: list[tuple[Any, ...]], counts: TableCounts
+    dst: Side, table: Table, rows: list[tuple[Any, ...]], counts: TableCounts
 ) -> None:
-    existing = dst.lookup(table, [_key(table, row) for row in rows])
+    existing = dst.lookup(table, [row_key(table, row) for row in rows])
     clock = table.names.index(table.clock) if table.clock is not None else None
     for row in rows:
-        key = _key(table, row)
+        key = row_key(table, row)
         theirs = existing.get(key)
         if theirs is None:
             dst.insert(table, row, _bookkeeping(dst, table))
@@ -490,7 +152,7 @@ def _copy_batch(
             )
 
 
-def _bookkeeping(dst: _Side, table: _Table) -> dict[str, Any]:
+def _bookkeeping(dst: Side, table: Table) -> dict[str, Any]:
     """Columns the target fills itself: an article write bumps its change counter."""
     return {"change_seq": dst.next_seq()} if table is ARTICLES else {}
 
@@ -502,7 +164,7 @@ def _later(a: datetime | None, b: datetime | None) -> bool:
 
 
 @contextmanager
-def _locked(side: _Side) -> Iterator[None]:
+def _locked(side: Side) -> Iterator[None]:
     """A session on the side's store: every query of ``side`` in it uses one connection."""
     with side.session():
         yield

@@ -1,7 +1,7 @@
 """SQLite backend of the Store interface (the default).
 
-Settings (``SQLITE_PRAGMAS``): WAL journal, ``synchronous=NORMAL``,
-``foreign_keys=ON``, ``busy_timeout`` 5 s.
+Opening, its settings (WAL, ``synchronous``, ``busy_timeout``) and migrations
+are in ``storage._sqlite_open``.
 
 - One connection per store, opened with ``check_same_thread=False`` and guarded
   by a lock, so the asyncio loop and a thread pool may share one store.
@@ -13,11 +13,11 @@ Settings (``SQLITE_PRAGMAS``): WAL journal, ``synchronous=NORMAL``,
 - Instants are ISO 8601 UTC text with microseconds, fixed width
   (``2024-05-01T03:04:05.000000+00:00``), so text order is time order.
 - Lists (authors, agencies, categories) and backfill state are JSON text.
-- Opening refuses, before changing anything, a path that cannot be opened, a
-  file that is not a database, and a database migrated by a newer qkfeed;
-  ``migrate()`` then refuses a file or directory it cannot write (a write
-  rolled back), so permissions fail at start-up rather than at the first upsert.
-- Errors of SQLite itself are re-raised as ``StorageError`` naming the file.
+- Errors of SQLite itself are re-raised as ``StorageError`` naming the file,
+  with a short reason (disk full, read-only, corrupted) when there is one.
+- The file is guarded (``storage._sqlite_guard``): deleted or replaced while
+  open, every later write is refused; ``check_health()`` says why, cheaply;
+  ``quick_check()`` runs ``PRAGMA quick_check`` (``run`` calls it on start).
 """
 
 from __future__ import annotations
@@ -37,18 +37,14 @@ from typing import Any
 from scraper.errors import StorageError
 from scraper.models import Article
 
-from . import _clusters
+from . import _clusters, _sqlite_open
 from ._common import ARTICLES_COUNTER, KEY_COLUMNS, SQLStoreBase
-from ._migrations import (
-    SCHEMA_MIGRATIONS_SQL,
-    Migration,
-    check_sequence,
-    expand_types,
-    load_migrations,
-    newer_schema_error,
-)
+from ._migrations import Migration, check_sequence, load_migrations
+from ._sqlite_guard import MAX_DETAIL, FileGuard
+from ._sqlite_open import MEMORY
 from .base import (
     ClusterKey,
+    StoreLost,
     UpsertResult,
     article_guid,
     fts5_query,
@@ -60,23 +56,8 @@ __all__ = ["SQLiteStore", "MEMORY"]
 
 log = logging.getLogger(__name__)
 
-MEMORY = ":memory:"
-BACKEND = "sqlite"  # which per-backend migration files apply
-BUSY_TIMEOUT_SECONDS = 5.0
-SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = NORMAL",
-    "PRAGMA foreign_keys = ON",
-)
-TYPE_MACROS = {
-    "id": "INTEGER PRIMARY KEY",  # an alias of the rowid: auto-assigned, never reused here
-    "timestamp": "TEXT",
-    "bytes": "BLOB",
-    "json": "TEXT",
-}
 # Bound parameters per statement when a list of URLs or ids is queried.
 IN_CHUNK = 500
-PERMISSIONS_HINT = "check the permissions of the file and of its directory"
 
 
 class SQLiteStore(SQLStoreBase):
@@ -95,56 +76,8 @@ class SQLiteStore(SQLStoreBase):
         )
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
-        self._conn = self._connect()
-
-    # -- opening -----------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        path = self._path
-        if path != MEMORY:
-            self._check_path(Path(path))
-        try:
-            conn = sqlite3.connect(
-                path,
-                timeout=BUSY_TIMEOUT_SECONDS,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise self._open_error(exc) from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-            # Reading the schema fails on a file that is not a database.
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            self._refuse_newer(conn)
-            for pragma in SQLITE_PRAGMAS:
-                conn.execute(pragma).fetchall()
-        except StorageError:
-            conn.close()
-            raise
-        except sqlite3.Error as exc:
-            conn.close()
-            raise self._open_error(exc) from exc
-        return conn
-
-    def _check_path(self, path: Path) -> None:
-        if not path.is_absolute() and not path.parent.exists():
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StorageError(
-                    f"cannot create directory {path.parent} for SQLite database {path}: {exc.strerror}"
-                ) from exc
-        if path.is_dir():
-            raise StorageError(f"cannot open SQLite database {path}: it is a directory")
-        if not path.parent.is_dir():
-            raise StorageError(
-                f"cannot open SQLite database {path}: directory {path.parent} does not exist"
-            )
-
-    def _open_error(self, exc: sqlite3.Error) -> StorageError:
-        hint = f" ({PERMISSIONS_HINT})" if "unable to open" in str(exc) else ""
-        return StorageError(f"cannot open SQLite database {self._path}: {exc}{hint}")
+        self._conn = _sqlite_open.connect(self._path, self._refuse_newer)
+        self._guard = FileGuard(self._path)  # the file's identity, now that it exists
 
     # -- transactions ------------------------------------------------------
 
@@ -158,6 +91,7 @@ class SQLiteStore(SQLStoreBase):
         """One write transaction; rolled back on any exception."""
         with self._lock, self._errors():
             conn = self._connection()
+            self._refuse_if_lost()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -166,13 +100,18 @@ class SQLiteStore(SQLStoreBase):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            self._guard.note_commit()
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
+        """SQLite's errors as StorageError: one line, with a short reason when there is one."""
         try:
             yield
         except sqlite3.Error as exc:
-            raise StorageError(f"SQLite database {self._path}: {exc}") from exc
+            reason = self._guard.note_error(exc)
+            detail = str(exc)[:MAX_DETAIL]
+            suffix = f" ({reason})" if reason and reason not in detail else ""
+            raise StorageError(f"SQLite database {self._path}: {detail}{suffix}") from exc
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -182,52 +121,10 @@ class SQLiteStore(SQLStoreBase):
     # -- migrations --------------------------------------------------------
 
     def migrate(self) -> None:
-        bootstrap = expand_types(SCHEMA_MIGRATIONS_SQL, TYPE_MACROS)
         with self._lock, self._errors():
-            self._refuse_newer(self._connection())
-            self._check_writable()
-            for migration in self._migrations:
-                with self._writing() as conn:
-                    # Re-read under the write lock: another process may have migrated.
-                    conn.execute(bootstrap)
-                    newest = _applied_version(conn)
-                    if newest > len(self._migrations):
-                        raise newer_schema_error(newest, len(self._migrations))
-                    if migration.version <= newest:
-                        continue
-                    try:
-                        for statement in _statements(expand_types(migration.sql_for(BACKEND), TYPE_MACROS)):
-                            conn.execute(statement)
-                    except sqlite3.Error as exc:
-                        raise StorageError(
-                            f"SQLite database {self._path}: migration "
-                            f"{migration.version:04d}_{migration.name} failed: {exc}"
-                        ) from exc
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                        (migration.version, _ts(utc_now())),
-                    )
-                    log.info(
-                        "applied migration %04d_%s to %s",
-                        migration.version,
-                        migration.name,
-                        self._path,
-                    )
-
-    def _check_writable(self) -> None:
-        """Write and roll back, so a read-only file or directory fails at open, not later."""
-        with self._lock:
             conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    conn.execute("CREATE TABLE qkfeed_write_probe (x INTEGER)")
-                finally:
-                    conn.execute("ROLLBACK")
-            except sqlite3.Error as exc:
-                raise StorageError(
-                    f"cannot write SQLite database {self._path}: {exc} ({PERMISSIONS_HINT})"
-                ) from exc
+            self._refuse_newer(conn)
+            _sqlite_open.migrate(conn, self._path, self._migrations, self._writing)
 
     # -- articles ----------------------------------------------------------
 
@@ -286,6 +183,58 @@ class SQLiteStore(SQLStoreBase):
             )
         return result
 
+    # -- durability --------------------------------------------------------
+
+    def record_run(
+        self,
+        source_id: str,
+        *,
+        started: datetime,
+        finished: datetime,
+        ok: bool,
+        new: int,
+        updated: int,
+        errors: int,
+        message: str | None = None,
+        degraded: str | None = None,
+    ) -> None:
+        """Record the run, then checkpoint: a committed run is in the database file itself.
+
+        With ``synchronous=NORMAL`` a WAL commit is not fsynced; a checkpoint
+        fsyncs the WAL and copies it into the file, so after each run a power
+        cut or a read-only remount keeps everything up to that run (what an
+        unfinished run had written is refetched by the next one).
+        """
+        super().record_run(
+            source_id, started=started, finished=finished, ok=ok, new=new, updated=updated,
+            errors=errors, message=message, degraded=degraded,
+        )
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """``PRAGMA wal_checkpoint(PASSIVE)`` on a connection of its own.
+
+        Its own connection, so the fsyncs (slow on a busy disk) never hold the
+        store's lock: feed reads and lease renewals go on meanwhile.  PASSIVE
+        never waits for readers.  ``mode=rw`` never creates a file: a deleted
+        database is not recreated empty.  A failure is logged and noted for
+        ``check_health`` (the run itself was committed).
+        """
+        if self._path == MEMORY or self._guard.lost() is not None:
+            return
+        try:
+            with self._errors():
+                conn = sqlite3.connect(
+                    f"{Path(self._guard.path).as_uri()}?mode=rw", uri=True,
+                    timeout=_sqlite_open.BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                )
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                finally:
+                    conn.close()
+        except StorageError as exc:
+            log.warning("checkpoint failed: %s", exc)
+
     def known_urls(self, urls: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(urls))
         found: set[str] = set()
@@ -306,7 +255,7 @@ class SQLiteStore(SQLStoreBase):
         return _runner(conn)
 
     def _applied_version(self, conn: sqlite3.Connection) -> int:
-        return _applied_version(conn)
+        return _sqlite_open.applied_version(conn)
 
     def _next_seq(self, conn: sqlite3.Connection) -> int:
         return _next_seq(conn)
@@ -351,6 +300,41 @@ class SQLiteStore(SQLStoreBase):
                 states[row[0]] = row[1:]
         return counts, states
 
+    # -- health ------------------------------------------------------------
+
+    def check_health(self) -> str | None:
+        """Cheap: no remembered failure, a writable mount, the schema readable; StoreLost
+        when the file is no longer the one opened (``storage._sqlite_guard``)."""
+        if self._conn is None:
+            return "the store is closed"
+        self._refuse_if_lost()
+        problem = self._guard.check()
+        if problem is None:
+            try:
+                with self._reading() as conn:
+                    conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except StorageError as exc:
+                problem = str(exc)
+        return None if problem is None else _with_path(self._path, problem)
+
+    def _refuse_if_lost(self) -> None:
+        lost = self._guard.lost()
+        if lost is not None:
+            raise StoreLost(f"SQLite database {self._path}: {lost}; refusing to write (restart)")
+
+    def quick_check(self) -> str | None:
+        """``PRAGMA quick_check`` (reads every page: seconds on a large file); None when "ok"."""
+        try:
+            with self._reading() as conn:
+                rows = conn.execute("PRAGMA quick_check").fetchall()
+        except StorageError as exc:
+            return str(exc)
+        if rows == [("ok",)]:
+            return None
+        found = " ".join(" ".join(str(row[0]) for row in rows[:5]).replace("*** in database main ***", "").split())
+        first = found[:MAX_DETAIL] + ("…" if len(found) > MAX_DETAIL else "")
+        return f"SQLite database {self._path} is corrupted (PRAGMA quick_check: {first})"
+
     # -- lifetime ----------------------------------------------------------
 
     def close(self) -> None:
@@ -366,29 +350,8 @@ class SQLiteStore(SQLStoreBase):
 # -- helpers -----------------------------------------------------------------
 
 
-def _applied_version(conn: sqlite3.Connection) -> int:
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-    ).fetchone()
-    if exists is None:
-        return 0
-    (newest,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
-    return int(newest)
-
-
-def _statements(script: str) -> Iterator[str]:
-    """Split a migration into statements (``executescript`` would commit on its own)."""
-    start = 0
-    for index, char in enumerate(script):
-        if char == ";" and sqlite3.complete_statement(script[start : index + 1]):
-            statement = script[start : index + 1]
-            start = index + 1
-            yield statement
-    tail = "\n".join(
-        line for line in script[start:].splitlines() if not line.strip().startswith("--")
-    )
-    if tail.strip():
-        raise sqlite3.OperationalError(f"incomplete last statement: {tail.strip()[:60]!r}")
+def _with_path(path: str, problem: str) -> str:
+    return problem if problem.startswith("SQLite database") else f"SQLite database {path}: {problem}"
 
 
 def _runner(conn: sqlite3.Connection) -> _clusters.Run:
@@ -406,10 +369,6 @@ def _next_seq(conn: sqlite3.Connection) -> int:
 def _ts(value: datetime) -> str:
     """An aware UTC datetime as fixed-width ISO 8601 text (sorts like time)."""
     return value.isoformat(timespec="microseconds")
-
-
-def _dt(text: str | None) -> datetime | None:
-    return _dt_req(text) if text is not None else None
 
 
 def _dt_req(text: str) -> datetime:

@@ -9,7 +9,7 @@ import sys
 from scraper.config import Config
 
 from .common import EXIT_OK, UsageError, fmt_time, store_for
-from .output import write_atomically
+from .output import STDOUT, write_output
 
 
 def cmd_feed(args: argparse.Namespace, config: Config) -> int:
@@ -23,15 +23,13 @@ def cmd_feed(args: argparse.Namespace, config: Config) -> int:
                              collapse_clusters=args.source is None)
     meta = feed_meta(config, source_id=args.source, base_url=base, fmt=args.format)
     data = render(args.format, meta, items, config.sources)
-    if args.output and args.output != "-":
-        try:
-            write_atomically(args.output, data)
-        except OSError as exc:  # a directory, a path under a file, no space: the old file stays
-            raise UsageError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
-        print(f"wrote {len(items)} entries to {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+    target = args.output or STDOUT
+    try:
+        write_output(target, data)
+    except OSError as exc:  # a directory, a missing folder, no space: the old file stays
+        raise UsageError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    if target != STDOUT:
+        print(f"wrote {len(items)} entries to {target}", file=sys.stderr)
     return EXIT_OK
 
 

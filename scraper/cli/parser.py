@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", parents=[common], help="the service: scheduler + feed server",
                        description="Keep every source fresh on its schedule and serve the feeds over HTTP "
-                                   "until SIGTERM/SIGINT (then finish the write in progress and exit 0).")
+                                   "until SIGTERM/SIGINT (then finish the write in progress and exit 0). "
+                                   "A store that fails its integrity check on start is refused (exit 3).")
     p.add_argument("--host", help="listen address (default: [server] host)")
     p.add_argument("--port", type=int, help="listen port (default: [server] port)")
     p.set_defaults(func=cmd_run)
@@ -111,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["atom", "rss", "json"], default="atom")
     p.add_argument("--source", metavar="ID", help="only this source")
     p.add_argument("--limit", type=positive_int, metavar="N", help="entries (default: [feed] max_entries)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE atomically (default: stdout)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write to FILE: a regular file is replaced atomically, a device or FIFO "
+                        "(/dev/null, /dev/stdout) written in place; - or none: stdout")
     p.set_defaults(func=cmd_feed)
 
     p = sub.add_parser("extract", parents=[common], help="extract one page and print it as JSON",

@@ -1,13 +1,30 @@
-"""``run`` (the long-running service) and ``demo`` (the service against bundled sample pages)."""
+"""``run`` (the long-running service) and ``demo`` (the service against bundled sample pages).
+
+``run`` checks the store's integrity before it starts (``Store.quick_check``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING
 
 from scraper.config import Config
+from scraper.errors import StorageError
 
 from .common import EXIT_OK, store_for
+
+if TYPE_CHECKING:
+    from storage.base import Store
+
+
+def refuse_damaged(store: Store) -> None:
+    """StorageError (exit 3) when the store fails its integrity check: a service must not
+    start writing into a corrupted file (it would spread the damage and hide it)."""
+    problem = store.quick_check()
+    if problem is not None:
+        raise StorageError(f"{problem}; refusing to start: restore a backup, "
+                           "or copy what can still be read with run.py copy")
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
@@ -18,6 +35,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     sock = bind_socket(host, port)  # first: a taken port must not leave a new database behind
     try:
         with store_for(config) as store:
+            refuse_damaged(store)
             asyncio.run(serve(config, store, host=host, port=port, sock=sock))
     finally:
         sock.close()

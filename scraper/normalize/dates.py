@@ -13,7 +13,7 @@ listed in ``sites.md`` ("Date and time formats"):
     Thứ Hai, 24/12/2012, 03:04 AM (GMT+7)  AM/PM, explicit offsets
     ngày 24/12/12 11:05 tối              two-digit years, period words
     2025-10-22T19:25:52+07:00            ISO 8601 / RFC 3339
-    12 giờ trước · hôm qua lúc 10:15     relative to ``now``
+    12 giờ trước · hôm qua lúc 10:15     relative to ``now`` (``relative_dates``)
 
 Day comes before month unless the caller says the site is month-first or the
 second number cannot be a month (``12/27/2012``).  Times without a date,
@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
+from scraper.normalize import relative_dates as relative
 from scraper.text import clean_text
 
 __all__ = ["DEFAULT_TZ", "MIN_YEAR", "find_publish_date", "parse_datetime", "parse_iso"]
@@ -88,16 +89,6 @@ _SPELLED_DM = re.compile(
 # Another full date joined by a dash: a range such as "(22/12/1944 - 22/12/2023)".
 _RANGE_AFTER = re.compile(r"\s*[-–—]\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}(?!\d)")
 _RANGE_BEFORE = re.compile(r"(?<!\d)\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}\s*[-–—]\s*\Z")
-
-_UNITS = "giây|phút|giờ|tiếng|ngày|tuần|tháng|năm"
-# "12 giờ trước", "một tuần trước"; bare "tuần/tháng/năm trước" mean one of them.
-_AGO = re.compile(
-    rf"(?<!\w)(?:(?P<n>\d{{1,4}}|một)\s*(?P<unit>{_UNITS})|(?P<bare>tuần|tháng|năm))\s+trước(?!\w)",
-    re.I,
-)
-_JUST_NOW = re.compile(r"(?<!\w)vừa\s+(?:xong|mới\s+đăng|đăng)(?!\w)", re.I)
-_DAY_WORD = re.compile(r"(?<!\w)hôm\s+(?P<which>nay|qua|kia)(?!\w)", re.I)
-_DAYS_BACK = {"nay": 0, "qua": 1, "kia": 2}
 
 # Noise on a date line that find_publish_date drops first: view counters, labels.
 _DATE_LINE_NOISE = re.compile(
@@ -261,11 +252,11 @@ class _Context:
             out.append((m.start(), -m.end(), lambda m=m: self._ymd(m)))
         for m in _SPELLED.finditer(self.text):
             out.append((m.start(), -m.end(), lambda m=m: self._spelled(m)))
-        for m in _AGO.finditer(self.text):
+        for m in relative.AGO.finditer(self.text):
             out.append((m.start(), -m.end(), lambda m=m: self._ago(m)))
-        for m in _JUST_NOW.finditer(self.text):
+        for m in relative.JUST_NOW.finditer(self.text):
             out.append((m.start(), -m.end(), lambda: self._checked(self.now)))
-        for m in _DAY_WORD.finditer(self.text):
+        for m in relative.DAY_WORD.finditer(self.text):
             out.append((m.start(), -m.end(), lambda m=m: self._day_word(m)))
         return out
 
@@ -387,50 +378,13 @@ class _Context:
         )
 
     def _ago(self, m: re.Match[str]) -> datetime | None:
-        unit = (m.group("unit") or m.group("bare")).lower()
-        raw = m.group("n")
-        n = 1 if raw is None or raw.lower() == "một" else int(raw)
-        local = self.now.astimezone(self.tz)
-        try:
-            if unit in ("tháng", "năm"):
-                months = n * (12 if unit == "năm" else 1)
-                y, mo = divmod(local.year * 12 + local.month - 1 - months, 12)
-                mo += 1
-                day = min(local.day, _days_in_month(y, mo))
-                result = local.replace(year=y, month=mo, day=day)
-            else:
-                seconds = {
-                    "giây": 1,
-                    "phút": 60,
-                    "giờ": 3600,
-                    "tiếng": 3600,
-                    "ngày": 86400,
-                    "tuần": 604800,
-                }
-                result = local - timedelta(seconds=n * seconds[unit])
-        except (ValueError, OverflowError):
-            return None
-        return self._checked(result.astimezone(UTC))
+        result = relative.ago(m, self.now, self.tz)
+        return self._checked(result) if result is not None else None
 
     def _day_word(self, m: re.Match[str]) -> datetime | None:
-        """hôm nay / hôm qua / hôm kia, at the time written next to it or the current time."""
-        back = _DAYS_BACK[m.group("which").lower()]
-        local = self.now.astimezone(self.tz)
-        clock, _ = self._time_near(m)
-        try:
-            if clock is None:
-                result = local - timedelta(days=back)
-            else:
-                day = local.date() - timedelta(days=back)
-                result = datetime(day.year, day.month, day.day, *clock, tzinfo=self.tz)
-        except (ValueError, OverflowError):
-            return None
-        return self._checked(result.astimezone(UTC))
+        result = relative.day_word(m, self.now, self.tz, self._time_near(m)[0])
+        return self._checked(result) if result is not None else None
 
     def _checked(self, dt: datetime) -> datetime | None:
         return dt if _year_ok(dt.astimezone(self.tz).year, self.now) else None
 
-
-def _days_in_month(year: int, month: int) -> int:
-    nxt = date(year + month // 12, month % 12 + 1, 1)
-    return (nxt - timedelta(days=1)).day
