@@ -35,8 +35,12 @@ track run state.  Each feed answer is also offered to the fast path table,
 which the front replays for identical requests.  Conditional requests and gzip:
 ``feeds.conditional``.
 
-Store calls are synchronous and run in the thread pool.  A ``StorageError``
-becomes a 503 with a plain-text message.
+Store calls are synchronous and run off the event loop.  A ``StorageError``
+becomes a 503 with a plain-text message.  During an outage (``feeds.storeprobe``)
+every feed already rendered is still served, at the last store version read
+(with its usual headers); a document not rendered yet answers 503 at once;
+``/healthz`` answers 503 naming storage within ``PROBE_TIMEOUT`` and
+``/metrics`` says ``qkfeed_store_up 0``.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from scraper.config import Config
 from scraper.errors import StorageError
 from scraper.models import SourceHealth, StoredArticle
 from storage import Store
+from storage.offloop import StoreTimeout, off_loop
 
 from . import metrics as prom
 from .cache import DEFAULT_CACHE_BYTES, DEFAULT_CACHE_SIZE, RenderCache, Rendered
@@ -77,6 +82,7 @@ from .opml import render_opml
 from .page import CONTENT_TYPE as PAGE_CONTENT_TYPE
 from .page import SECURITY_HEADERS, PageView, render_page
 from .render import CONTENT_TYPES, FEED_FILES, FORMATS, feed_meta, render
+from .storeprobe import StoreProbe
 from .version import StoreVersion
 
 __all__ = [
@@ -98,6 +104,8 @@ log = logging.getLogger(__name__)
 DEFAULT_VERSION_CHECK = 0.5  # seconds a store version is served before it is read again
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024  # [server] max_header_bytes' default
 STORE_UNAVAILABLE = "The article store cannot be read right now; try again later.\n"
+VERSION_WAIT = 1.0  # seconds a feed waits for the store version before serving the last one read
+STATE_TIMEOUT = 1.0  # seconds for the page's and the health endpoints' own reads
 FILTER_TITLE_SEP = " — "
 
 
@@ -135,6 +143,7 @@ class _Server:
         metrics: Metrics,
         versions: StoreVersion,
         fast: FastPath,
+        probe: StoreProbe,
     ) -> None:
         self.config = config
         self.store = store
@@ -143,6 +152,7 @@ class _Server:
         self.metrics = metrics
         self.versions = versions
         self.fast = fast
+        self.probe = probe
         self.routes: list[Route] = []  # set by create_app: the fast path's metrics labels
         self.renders: dict[tuple[Hashable, Hashable], asyncio.Task[Rendered]] = {}  # in flight
 
@@ -199,8 +209,10 @@ class _Server:
     async def feed(self, request: Request, fmt: str, source_id: str | None) -> Response:
         flt = parse_filter(request, self.config, allow_sources=source_id is None)
         base = self.base(request)
-        version = await self.versions.get()
         key = ("feed", fmt, source_id, flt.query, base)
+        version = await self._version()
+        if not self.probe.up and self.cache.get(key, version) is None:
+            raise StoreTimeout(f"{request.url.path}: not rendered yet and the store is down")
         doc = await self.cached(
             key, version, partial(self._render_feed, fmt, source_id, flt, base, version)
         )
@@ -215,6 +227,19 @@ class _Server:
                 response.body,
             )
         return response
+
+    async def _version(self) -> str:
+        """The store version, or the last one read while the store is down or slow to answer."""
+        if self.probe.up:
+            try:
+                return await asyncio.wait_for(self.versions.get(), VERSION_WAIT)
+            except (TimeoutError, StorageError) as exc:
+                self.probe.mark_down(str(exc) or "the store version could not be read in time")
+        else:
+            self.probe.refresh()  # in the background: the feeds never wait for a health check
+        if self.versions.value is None:
+            raise StoreTimeout("the store version has never been read")
+        return self.versions.value
 
     def _render_feed(
         self, fmt: str, source_id: str | None, flt: Filter, base: str, version: str
@@ -253,7 +278,7 @@ class _Server:
     async def page(self, request: Request) -> Response:
         flt = parse_filter(request, self.config, allow_sources=True)
         base = self.base(request)
-        version, health = await run_in_threadpool(self._page_state)
+        version, health = await off_loop(self._page_state, timeout=STATE_TIMEOUT)
         # Run state is on the page but not in version(): it is part of the stamp.
         stamp = (
             version,
@@ -304,11 +329,19 @@ class _Server:
         return conditional_response(request, doc)
 
     async def healthz(self, request: Request) -> Response:
-        try:
-            health = await run_in_threadpool(self.store.source_health, list(self.config.sources))
-        except StorageError as exc:
-            log.error("healthz: cannot read the store: %s", exc)
-            document: dict[str, Any] = {"status": "unhealthy", "error": "the store cannot be read"}
+        reason = await self.probe.check()
+        health: list[SourceHealth] = []
+        if reason is None:
+            try:
+                health = await off_loop(self.store.source_health, list(self.config.sources),
+                                        timeout=STATE_TIMEOUT)
+            except StorageError as exc:
+                self.probe.mark_down(str(exc))
+                reason = self.probe.reason
+        if reason is not None:
+            log.error("healthz: %s", reason)
+            document: dict[str, Any] = {"status": "unhealthy", "error": "the store cannot be used",
+                                        "storage": reason}
             code = 503
         else:
             code, document = health_report(self.config, health)
@@ -318,12 +351,16 @@ class _Server:
         )
 
     async def metrics_text(self, request: Request) -> Response:
-        try:
-            health = await run_in_threadpool(self.store.source_health, list(self.config.sources))
-            store_up = True
-        except StorageError as exc:
-            log.error("metrics: cannot read the store: %s", exc)
-            health, store_up = [], False
+        health: list[SourceHealth] = []
+        store_up = await self.probe.check() is None
+        if store_up:
+            try:
+                health = await off_loop(self.store.source_health, list(self.config.sources),
+                                        timeout=STATE_TIMEOUT)
+            except StorageError as exc:
+                log.error("metrics: cannot read the store: %s", exc)
+                self.probe.mark_down(str(exc))
+                store_up = False
         text = prom.exposition(self.metrics, health, store_up=store_up)
         return Response(
             text,
@@ -365,10 +402,11 @@ def create_app(
     cache = RenderCache(cache_size, cache_bytes)
     metrics = Metrics()
     versions = StoreVersion(store.version, version_check)
+    probe = StoreProbe(store.check_health)
     fast = FastPath(versions, metrics)
     versions.on_change = fast.clear  # answers of an older version are no use any more
     server = _Server(
-        config, store, base_url or config.server.base_url, cache, metrics, versions, fast
+        config, store, base_url or config.server.base_url, cache, metrics, versions, fast, probe
     )
     methods = ["GET", "HEAD"]
     routes = [Route("/", server.page, methods=methods, name="page")]
@@ -405,6 +443,7 @@ def create_app(
     app.state.in_flight = server.renders  # renders being shared right now
     app.state.versions = versions
     app.state.fastpath = fast
+    app.state.probe = probe
     app.state.config = config
     hosts = HostGuard(allowed_hosts) if allowed_hosts is not None else None
     return FeedFront(app, fast, routes=routes, max_header_bytes=config.server.max_header_bytes,

@@ -7,6 +7,12 @@ read at most every ``DEFAULT_VERSION_CHECK`` seconds (``feeds.version``), and
 at once after each write of this process's own scheduler.  Request bounds and
 the ``Host`` allowlist come from ``[server]`` (``feeds.server``, ``feeds.guard``).
 
+Storage watch: every ``STORE_WATCH_INTERVAL`` seconds the store's health is
+checked off the loop (``feeds.storeprobe``: what ``/healthz`` and ``/metrics``
+answer).  When the SQLite file was deleted or replaced (``StoreLost``) the
+service stops writing, says so in the log and in health, shuts down and
+``run`` exits 3, so the supervisor starts it again on the file that is there.
+
 Shutdown: the first signal stops the scheduler, lets the write in progress
 finish (store writes are single transactions) and stops the server; the
 process then exits 0.  A restart picks up where it left off because all state
@@ -26,9 +32,11 @@ from typing import Any
 from scraper.config import Config
 from scraper.errors import QkfeedError
 from scraper.logs import event, get_logger
+from storage.base import StoreLost
 
 log = get_logger("service")
 GRACEFUL_SECONDS = 3.0  # answers in progress get this long after SIGTERM; then connections are dropped
+STORE_WATCH_INTERVAL = 1.0  # seconds between the service's own store health checks
 
 
 class PortInUse(QkfeedError):
@@ -129,8 +137,10 @@ async def serve(
         event(log, "service_started", url=base_url + "/", sources=len(config.selected(None)),
               worker=leases.holder)
         stop_task = asyncio.create_task(stop.wait())
-        await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        watch_task = asyncio.create_task(_watch_store(app.state.probe))
+        await asyncio.wait({server_task, stop_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
         event(log, "service_stopping")
+        watch_task.cancel()
         await scheduler.stop()
         if server_task.done():
             server_task.result()  # the server could not start: its error, not a silent exit
@@ -141,3 +151,20 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
     event(log, "service_stopped")
+    if app.state.probe.lost:
+        raise StoreLost(f"{app.state.probe.reason}; stopped so that a restart opens the file there now")
+
+
+async def _watch_store(probe: Any) -> None:
+    """Check the store's health every STORE_WATCH_INTERVAL; return when its file is lost."""
+    was_up = True
+    while not probe.lost:
+        await probe.check()
+        if probe.up != was_up:
+            was_up = probe.up
+            if was_up:
+                event(log, "store_back")
+            else:
+                event(log, "store_down", logging.ERROR, reason=probe.reason)
+        await asyncio.sleep(STORE_WATCH_INTERVAL)
+    event(log, "store_lost", logging.ERROR, reason=probe.reason)
