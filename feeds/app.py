@@ -329,7 +329,7 @@ class _Server:
         return conditional_response(request, doc)
 
     async def healthz(self, request: Request) -> Response:
-        reason = await self.probe.check()
+        reason = await self.probe.check(fresh=True)  # an outage shows in the very next answer
         health: list[SourceHealth] = []
         if reason is None:
             try:

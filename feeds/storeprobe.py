@@ -26,7 +26,7 @@ from storage.offloop import off_loop
 
 __all__ = ["PROBE_TIMEOUT", "StoreProbe"]
 
-PROBE_TIMEOUT = 0.8  # seconds a health check may take before storage counts as unreachable
+PROBE_TIMEOUT = 0.5  # seconds a health check may take before storage counts as unreachable
 PROBE_MAX_AGE = 0.5  # seconds a result is reused
 CHECK_TIMEOUT = 30.0  # seconds the check itself may go on in its thread (its answer still counts)
 
@@ -66,12 +66,15 @@ class StoreProbe:
         if self._clock() - self._checked_at >= self.max_age and self._pending is None:
             self._pending = asyncio.create_task(self._run())
 
-    async def check(self) -> str | None:
-        """None when the store is usable, else a one-line reason; never waits past ``timeout``."""
-        if self._clock() - self._checked_at < self.max_age:
+    async def check(self, *, fresh: bool = False) -> str | None:
+        """None when the store is usable, else a one-line reason; never waits past ``timeout``.
+
+        ``fresh``: do not answer from the last result (but share a check under way).
+        """
+        if not fresh and self._clock() - self._checked_at < self.max_age:
             return self.reason
-        self.refresh()
-        assert self._pending is not None
+        if self._pending is None:
+            self._pending = asyncio.create_task(self._run())
         done, _ = await asyncio.wait({self._pending}, timeout=self.timeout)
         if not done:
             self.mark_down(f"no answer within {self.timeout:g} s")

@@ -94,6 +94,10 @@ def test_feeds_are_served_and_health_is_honest_during_a_database_outage(tmp_path
             time.sleep(3)
             # a document never rendered before: 503 at once, not after a connection timeout
             for w in workers:
+                doc = w.healthz()
+                assert doc["_http_status"] == 503 and doc["storage"].startswith("storage: "), doc
+                status, _, metrics = w.get("/metrics")
+                assert status == 200 and b"qkfeed_store_up 0" in metrics
                 took, status, _ = _timed_get(w, "/feed.rss?limit=7")
                 assert status == 503, status
                 assert took < FAST, f"uncached feed took {took:.1f} s during the outage"
