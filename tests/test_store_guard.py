@@ -199,3 +199,26 @@ def test_postgres_read_only_database_is_a_short_reason() -> None:
             admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
         with pytest.raises(StorageError, match=r"read-only transaction \(read-only\)$"):
             open_store(url)  # the write probe at open fails, with the short reason
+
+
+def test_service_exits_3_when_its_database_file_is_deleted(tmp_path: Path) -> None:
+    """The running service notices the deleted file within an interval, says so, and exits 3."""
+    from fixture_sites import FixtureSites
+    from service_proc import service_config, start_service, wait_for
+
+    db = tmp_path / "qk.db"
+    with FixtureSites() as sites:
+        text = sites.config_text(f"sqlite:///{db}")
+        svc = start_service(lambda port: service_config(text, port=port, interval=2), tmp_path / "svc")
+        try:
+            svc.wait_healthy(lambda doc: any(s["last_success"] for s in doc["sources"].values()))
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+            assert svc.proc is not None
+            wait_for(lambda: svc.proc.poll() is not None, 15, "the service to exit", on_fail=svc.log_tail)
+            assert svc.proc.returncode == 3, svc.log_tail()
+            log = svc.log()
+            assert "event=store_lost" in log and "deleted" in log, svc.log_tail()
+            assert not db.exists()  # nothing recreated an empty database in its place
+        finally:
+            svc.close()
