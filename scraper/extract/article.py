@@ -416,7 +416,11 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     body.tail = None
     if generic_body:
         generic.prune(body)
-    for sel in (*ALWAYS_REMOVE, *profile.remove):
+    # one walk for the plain tag names (the same removals as a selector each: dropping an element
+    # inside one already dropped changes nothing in the body, and joined tails come out the same)
+    for el in [el for el in body.iter(*ALWAYS_REMOVE) if el is not body]:
+        drop(el)
+    for sel in profile.remove:
         for el in select_all(body, sel):
             drop(el)
     for el in (title_el, _line_of(date_el), lead_el, author_el):

@@ -222,6 +222,10 @@ def json_ld_image(obj: dict[str, Any]) -> str | None:
     return img if isinstance(img, str) and img.strip() else None
 
 
+# compiled once, evaluated in C (``iterfind`` runs lxml's ElementPath in Python over every element)
+_DATE_PUBLISHED = etree.XPath(".//*[@itemprop='datePublished']")
+
+
 def metadata_dates(root: HtmlElement, ld: dict[str, Any], tz: Any) -> tuple[datetime | None, datetime | None]:
     """(published, modified) from JSON-LD and ``article:*`` / itemprop metadata."""
     published = parse_iso(str(ld.get("datePublished") or ""), tz=tz) if ld else None
@@ -230,7 +234,7 @@ def metadata_dates(root: HtmlElement, ld: dict[str, Any], tz: Any) -> tuple[date
         value = meta_content(root, "article:published_time", "datePublished", "pubdate", "og:published_time", "dc.date.issued")
         published = parse_iso(value, tz=tz) if value else None
     if published is None:
-        for el in root.iterfind(".//*[@itemprop='datePublished']"):
+        for el in _DATE_PUBLISHED(root):
             value = el.get("content") or el.get("datetime") or text_of(el)
             published = parse_iso(str(value), tz=tz) or parse_datetime(str(value), tz=tz)
             break

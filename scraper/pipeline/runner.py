@@ -127,6 +127,7 @@ class SourceRunner:
         self.now = now or (lambda: datetime.now(UTC))
         self.hosts = site_hosts(u for s in config.sources.values() for u in s.start_urls)
         self.extraction = ExtractPool(config.fetch.extract_workers)  # used while a backfill runs
+        self._backfills = 0  # backfills under way (their article writes go to _STORE_WRITER)
 
     def _check_host(self, url: str, page: Page) -> None:
         """OffsiteRedirect when redirects took ``url`` to a host no source is configured on."""
@@ -217,7 +218,7 @@ class SourceRunner:
             # During a backfill the write goes to a thread: SQLite and zlib let go of the GIL for
             # most of it, so the event loop serves the host slots meanwhile (both stores are
             # thread-safe: the feed server reads them from threads too)
-            if self.extraction.active:
+            if self._backfills:
                 outcome = await asyncio.get_running_loop().run_in_executor(_STORE_WRITER, upsert)
             else:
                 outcome = upsert()
@@ -366,8 +367,12 @@ class SourceRunner:
         ``[fetch] extract_workers`` processes (``scraper.pipeline.extractpool``), shared by
         the backfills running at once.
         """
-        async with self.extraction.using():
-            return await self._backfill(source, pages=pages, since=since, on_page=on_page, restart=restart)
+        self._backfills += 1
+        try:
+            async with self.extraction.using():
+                return await self._backfill(source, pages=pages, since=since, on_page=on_page, restart=restart)
+        finally:
+            self._backfills -= 1
 
     async def _backfill(
         self,
