@@ -41,10 +41,7 @@ BLOCK_TAGS = frozenset(
      "h1", "h2", "h3", "h4", "h5", "h6", "pre", "dl", "dt", "dd", "center", "caption", "form",
      "address", "details", "summary", "hr", "fieldset", "hgroup", "menu", "body", "html"}
 )  # fmt: skip
-# lxml's own HTML parser, not lxml.html's: the same libxml2 parse, but its elements are plain
-# ``etree._Element`` s, so lxml does not call lxml.html's Python class lookup for every element
-# it hands out (~5% of an article's extraction); no ``HtmlElement``-only method is used here.
-_PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
+_PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>", re.I)
 _WS = re.compile(r"\s+")
 _C0_CONTROLS = bytes(c for c in range(32) if c not in (9, 10, 13))
