@@ -88,7 +88,7 @@ def shingles(text: str) -> set[bytes]:
     ws = words(text)
     # zip of the shifted word lists gives every run as a tuple (none when there are fewer words);
     # map keeps the joining and encoding out of a Python-level loop (it runs on every article)
-    runs = zip(*(ws[k:] for k in range(SHINGLE_WORDS)))
+    runs = zip(*(ws[k:] for k in range(SHINGLE_WORDS)), strict=False)  # the shorter lists end it
     return set(map(str.encode, map(" ".join, runs)))
 
 
