@@ -49,8 +49,8 @@ from typing import TypeVar
 from scraper.config import SourceConfig
 from scraper.dedup.syndication import ClusterKey, cluster_key
 from scraper.errors import QkfeedError
+from scraper.extract import listing
 from scraper.extract.article import extract_article
-from scraper.extract.listing import extract_links, next_page_url
 from scraper.models import Article
 from scraper.normalize.article import normalize
 
@@ -82,7 +82,7 @@ def prepare(html: str, url: str, source: SourceConfig) -> Prepared:
 
 def read_listing(html: str, url: str, source: SourceConfig, page_no: int) -> tuple[list[str], str | None]:
     """A listing page's article links and the URL of the next listing page, if it names one."""
-    return extract_links(html, url, source), next_page_url(html, url, source, page_no)
+    return listing.read_listing(html, url, source, page_no)
 
 
 def _prepare_in_worker(html: str, url: str, source: SourceConfig) -> Prepared:

@@ -43,7 +43,7 @@ from scraper.errors import (
     QkfeedError,
 )
 from scraper.extract.article import extract_article
-from scraper.extract.listing import extract_links, next_page_url
+from scraper.extract.listing import extract_links, read_listing
 from scraper.logs import event, get_logger
 from scraper.models import Article, Page
 from scraper.normalize.article import normalize
@@ -128,7 +128,7 @@ class SourceRunner(BackfillWalk):
             with contextlib.suppress(WorkerDied):
                 found = await self.extraction.read_listing(page.text, page.url, source, page_no)
         if found is None:
-            found = extract_links(page.text, page.url, source), next_page_url(page.text, page.url, source, page_no)
+            found = read_listing(page.text, page.url, source, page_no)  # one parse for both
         return self._links(source, page, result, found[0]), found[1]
 
     # --- articles ------------------------------------------------------------------------
