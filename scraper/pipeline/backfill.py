@@ -81,10 +81,10 @@ class BackfillWalk:
 
         The next listing page is fetched while the articles of the current one
         are, so the host's slots never wait for it; a walk that ``since`` stops
-        has fetched one page ahead that it does not use.  Pages are extracted in
-        this process, or, with ``[fetch] extract_workers`` > 0, in that many processes
-        (``scraper.pipeline.extractpool``) shared by the backfills running at once.  The
-        article writes go to one store thread meanwhile (see ``runner._STORE_WRITER``).
+        has fetched one page ahead that it does not use.  Pages are extracted in one
+        thread of this process, or, with ``[fetch] extract_workers`` > 0, in that many
+        processes (``scraper.pipeline.extractpool``) shared by the backfills running at
+        once; the article writes go to one store thread (see ``runner``).
         """
         self._backfills += 1
         try:

@@ -64,6 +64,12 @@ ARTICLES_IN_FLIGHT = 2 * ARTICLE_CONCURRENCY
 # more threads (asyncio's default executor has up to cores + 4) only add malloc arenas, ~3 MB
 # of resident memory each.
 _STORE_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qkfeed-store-write")
+# One thread for a backfill's extraction when there are no extraction workers: it holds the GIL
+# as long as extracting in the event loop would (the CPU is the same), but the loop gets it
+# back within the interpreter's switch interval (5 ms) or whenever the thread is in C code
+# that lets go of it (lxml's parser, nh3, zlib), so a host slot freed meanwhile is refilled
+# at once instead of after the whole page's extraction, and the GIL-free parts use a second core.
+_EXTRACTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qkfeed-extract")
 
 
 class PageFetcher(Protocol):
@@ -204,13 +210,13 @@ class SourceRunner(BackfillWalk):
               new=int(outcome == "new"), updated=int(outcome == "updated"))
 
     async def _prepare(self, page: Page, source: SourceConfig) -> Prepared:
-        """Extract, normalize and key a fetched page: in the extraction workers during a
-        backfill, else right here."""
+        """Extract, normalize and key a fetched page: during a backfill in the extraction
+        workers, or without them in the extraction thread (``_EXTRACTOR``); else right here."""
         if self.extraction.active:
             return await self.extraction.prepare(page.text, page.url, source)
-        raw = extract_article(page.text, page.url, source)
-        article = normalize(raw, source)
-        return Prepared(article, cluster_key(article), raw.failed_selectors)
+        if self._backfills:
+            return await asyncio.get_running_loop().run_in_executor(_EXTRACTOR, _prepare_here, page.text, page.url, source)
+        return _prepare_here(page.text, page.url, source)
 
     async def _articles(self, source: SourceConfig, urls: list[str], result: RunResult, *, limit: int,
                         fetched: asyncio.Event | None = None) -> None:
@@ -302,6 +308,14 @@ class _Fetches:
 
     async def __aexit__(self, *exc: object) -> None:
         self._slots.release()
+
+
+def _prepare_here(html: str, url: str, source: SourceConfig) -> Prepared:
+    """Extract, normalize and key a page in this process (the names this module imported, so
+    a test may stand in for one of them)."""
+    raw = extract_article(html, url, source)
+    article = normalize(raw, source)
+    return Prepared(article, cluster_key(article), raw.failed_selectors)
 
 
 def article_from_file(html: str, url: str, source: SourceConfig) -> Article:
