@@ -152,10 +152,23 @@ class _Cluster:
             last = _tail(self.log.read_text(errors="replace") if self.log.exists() else done.stderr)
         raise PgUnavailable(f"pg_ctl start failed: {last}")
 
-    def stop(self) -> None:
+    def pause(self) -> None:
+        """Stop the server but keep its data (an outage); ``resume`` starts it again."""
         if self.running:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
             self.running = False
+
+    def resume(self) -> None:
+        """Start a paused server again on the same port."""
+        options = " ".join(f"-c {k}='{v}'" for k, v in SERVER_SETTINGS.items())
+        done = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
+                         "-t", str(START_TIMEOUT), "-o", f"-p {self.port} {options}", "start")
+        if done.returncode != 0:
+            raise PgUnavailable(f"pg_ctl start failed: {_tail(done.stderr or done.stdout)}")
+        self.running = True
+
+    def stop(self) -> None:
+        self.pause()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -237,6 +250,25 @@ def server() -> PgServer:
             pytest.fail(f"PostgreSQL is required in CI: {_failure}", pytrace=False)
         pytest.skip(f"PostgreSQL not available: {_failure}")
     return _server
+
+
+@contextlib.contextmanager
+def own_cluster() -> Iterator[tuple[_Cluster, str]]:
+    """A throwaway cluster of the caller's own (to stop and start: outages), and its admin URL.
+
+    Skips (fails in CI) where no PostgreSQL server binaries are installed.
+    """
+    try:
+        cluster = _Cluster(_find_bindir())
+        url = cluster.start()
+    except PgUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    try:
+        yield cluster, url
+    finally:
+        cluster.stop()
 
 
 @contextlib.contextmanager

@@ -147,7 +147,7 @@ def _commands() -> list[str]:
     """Every subcommand the parser knows, so a new command cannot skip --help or the README."""
     import argparse
 
-    from scraper.cli.commands import build_parser
+    from scraper.cli import build_parser
 
     action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     return sorted(action.choices)

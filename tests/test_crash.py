@@ -34,7 +34,7 @@ from churn import copy_article
 from fixture_sites import FixtureSites
 from service_proc import ServiceProcess, free_port, service_config, wait_for
 
-from scraper.cli.commands import write_atomically
+from scraper.cli import write_atomically
 from scraper.config import config_from_dict
 from scraper.fetch.client import Fetcher
 from scraper.pipeline.runner import SourceRunner
@@ -246,7 +246,7 @@ def test_a_failed_write_leaves_the_old_file(
 
 WRITER = """
 import sys
-from scraper.cli.commands import write_atomically
+from scraper.cli import write_atomically
 target = sys.argv[1]
 i = 0
 while True:

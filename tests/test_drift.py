@@ -22,7 +22,7 @@ from conftest import config_for
 from fixture_sites import toml_dumps
 
 from feeds.app import create_app
-from scraper.cli.commands import main
+from scraper.cli import main
 from scraper.config import config_from_dict
 from scraper.text import clean_text
 from scraper.urls import canonical_url

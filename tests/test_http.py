@@ -2,8 +2,8 @@
 
 Most tests run against FaultServer on 127.0.0.1 (with allow_private_networks,
 since that is loopback); the address-guard tests use a fake resolver and a test
-connector (FakeNet) that sends the checked public test addresses to local servers, and
-nothing anywhere else.  Coroutines run
+network backend (FakeNet) that sends the checked public test addresses to local servers,
+and nothing anywhere else.  Coroutines run
 with ``asyncio.run``.
 """
 
@@ -14,7 +14,6 @@ import gzip
 import logging
 import socket
 import socketserver
-import ssl
 import threading
 import time
 import tracemalloc
@@ -22,6 +21,7 @@ import unicodedata
 import zlib
 from collections.abc import Callable, Iterator
 
+import httpcore
 import httpx
 import pytest
 from faultserver import BOMB_SIZE, ROBOTS, VI_TEXT, FaultServer, gzip_bomb, to_cp1258
@@ -43,8 +43,15 @@ from scraper.fetch.client import (
     is_public_address,
     parse_retry_after,
 )
-from scraper.fetch.politeness import ROBOTS_ERROR_TTL, ROBOTS_TTL, HostLimiter, RobotsCache
-from scraper.fetch.transport import GuardedConnector
+from scraper.fetch.network import AsyncioBackend
+from scraper.fetch.politeness import (
+    ROBOTS_ERROR_TTL,
+    ROBOTS_STALE_TTL,
+    ROBOTS_TTL,
+    HostLimiter,
+    RobotsCache,
+    RobotsUnreachable,
+)
 from scraper.models import Page
 
 FAST = {
@@ -486,11 +493,66 @@ def test_robots_4xx_allows_all(status: int, caplog: pytest.LogCaptureFixture) ->
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
-def test_robots_5xx_allows_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with FaultServer(robots_status=500, robots=ROBOTS) as server:
-        with caplog.at_level(logging.WARNING, logger="scraper.fetch.politeness"):
-            assert get(server.url("/private/a"), make_cfg(retries=0)).status == 200
-    assert any("robots.txt" in r.getMessage() for r in caplog.records)
+def robots_rules(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The ``rule`` of every robots_txt log event."""
+    return [r.qk_fields["rule"] for r in caplog.records if r.getMessage() == "robots_txt"]
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_robots_5xx_disallows_the_host_with_a_warning(
+    status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RFC 9309 2.3.1.4: an unreachable robots.txt means complete disallow (for now: not a
+    BlockedByRobots, which the pipeline takes as final)."""
+    with FaultServer(robots_status=status, robots=ROBOTS) as server:
+        with caplog.at_level(logging.INFO, logger="qkfeed.fetch.robots"):
+            exc = raises(RobotsUnreachable, server.url("/ok"), make_cfg(retries=0))
+        assert server.hits("/ok") == 0
+    assert not isinstance(exc, BlockedByRobots)
+    assert "robots.txt unreachable" in exc.reason and f"HTTP {status}" in exc.reason
+    assert robots_rules(caplog) == ["unreachable_disallow_all"]
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+
+
+def test_unreachable_robots_disallows_the_host(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens once the socket is closed
+    with caplog.at_level(logging.INFO, logger="qkfeed.fetch.robots"):
+        exc = raises(RobotsUnreachable, f"http://127.0.0.1:{port}/news", make_cfg(retries=0))
+    assert "robots.txt unreachable" in exc.reason and "ConnectError" in exc.reason
+    assert robots_rules(caplog) == ["unreachable_disallow_all"]
+
+
+def test_robots_404_allows_all_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    with FaultServer(robots_status=404) as server:
+        with caplog.at_level(logging.INFO, logger="qkfeed.fetch.robots"):
+            assert get(server.url("/private/a")).status == 200
+    assert robots_rules(caplog) == ["unavailable_allow_all"]
+
+
+def oversized_robots(head: str, size: int = 10 << 20) -> str:
+    line = "# " + "x" * 77 + "\n"
+    return head + line * (size // len(line)) + "User-agent: *\nAllow: /\n"
+
+
+def test_oversized_robots_is_honoured_from_its_start(caplog: pytest.LogCaptureFixture) -> None:
+    """A 10 MB robots.txt (20x this fetcher's body cap) starting with Disallow: / blocks."""
+    with FaultServer(robots=oversized_robots("User-agent: *\nDisallow: /\n")) as server:
+        with caplog.at_level(logging.INFO, logger="qkfeed.fetch.robots"):
+            exc = raises(BlockedByRobots, server.url("/ok"), make_cfg(max_bytes=512 << 10))
+        assert server.hits("/ok") == 0 and server.hits("/robots.txt") == 1
+    assert exc.reason == "disallowed by robots.txt"
+    assert robots_rules(caplog) == ["parsed_prefix"]
+
+
+def test_oversized_robots_rules_after_the_parsed_prefix_do_not_count() -> None:
+    robots = "User-agent: *\nDisallow: /private/\n"
+    robots = oversized_robots(robots, 600 << 10) + "Disallow: /late/\n"
+    with FaultServer(robots=robots, pages={"/late/a": "<p>late</p>"}) as server:
+        assert get(server.url("/late/a")).status == 200
+        with pytest.raises(BlockedByRobots):
+            get(server.url("/private/a"))
 
 
 def test_robots_cache_ttl_and_shared_fetch() -> None:
@@ -517,22 +579,56 @@ def test_robots_cache_ttl_and_shared_fetch() -> None:
     asyncio.run(run())
 
 
-def test_robots_cache_retries_failures_sooner() -> None:
+def test_robots_cache_disallows_after_failures_and_retries_them_sooner() -> None:
+    now = [0.0]
+    calls: list[str] = []
+    answers: list[Exception | str] = [FetchError("u", "timed out"), HTTPStatusError("u", 503), ROBOTS]
+
+    async def fetch(url: str) -> Page:
+        calls.append(url)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return Page(url=url, status=200, text=answer)
+
+    async def run() -> None:
+        robots = RobotsCache(make_cfg(), fetch, clock=lambda: now[0])
+        assert not await robots.can_fetch("http://a.test/x")  # unreachable: all disallowed
+        assert not await robots.can_fetch("http://a.test/x")
+        assert len(calls) == 1
+        now[0] += ROBOTS_ERROR_TTL + 1
+        assert not await robots.can_fetch("http://a.test/x")  # a 5xx: still disallowed
+        assert len(calls) == 2
+        now[0] += ROBOTS_ERROR_TTL + 1
+        assert await robots.can_fetch("http://a.test/x")  # fetched at last: its rules
+        assert not await robots.can_fetch("http://a.test/private/x")
+        assert len(calls) == 3
+
+    asyncio.run(run())
+
+
+def test_robots_cache_keeps_fetched_rules_through_a_failed_refetch() -> None:
+    """RFC 9309 2.4: cached rules may be used while robots.txt is unreachable (here up to
+    ROBOTS_STALE_TTL after they were fetched); then the host is disallowed."""
     now = [0.0]
     calls: list[str] = []
 
     async def fetch(url: str) -> Page:
         calls.append(url)
-        raise FetchError(url, "timed out")
+        if len(calls) == 1:
+            return Page(url=url, status=200, text=ROBOTS)
+        raise HTTPStatusError(url, 500)
 
     async def run() -> None:
         robots = RobotsCache(make_cfg(), fetch, clock=lambda: now[0])
-        assert await robots.can_fetch("http://a.test/private/x")
-        assert await robots.can_fetch("http://a.test/private/x")
-        assert len(calls) == 1
-        now[0] += ROBOTS_ERROR_TTL + 1
-        assert await robots.can_fetch("http://a.test/private/x")
+        assert await robots.can_fetch("http://a.test/x")
+        now[0] += ROBOTS_TTL + 1
+        assert await robots.can_fetch("http://a.test/x")  # the refetch failed: old rules
+        assert not await robots.can_fetch("http://a.test/private/x")
         assert len(calls) == 2
+        now[0] = ROBOTS_STALE_TTL + 1
+        assert not await robots.can_fetch("http://a.test/x")  # too old now: all disallowed
+        assert len(calls) == 3
 
     asyncio.run(run())
 
@@ -589,9 +685,10 @@ class FakeNet:
     """The network of the guard tests: canned answers for the given (public, checked) IPs,
     each served by its own server on 127.0.0.1; records every connect.
 
-    ``connector`` is a GuardedConnector whose connections to those IPs go to their local
-    server.  A connect to an address not in ``responses`` fails the test: nothing leaves
-    the machine, and nothing but 127.0.0.1 is ever touched.
+    ``backend`` is the network backend under the guard (it is handed only checked
+    addresses): its connections to those IPs go to their local server.  A connect to an
+    address not in ``responses`` fails the test: nothing leaves the machine, and nothing
+    but 127.0.0.1 is ever touched.
     """
 
     def __init__(self, responses: dict[str, bytes] | None = None) -> None:
@@ -600,17 +697,15 @@ class FakeNet:
         self._servers: dict[str, socketserver.ThreadingTCPServer] = {}
         net = self
 
-        class LocalConnector(GuardedConnector):
-            async def _wrap_create_connection(self, *args, addr_infos, **kwargs):
-                family, type_, proto, _, sockaddr = addr_infos[0]
-                ip, port = sockaddr[0], sockaddr[1]
-                net.connects.append((ip, port))
-                if ip not in net.responses:
-                    pytest.fail(f"connection attempted to {ip}:{port}")
-                local = [(socket.AF_INET, type_, proto, "", ("127.0.0.1", net.port(ip)))]
-                return await super()._wrap_create_connection(*args, addr_infos=local, **kwargs)
+        class LocalBackend(AsyncioBackend):
+            async def connect_tcp(self, host, port, timeout=None, local_address=None,
+                                  socket_options=None) -> httpcore.AsyncNetworkStream:
+                net.connects.append((host, port))
+                if host not in net.responses:
+                    pytest.fail(f"connection attempted to {host}:{port}")
+                return await super().connect_tcp("127.0.0.1", net.port(host), timeout=timeout)
 
-        self.connector = LocalConnector
+        self.backend = LocalBackend()
 
     def port(self, ip: str) -> int:
         if ip not in self._servers:
@@ -690,7 +785,7 @@ PRIVATE_ANSWERS = [
 
 def guarded(resolver, net: FakeNet, **cfg_kw: object) -> tuple[FetchConfig, dict]:
     cfg = make_cfg(allow_private_networks=False, **cfg_kw)
-    transport = GuardedTransport(cfg, resolver=resolver, connector_class=net.connector)
+    transport = GuardedTransport(cfg, resolver=resolver, network_backend=net.backend)
     return cfg, {"transport": transport}
 
 
@@ -806,7 +901,7 @@ def test_numeric_spellings_of_loopback_are_blocked(url: str, nets: Callable[...,
     """Names the system resolver turns into loopback (inet_aton forms) never connect."""
     net = nets()
     cfg = make_cfg(allow_private_networks=False)
-    transport = GuardedTransport(cfg, connector_class=net.connector)  # the system resolver
+    transport = GuardedTransport(cfg, network_backend=net.backend)  # the system resolver
     with pytest.raises(AddressBlocked):
         get(url, cfg, {"transport": transport})
     assert net.connects == []
@@ -838,7 +933,7 @@ def test_allow_private_networks_lifts_the_guard_for_names_redirects_and_literals
         get("http://news.test/", cfg, kw, check_robots=False)
     open_cfg = make_cfg(allow_private_networks=True)
     transport = GuardedTransport(
-        open_cfg, resolver=fake_resolver(table), connector_class=net.connector
+        open_cfg, resolver=fake_resolver(table), network_backend=net.backend
     )
     page = get("http://news.test/", open_cfg, {"transport": transport}, check_robots=False)
     assert page.text == "Mạng nội bộ" and page.url == "http://[fd00::1]/b"
@@ -853,9 +948,9 @@ def test_literal_private_ip_is_blocked_even_with_a_foreign_transport() -> None:
 
 @pytest.mark.parametrize("url", ["http://10.0.0.1/", "http://[::1]/", "http://127.1/"])
 def test_the_transport_checks_ip_literals_itself(url: str, nets: Callable[..., FakeNet]) -> None:
-    """aiohttp never resolves IP literals; the transport checks them without the Fetcher."""
+    """The transport checks IP literals without the Fetcher (in its network backend)."""
     net = nets()
-    transport = GuardedTransport(make_cfg(allow_private_networks=False), connector_class=net.connector)
+    transport = GuardedTransport(make_cfg(allow_private_networks=False), network_backend=net.backend)
 
     async def run() -> None:
         try:
@@ -911,16 +1006,31 @@ def test_bad_urls_are_fetch_errors(url: str) -> None:
         get(url, make_cfg(), {"transport": transport})
 
 
-def test_the_connector_makes_our_protocol() -> None:
-    """The fix for broken chunked bodies relies on aiohttp's TCPConnector._factory: a newer
-    aiohttp that changes it only logs a warning in production, so this test is the alarm."""
-    from scraper.fetch.transport import GuardedResolver, _ResponseHandler
+def test_fetching_uses_no_private_names_of_its_dependencies() -> None:
+    """scraper/fetch imports no underscore module or name of another package, and reaches
+    into no object's underscore attributes but its own (``self._x``)."""
+    import ast
+    from pathlib import Path
 
-    async def make() -> object:
-        connector = GuardedConnector(GuardedResolver(), ssl.create_default_context())
-        try:
-            return connector._factory.func  # type: ignore[attr-defined]
-        finally:
-            await connector.close()
+    import scraper.fetch
 
-    assert asyncio.run(make()) is _ResponseHandler
+    found = []
+    for path in sorted(Path(scraper.fetch.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not (node.module or "").startswith("scraper"):
+                names = [node.module or ""] + [a.name for a in node.names]
+            elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+                owner = node.value
+                if not (isinstance(owner, ast.Name) and owner.id in ("self", "cls")) and not (
+                    node.attr.startswith("__") and node.attr.endswith("__")
+                ):
+                    found.append(f"{path.name}:{node.lineno}: .{node.attr}")
+            found += [
+                f"{path.name}:{node.lineno}: {n}"
+                for n in names
+                if any(part.startswith("_") and part != "__future__" for part in n.split("."))
+            ]
+    assert found == []

@@ -11,7 +11,7 @@ import pytest
 from conftest import config_for
 from fixture_sites import toml_dumps
 
-from scraper.cli.commands import main
+from scraper.cli import main
 from scraper.config import config_from_dict
 from scraper.fetch.client import Fetcher
 from scraper.pipeline.reextract import reextract

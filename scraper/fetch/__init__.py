@@ -8,6 +8,6 @@ charset detection.
 
 from scraper.fetch.charset import decode_html
 from scraper.fetch.client import Fetcher
-from scraper.fetch.politeness import HostLimiter, RobotsCache
+from scraper.fetch.politeness import HostLimiter, RobotsCache, RobotsUnreachable
 
-__all__ = ["Fetcher", "HostLimiter", "RobotsCache", "decode_html"]
+__all__ = ["Fetcher", "HostLimiter", "RobotsCache", "RobotsUnreachable", "decode_html"]

@@ -11,8 +11,10 @@ One ``Fetcher.get`` call::
 
     for each hop (at most MAX_REDIRECTS redirects, no URL twice):
         literal-IP check -> robots.txt -> retried exchange:
-            wait for a host slot -> connect (GuardedTransport, aiohttp underneath:
-            resolve, refuse non-public answers, connect to a checked IP) -> headers -> body
+            wait for a host slot -> connect (transport.GuardedTransport: an httpcore
+            pool per origin whose network backend, guard.GuardedBackend, resolves,
+            refuses non-public answers and connects to a checked IP) -> headers
+            -> body (body.read_body: size cap, bounded inflating)
     -> Page
 
 Errors (all ``scraper.errors.FetchError``)::
@@ -20,21 +22,21 @@ Errors (all ``scraper.errors.FetchError``)::
     FetchError          timeouts, connection errors, deadline, bad URL,
                         redirect loop, too many redirects (after retries)
     ├── BlockedByRobots robots.txt disallows a hop
+    ├── RobotsUnreachable robots.txt of a hop cannot be fetched (5xx, network):
+    │                   the host is disallowed for now (politeness.RobotsUnreachable)
     ├── AddressBlocked  a hop resolves to a non-public address
     ├── ResponseTooLarge body over max_bytes (Content-Length or streamed)
     └── HTTPStatusError a 4xx, or a retried status still failing after retries
 
-What is retried is data: RETRY_STATUSES and RETRY_EXCEPTIONS.  The deadline
-is not retried (a server that drips will drip again).
+What is retried is data: RETRY_STATUSES and RETRY_EXCEPTIONS (scraper.fetch.retry).
+The deadline is not retried (a server that drips will drip again).  robots.txt is
+fetched by the same path, cut at ROBOTS_MAX_BYTES instead of refused over the cap.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import time
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -52,20 +54,23 @@ from tenacity import (
 from scraper.config import FetchConfig
 from scraper.errors import (
     AddressBlocked,
-    BlockedByRobots,
     FetchError,
     HTTPStatusError,
-    ResponseTooLarge,
 )
+from scraper.fetch.body import read_body
 from scraper.fetch.charset import decode_html
-from scraper.fetch.politeness import HostLimiter, RobotsCache
-from scraper.fetch.transport import (
-    GuardedTransport,
-    Resolver,
-    is_public_address,
-    system_resolver,
+from scraper.fetch.guard import Resolver, is_public_address, literal_ip, system_resolver
+from scraper.fetch.politeness import ROBOTS_MAX_BYTES, HostLimiter, RobotsCache
+from scraper.fetch.retry import (
+    BACKOFF_JITTER,
+    RETRY_AFTER_STATUSES,
+    RETRY_EXCEPTIONS,
+    RETRY_STATUSES,
+    RetryableStatus,
+    is_retryable,
+    parse_retry_after,
 )
-from scraper.fetch.transport import literal_ip as _literal_ip
+from scraper.fetch.transport import GuardedTransport
 from scraper.models import Page
 
 __all__ = [
@@ -75,6 +80,7 @@ __all__ = [
     "RETRY_STATUSES",
     "Resolver",
     "is_public_address",
+    "parse_retry_after",
     "system_resolver",
 ]
 
@@ -82,125 +88,21 @@ log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 10
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
-RETRY_AFTER_STATUSES = frozenset({429, 503})  # whose Retry-After header is honoured
-RETRY_EXCEPTIONS: tuple[type[BaseException], ...] = (
-    httpx.TimeoutException,  # connect / read / write / pool timeouts
-    httpx.NetworkError,  # refused, reset, DNS failure
-    httpx.RemoteProtocolError,  # broken chunked encoding, truncated body, bad status line
-)
-BACKOFF_JITTER = 1.0  # seconds of random jitter added to 1, 2, 4 ... s (capped by backoff_max)
 DEFAULT_HEADERS = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
     "Accept-Language": "vi,en;q=0.5",
-    "Accept-Encoding": "gzip, deflate",  # decoded here, with the size cap (see _Inflater)
+    "Accept-Encoding": "gzip, deflate",  # decoded here, with the size cap (see body.Inflater)
 }
 
 Sleep = Callable[[float], Awaitable[None]]
 
 
-# --- body reading ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Cap:
+    """How much body one fetch may read: ``bytes``, then ResponseTooLarge (or a cut)."""
 
-_DECODABLE: dict[str, Callable[[], Any]] = {
-    "identity": lambda: None,
-    "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
-    "x-gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
-    "deflate": zlib.decompressobj,
-}
-_UNSUPPORTED = frozenset({"br", "zstd", "compress", "x-compress"})  # never asked for
-
-
-class _Inflater:
-    """Content-Encoding decoder that never produces more than ``limit`` + 1 bytes.
-
-    httpx's own decoders inflate a whole network read at once: one 64 KiB read
-    of a gzip bomb is 64 MiB.  Here every ``decompress`` call is bounded.
-    """
-
-    def __init__(self, url: str, content_encoding: str, limit: int) -> None:
-        self._url = url
-        self._limit = limit
-        self._total = 0
-        self._head = b""  # input seen before the first output (to retry deflate as raw)
-        # like httpx: unknown tokens (e.g. a bogus "UTF-8") are ignored
-        codings = [c.strip().lower() for c in content_encoding.split(",")]
-        codings = [c for c in codings if c in _DECODABLE or c in _UNSUPPORTED]
-        if len(codings) > 1 or (codings and codings[0] in _UNSUPPORTED):
-            raise FetchError(url, f"unsupported Content-Encoding {content_encoding!r}")
-        self._encoding = codings[0] if codings else "identity"
-        self._zlib = _DECODABLE[self._encoding]()
-
-    def _count(self, data: bytes) -> bytes:
-        self._total += len(data)
-        if self._total > self._limit:
-            raise ResponseTooLarge(self._url, f"body exceeds the cap of {self._limit} bytes")
-        return data
-
-    def feed(self, data: bytes) -> bytes:
-        if self._zlib is None:
-            return self._count(data)
-        out = []
-        try:
-            # bytes after the end of the stream (a second gzip member, junk) are ignored,
-            # as httpx does
-            while data and not self._zlib.eof:
-                try:
-                    chunk = self._zlib.decompress(data, self._limit - self._total + 1)
-                except zlib.error:
-                    if self._encoding != "deflate" or self._head is None:
-                        raise
-                    # "deflate" sent without its zlib header: start again as raw deflate
-                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-                    data, self._head = self._head + data, None
-                    continue
-                if self._head is not None:
-                    self._head = (
-                        None
-                        if chunk
-                        else self._head + data[: len(data) - len(self._zlib.unconsumed_tail)]
-                    )
-                out.append(self._count(chunk))
-                data = self._zlib.unconsumed_tail
-        except zlib.error as exc:
-            raise FetchError(self._url, f"corrupt {self._encoding} body: {exc}") from None
-        return b"".join(out)
-
-    def flush(self) -> bytes:
-        if self._zlib is None:
-            return b""
-        return self._count(self._zlib.flush())
-
-
-# --- the fetcher ----------------------------------------------------------------------
-
-
-class _RetryableStatus(Exception):
-    """A response whose status is in RETRY_STATUSES; becomes HTTPStatusError when final."""
-
-    def __init__(self, status: int, retry_after: float | None) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.retry_after = retry_after
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, (_RetryableStatus, *RETRY_EXCEPTIONS))
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    bytes: int
+    truncate: bool = False
 
 
 @dataclass
@@ -215,7 +117,7 @@ class Fetcher:
     """``async with Fetcher(cfg) as f: page = await f.get(url)``.
 
     ``transport`` replaces the network layer (tests use ``httpx.MockTransport``
-    or a GuardedTransport over a test connector); with a foreign transport only
+    or a GuardedTransport over a test network backend); with a foreign transport only
     literal IPs in URLs are checked by the address guard.  ``resolver`` is used
     by the default transport's guard; ``sleep`` by backoff and host spacing.
     """
@@ -278,18 +180,24 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        return await self._follow(url, headers, check_robots, _Cap(self._cfg.max_bytes))
+
+    async def _follow(
+        self, url: str, headers: dict[str, str], check_robots: bool, cap: _Cap
+    ) -> Page:
+        """The redirect chain of one ``get``: robots.txt and the guard on every hop."""
         target = first = self._check_url(url)
         seen: set[httpx.URL] = set()  # filled on the first redirect (a URL copy: most pages have none)
         for _ in range(MAX_REDIRECTS + 1):
             hop_url = str(target)
             if check_robots and self._cfg.respect_robots:
                 try:
-                    allowed = await self._robots.can_fetch(hop_url)
+                    refusal = await self._robots.refusal(hop_url)
                 except AddressBlocked as exc:
                     raise AddressBlocked(hop_url, exc.reason) from None
-                if not allowed:
-                    raise BlockedByRobots(hop_url, "disallowed by robots.txt")
-            hop = await self._fetch_retrying(target, headers)
+                if refusal is not None:
+                    raise refusal
+            hop = await self._fetch_retrying(target, headers, cap)
             if hop.page is not None:
                 if hop.page.not_modified:
                     return hop.page
@@ -320,33 +228,38 @@ class Fetcher:
         if not target.host:
             raise FetchError(url, "no host in URL")
         if not self._cfg.allow_private_networks:
-            ip = _literal_ip(target.host)
+            ip = literal_ip(target.host)
             if ip is not None and not is_public_address(ip):
                 raise AddressBlocked(url, f"{ip} is not a public address")
         return target
 
     async def _fetch_robots(self, url: str) -> Page:
-        return await self.get(url, check_robots=False)
+        """robots.txt, cut at ROBOTS_MAX_BYTES rather than refused when it is larger
+        (RFC 9309 2.5: parse at least the first 500 KiB)."""
+        cap = _Cap(ROBOTS_MAX_BYTES, truncate=True)
+        return await self._follow(url, {}, False, cap)
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
+        if isinstance(exc, RetryableStatus) and exc.retry_after is not None:
             return 0.0  # the host slot, pushed back by defer(), does the waiting
         return float(self._backoff(state))
 
-    async def _fetch_retrying(self, target: httpx.URL, headers: dict[str, str]) -> _Hop:
+    async def _fetch_retrying(
+        self, target: httpx.URL, headers: dict[str, str], cap: _Cap
+    ) -> _Hop:
         url = str(target)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._cfg.retries + 1),
             wait=self._wait,
-            retry=retry_if_exception(_is_retryable),
+            retry=retry_if_exception(is_retryable),
             sleep=self._sleep,
             reraise=True,
             before_sleep=_log_retry(url),
         )
         try:
-            return await retrying(self._exchange, target, headers)
-        except _RetryableStatus as exc:
+            return await retrying(self._exchange, target, headers, cap)
+        except RetryableStatus as exc:
             raise HTTPStatusError(url, exc.status) from None
         except AddressBlocked as exc:
             raise AddressBlocked(url, exc.reason) from None
@@ -361,21 +274,21 @@ class Fetcher:
             reason = f"timed out ({reason})"
         elif str(exc):
             reason = f"{reason}: {exc}"
-        if _is_retryable(exc) and self._cfg.retries:
+        if is_retryable(exc) and self._cfg.retries:
             reason += f" after {self._cfg.retries + 1} attempts"
         return reason
 
-    async def _exchange(self, target: httpx.URL, headers: dict[str, str]) -> _Hop:
+    async def _exchange(self, target: httpx.URL, headers: dict[str, str], cap: _Cap) -> _Hop:
         url = str(target)
         async with self._limiter.slot(target.host):
             try:
                 async with asyncio.timeout(self._cfg.deadline):
                     async with self._client.stream("GET", target, headers=headers) as resp:
-                        return await self._read(url, resp)
+                        return await self._read(url, resp, cap)
             except TimeoutError:
                 raise FetchError(url, f"deadline of {self._cfg.deadline:g}s exceeded") from None
 
-    async def _read(self, url: str, resp: httpx.Response) -> _Hop:
+    async def _read(self, url: str, resp: httpx.Response, cap: _Cap) -> _Hop:
         status = resp.status_code
         headers = {k.lower(): v for k, v in resp.headers.items()}
         if status in REDIRECT_STATUSES and "location" in headers:
@@ -389,29 +302,12 @@ class Fetcher:
                 if retry_after is not None:
                     retry_after = min(retry_after, self._cfg.backoff_max)
                     self._limiter.defer(resp.url.host, retry_after)
-            raise _RetryableStatus(status, retry_after)
+            raise RetryableStatus(status, retry_after)
         if status >= 300:
             raise HTTPStatusError(url, status)
-        content = await self._read_body(url, resp)  # decoded to text outside the host slot
+        # decoded to text outside the host slot
+        content = await read_body(url, resp, cap.bytes, truncate=cap.truncate)
         return _Hop(Page(url=url, status=status, text="", headers=headers, content=content))
-
-    async def _read_body(self, url: str, resp: httpx.Response) -> bytes:
-        cap = self._cfg.max_bytes
-        length = resp.headers.get("content-length", "")
-        if length.strip().isdigit() and int(length) > cap:
-            raise ResponseTooLarge(
-                url, f"Content-Length {int(length)} exceeds the cap of {cap} bytes"
-            )
-        if resp.is_stream_consumed:  # a transport that hands over read responses (MockTransport)
-            if len(resp.content) > cap:
-                raise ResponseTooLarge(url, f"body exceeds the cap of {cap} bytes")
-            return resp.content
-        inflater = _Inflater(url, resp.headers.get("content-encoding", ""), cap)
-        parts = []
-        async for raw in resp.aiter_raw():
-            parts.append(inflater.feed(raw))
-        parts.append(inflater.flush())
-        return b"".join(parts)
 
 
 def _log_retry(url: str) -> Callable[[RetryCallState], Any]:

@@ -6,10 +6,20 @@ HostLimiter   settings ``per_host_concurrency`` (requests in flight to one host)
 RobotsCache   settings ``user_agent`` and ``respect_robots`` (the latter read by
               the Fetcher).  Fetches ``/robots.txt`` once per origin every
               ROBOTS_TTL seconds through the caller's fetch function (so the
-              address guard, size cap and limiter apply to it too) and parses
-              it with protego.  A 4xx robots.txt allows everything; a 5xx or an
-              unreachable one allows too, with a warning, and is tried again
-              after ROBOTS_ERROR_TTL.
+              address guard, deadline and limiter apply to it too) and parses
+              it with protego, as RFC 9309 says (section 2.3.1, 2.4, 2.5):
+
+              success   its rules; over ROBOTS_MAX_BYTES, the rules of its first
+                        ROBOTS_MAX_BYTES (up to the last whole line)
+              4xx       "unavailable": everything allowed (429 counts as 5xx)
+              5xx, network error
+                        "unreachable": the whole origin disallowed, tried again
+                        after ROBOTS_ERROR_TTL, until a fetch succeeds; rules
+                        fetched before keep applying instead while they are
+                        younger than ROBOTS_STALE_TTL
+
+              Every fetch logs one ``robots_txt`` event whose ``rule`` field
+              names which of these applied.
 
 Both use ``asyncio`` primitives and are meant to live as long as one Fetcher.
 """
@@ -22,20 +32,33 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 from protego import Protego
 
 from scraper.config import FetchConfig
-from scraper.errors import AddressBlocked, FetchError, HTTPStatusError
+from scraper.errors import AddressBlocked, BlockedByRobots, FetchError, HTTPStatusError
+from scraper.logs import event, get_logger
 from scraper.models import Page
 
-__all__ = ["HostLimiter", "RobotsCache", "ROBOTS_TTL", "ROBOTS_ERROR_TTL"]
+__all__ = [
+    "HostLimiter",
+    "ROBOTS_ERROR_TTL",
+    "ROBOTS_MAX_BYTES",
+    "ROBOTS_STALE_TTL",
+    "ROBOTS_TTL",
+    "RobotsCache",
+    "RobotsRule",
+    "RobotsUnreachable",
+]
 
-log = logging.getLogger(__name__)
+log = get_logger("fetch.robots")
 
 ROBOTS_TTL = 4 * 3600.0  # seconds a fetched robots.txt is trusted
 ROBOTS_ERROR_TTL = 600.0  # seconds before a failed robots.txt fetch is tried again
+ROBOTS_STALE_TTL = 24 * 3600.0  # seconds fetched rules outlive failed refetches (RFC 9309 2.4)
+ROBOTS_MAX_BYTES = 500 * 1024  # parsed of a larger robots.txt (RFC 9309 2.5: at least 500 KiB)
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -86,10 +109,30 @@ class HostLimiter:
             self._defers[host] = self._defers.get(host, 0) + 1
 
 
+class RobotsUnreachable(FetchError):
+    """robots.txt could not be fetched (5xx, 429, network error): the whole host is
+    disallowed for now.  Not a BlockedByRobots: it passes once robots.txt can be fetched,
+    so a caller should try the URL again later."""
+
+
+class RobotsRule(StrEnum):
+    """Which RFC 9309 rule decided an origin's robots.txt (the log's ``rule`` field)."""
+
+    PARSED = "parsed"  # 2xx: its rules
+    PARSED_PREFIX = "parsed_prefix"  # 2xx over ROBOTS_MAX_BYTES: the rules of its start
+    UNAVAILABLE = "unavailable_allow_all"  # 4xx
+    UNREACHABLE = "unreachable_disallow_all"  # 5xx, 429 or a network error
+    STALE = "unreachable_cached_rules"  # as UNREACHABLE, but earlier rules still apply
+
+
 @dataclass(frozen=True)
 class _Robots:
-    parser: Protego | None  # None: everything allowed
-    expires: float
+    parser: Protego | None  # None: every path gets ``allow``
+    allow: bool
+    expires: float  # when to fetch again
+    fetched: float | None  # when these rules were fetched (None: nothing fetched)
+    rule: RobotsRule
+    reason: str = ""  # why the origin is disallowed (UNREACHABLE)
 
 
 class RobotsCache:
@@ -109,10 +152,15 @@ class RobotsCache:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def can_fetch(self, url: str) -> bool:
-        """Whether robots.txt of the URL's origin lets our user agent fetch it.
+        """Whether robots.txt of the URL's origin lets our user agent fetch it."""
+        return await self.refusal(url) is None
+
+    async def refusal(self, url: str) -> FetchError | None:
+        """None when robots.txt lets our user agent fetch ``url``, else the error to raise:
+        BlockedByRobots (its rules) or RobotsUnreachable (it could not be fetched).
 
         Raises AddressBlocked when the robots.txt itself is refused by the
-        address guard (the page would be too); every other fetch error allows.
+        address guard (the page would be too).
         """
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}".lower()
@@ -122,22 +170,54 @@ class RobotsCache:
             async with lock:  # one fetch per origin, however many callers wait
                 entry = self._entries.get(origin)
                 if entry is None or entry.expires <= self._clock():
-                    entry = await self._load(origin)
+                    entry = await self._load(origin, entry)
                     self._entries[origin] = entry
-        return entry.parser is None or entry.parser.can_fetch(url, self._user_agent)
+        if entry.parser is not None:
+            if entry.parser.can_fetch(url, self._user_agent):
+                return None
+            return BlockedByRobots(url, "disallowed by robots.txt")
+        return None if entry.allow else RobotsUnreachable(url, entry.reason)
 
-    async def _load(self, origin: str) -> _Robots:
+    async def _load(self, origin: str, previous: _Robots | None) -> _Robots:
         url = f"{origin}/robots.txt"
+        now = self._clock()
         try:
             page = await self._fetch(url)
         except AddressBlocked:
             raise
         except HTTPStatusError as exc:
             if 400 <= exc.status < 500 and exc.status != 429:
-                return _Robots(None, self._clock() + ROBOTS_TTL)
-            log.warning("robots.txt unavailable, allowing all: %s", exc)
-            return _Robots(None, self._clock() + ROBOTS_ERROR_TTL)
+                return self._log(origin, _Robots(None, True, now + ROBOTS_TTL, now,
+                                                 RobotsRule.UNAVAILABLE), status=exc.status)
+            return self._unreachable(origin, previous, now, exc, status=exc.status)
         except FetchError as exc:
-            log.warning("robots.txt unreachable, allowing all: %s", exc)
-            return _Robots(None, self._clock() + ROBOTS_ERROR_TTL)
-        return _Robots(Protego.parse(page.text), self._clock() + ROBOTS_TTL)
+            return self._unreachable(origin, previous, now, exc)
+        text, rule = page.text, RobotsRule.PARSED
+        if len(page.content) >= ROBOTS_MAX_BYTES:
+            # cut at ROBOTS_MAX_BYTES by the Fetcher: a half line is not a rule
+            text, rule = text[: text.rfind("\n") + 1], RobotsRule.PARSED_PREFIX
+        entry = _Robots(Protego.parse(text), True, now + ROBOTS_TTL, now, rule)
+        return self._log(origin, entry, status=page.status, size=len(page.content))
+
+    def _unreachable(
+        self, origin: str, previous: _Robots | None, now: float, exc: FetchError,
+        status: int | None = None,
+    ) -> _Robots:
+        expires = now + ROBOTS_ERROR_TTL
+        if (
+            previous is not None
+            and previous.fetched is not None
+            and now - previous.fetched < ROBOTS_STALE_TTL
+        ):
+            entry = _Robots(previous.parser, previous.allow, expires, previous.fetched,
+                            RobotsRule.STALE)
+        else:
+            reason = f"robots.txt unreachable, the host is disallowed until it can be fetched: {exc.reason}"
+            entry = _Robots(None, False, expires, None, RobotsRule.UNREACHABLE, reason)
+        return self._log(origin, entry, status=status, error=exc.reason)
+
+    def _log(self, origin: str, entry: _Robots, **fields: object) -> _Robots:
+        level = logging.INFO if entry.rule in (RobotsRule.PARSED, RobotsRule.UNAVAILABLE) else logging.WARNING
+        event(log, "robots_txt", level, origin=origin, rule=str(entry.rule),
+              retry_in=round(entry.expires - self._clock()), **fields)
+        return entry

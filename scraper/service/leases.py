@@ -32,6 +32,16 @@ the workers do not fetch the source again right after it.
 
 The store's clock decides (PostgreSQL: the server's), so workers on machines
 whose clocks differ still agree on expiry.
+
+Every store call runs off the event loop (``storage.offloop``) with a short
+timeout, so a database outage never stalls the feed server sharing the loop:
+a lease that cannot be taken in time is a skipped run.  A worker's lease
+calls run on one thread of their own, in the order they were made, so a call
+that timed out still lands before the next one (a late release can never
+free a lease taken after it).  Should a timed-out take
+succeed after all, the lease is simply held unused until it expires: this
+worker's next take gets it again at once (it is the holder), and handing it
+back from the late thread could release a lease a newer run of ours holds.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ import random
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -50,6 +61,7 @@ from typing import TypeVar
 from scraper.config import SourceConfig
 from scraper.errors import QkfeedError
 from scraper.logs import event, get_logger
+from storage.offloop import off_loop
 
 __all__ = [
     "Claim",
@@ -123,16 +135,17 @@ class SourceLeases:
     def __init__(self, store: object, holder: str | None = None) -> None:
         self.store = store  # storage.base.Store
         self.holder = holder or worker_id()
+        self._calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qkfeed-leases")
 
-    def take(self, source: SourceConfig, *, ignore_gap: bool = False) -> Claim:
+    async def take(self, source: SourceConfig, *, ignore_gap: bool = False) -> Claim:
         ttl = ttl_for(source.interval)
         gap = 0.0 if ignore_gap else min_gap_for(source.interval)
-        state = self.store.take_lease(source.id, self.holder, ttl=ttl, min_gap=gap)  # type: ignore[attr-defined]
+        take_lease = self.store.take_lease  # type: ignore[attr-defined]
+        state = await off_loop(take_lease, source.id, self.holder, ttl=ttl, min_gap=gap, executor=self._calls)
         if not state.taken and state.holder and _dead_here(state.holder):
             event(log, "lease_taken_over", logging.WARNING, source=source.id, dead=state.holder)
-            state = self.store.take_lease(  # type: ignore[attr-defined]
-                source.id, self.holder, ttl=ttl, min_gap=gap, steal_from=state.holder
-            )
+            state = await off_loop(take_lease, source.id, self.holder, ttl=ttl, min_gap=gap,
+                                   steal_from=state.holder, executor=self._calls)
         if state.taken:
             return Claim(True)
         due = state.now
@@ -151,7 +164,7 @@ class SourceLeases:
         while True:
             await asyncio.sleep(ttl * RENEW_FRACTION)
             try:
-                kept = self.store.renew_lease(source.id, self.holder, ttl=ttl)  # type: ignore[attr-defined]
+                kept = await off_loop(self.store.renew_lease, source.id, self.holder, ttl=ttl, executor=self._calls)  # type: ignore[attr-defined]
             except Exception as exc:  # the store is down: the run will find out too
                 event(log, "lease_renew_failed", logging.WARNING, source=source.id, error=str(exc))
                 continue
@@ -172,7 +185,7 @@ class SourceLeases:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, wait)
         while True:
-            claim = self.take(source, ignore_gap=True)
+            claim = await self.take(source, ignore_gap=True)
             if claim.taken:
                 break
             left = deadline - loop.time()
@@ -198,12 +211,12 @@ class SourceLeases:
             keeper.cancel()
             if not task.done():
                 task.cancel()
-            self.release(source, ran=ran)
+            await self.release(source, ran=ran)
 
-    def release(self, source: SourceConfig, *, ran: datetime | None) -> None:
+    async def release(self, source: SourceConfig, *, ran: datetime | None) -> None:
         """Free the lease; ``ran`` (the start of a finished run) keeps others away for a gap."""
         try:
-            self.store.release_lease(source.id, self.holder, last_run=ran)  # type: ignore[attr-defined]
+            await off_loop(self.store.release_lease, source.id, self.holder, last_run=ran, executor=self._calls)  # type: ignore[attr-defined]
         except Exception as exc:  # it expires on its own
             event(log, "lease_release_failed", logging.WARNING, source=source.id, error=str(exc))
 

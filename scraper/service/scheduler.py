@@ -76,13 +76,13 @@ class SourceScheduler:
         self.scheduler.start()
         event(log, "scheduler_started", sources=len(self.scheduler.get_jobs()))
 
-    def _claim(self, source: SourceConfig) -> bool:
+    async def _claim(self, source: SourceConfig) -> bool:
         """Take the source's lease; when refused, move the job's next run to when it is due."""
         assert self.leases is not None
         try:
-            claim = self.leases.take(source)
-        except Exception:  # the store is unreachable: a run could not record anything either
-            event(log, "lease_failed", logging.ERROR, exc_info=True, source=source.id)
+            claim = await self.leases.take(source)
+        except Exception as exc:  # the store is unreachable: a run could not record anything either
+            event(log, "lease_failed", logging.ERROR, source=source.id, error=str(exc)[:200])
             return False
         if claim.taken:
             return True
@@ -93,7 +93,7 @@ class SourceScheduler:
         return False
 
     async def _job(self, source: SourceConfig) -> None:
-        if self.leases is not None and not self._claim(source):
+        if self.leases is not None and not await self._claim(source):
             return
         task = asyncio.current_task()
         keeper = None
@@ -115,7 +115,7 @@ class SourceScheduler:
             if keeper is not None:
                 keeper.cancel()
             if self.leases is not None:
-                self.leases.release(source, ran=ran)
+                await self.leases.release(source, ran=ran)
             if task is not None:
                 self.running.discard(task)
             self.runs_done += 1

@@ -1,0 +1,60 @@
+"""Maintaining the archive: ``migrate``, ``copy`` (store to store) and ``reextract``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from scraper.config import Config
+
+from .common import EXIT_FAILED, EXIT_OK, store_for
+
+
+def cmd_reextract(args: argparse.Namespace, config: Config) -> int:
+    from scraper.pipeline.reextract import reextract
+
+    with store_for(config) as store:
+        r = reextract(config, store, args.sources)
+    for sid, counts in sorted(r.per_source.items()):
+        degraded = r.degraded(sid)
+        extra = f"  degraded: {degraded}" if degraded else ""
+        print(f"{sid:12} updated={counts['updated']} unchanged={counts['unchanged']} new={counts['new']} errors={counts['errors']}{extra}")
+    for message in r.messages:
+        print(f"error: {message}", file=sys.stderr)
+    print(f"{r.pages} stored pages: updated={r.updated} unchanged={r.unchanged} new={r.new} errors={r.errors} skipped={r.skipped}")
+    return EXIT_OK if not r.errors else EXIT_FAILED
+
+
+
+def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
+    from scraper.dedup.syndication import index_archive
+    from storage._migrations import load_migrations
+
+    with store_for(config) as store:  # opening applies the pending migrations
+        filed = index_archive(store)
+    print(f"schema version {len(load_migrations())}")
+    if filed:
+        print(f"{filed} articles filed among syndicated copies")
+    return EXIT_OK
+
+
+def cmd_copy(args: argparse.Namespace, config: Config) -> int:
+    from tqdm import tqdm
+
+    from storage import open_store
+    from storage.copy import copy_store, source_rows
+
+    with open_store(args.source or config.storage.url) as source, open_store(args.target) as target:
+        with tqdm(total=source_rows(source), unit="row", desc="copy", disable=args.quiet or None) as bar:
+            def on_rows(table: str, n: int) -> None:
+                bar.set_postfix_str(table, refresh=False)
+                bar.update(n)
+
+            report = copy_store(source, target, progress=on_rows)
+        from scraper.dedup.syndication import index_archive
+
+        index_archive(target)  # clusters are not copied (ids differ): found again on the target
+    for line in report.lines():
+        print(line)
+    return EXIT_OK
+

@@ -1,0 +1,82 @@
+"""Reading the archive: ``feed`` (render a feed), ``search`` and ``sources`` (health table)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from scraper.config import Config
+
+from .common import EXIT_OK, UsageError, fmt_time, store_for
+from .output import write_atomically
+
+
+def cmd_feed(args: argparse.Namespace, config: Config) -> int:
+    from feeds.render import feed_meta, render
+
+    if args.source:
+        config.source(args.source)
+    base = (config.server.base_url or config.feed.link or f"http://{config.server.host}:{config.server.port}").rstrip("/")
+    with store_for(config) as store:
+        items = store.latest(source_id=args.source, limit=args.limit or config.feed.max_entries,
+                             collapse_clusters=args.source is None)
+    meta = feed_meta(config, source_id=args.source, base_url=base, fmt=args.format)
+    data = render(args.format, meta, items, config.sources)
+    if args.output and args.output != "-":
+        try:
+            write_atomically(args.output, data)
+        except OSError as exc:  # a directory, a path under a file, no space: the old file stays
+            raise UsageError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
+        print(f"wrote {len(items)} entries to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return EXIT_OK
+
+
+
+def cmd_sources(args: argparse.Namespace, config: Config) -> int:
+    with store_for(config) as store:
+        rows = store.source_health(list(config.sources))
+    if args.json:
+        print(json.dumps([
+            {"id": h.source_id, "name": config.sources[h.source_id].name,
+             "last_run": h.last_run.isoformat() if h.last_run else None,
+             "last_success": h.last_success.isoformat() if h.last_success else None,
+             "articles": h.articles, "errors": h.errors, "consecutive_failures": h.consecutive_failures,
+             "last_error": h.last_error, "degraded": h.degraded} for h in rows
+        ], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    header = f"{'SOURCE':12} {'LAST RUN (UTC)':17} {'LAST SUCCESS':17} {'ARTICLES':>8} {'ERRORS':>6} {'FAILS':>5}  STATUS"
+    print(header)
+    for h in rows:
+        if h.last_run is None:
+            status = "never run"
+        elif h.consecutive_failures:
+            status = f"failing: {h.last_error or ''}"
+        elif h.degraded:
+            status = f"degraded: {h.degraded}"
+        else:
+            status = "ok"
+        print(f"{h.source_id:12} {fmt_time(h.last_run):17} {fmt_time(h.last_success):17} {h.articles:8d} {h.errors:6d} {h.consecutive_failures:5d}  {status}")
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    if args.source:
+        config.source(args.source)
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    with store_for(config) as store:
+        items = store.latest(source_id=args.source, limit=args.limit, q=args.query,
+                             collapse_clusters=args.source is None)
+    for item in items:
+        art = item.article
+        print(f"{fmt_time(item.published_or_seen)}  {art.source_id:10} {art.title}\n    {art.original_url or art.url}")
+        for sib in item.siblings:
+            print(f"    also {sib.source_id}: {sib.link}")
+    if not items:
+        print("no article matches", file=sys.stderr)
+    return EXIT_OK
+

@@ -1,0 +1,163 @@
+"""The argparse tree: every command, its options and ``--help`` text.
+
+Common options (``--config``, ``--log-level``, ``--log-format``) work before and
+after the command.  Each sub-parser sets ``func``, the command function that
+``scraper.cli.main`` calls with the parsed arguments and the loaded config.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+
+from scraper.config import DEFAULT_CONFIG_PATH
+
+from .archive import cmd_copy, cmd_migrate, cmd_reextract
+from .extract import cmd_extract
+from .feeds import cmd_feed, cmd_search, cmd_sources
+from .fetching import cmd_backfill, cmd_fetch
+from .service import cmd_demo, cmd_run
+
+
+def parse_since(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
+
+
+WAIT_HELP = ("when a worker (or another command) is running the source, wait up to SECONDS for it "
+             "to finish (default 0: report it busy, exit 4)")
+
+
+def seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {value!r}")
+    return seconds
+
+
+
+def build_parser() -> argparse.ArgumentParser:
+    def common_options(defaults: bool) -> argparse.ArgumentParser:
+        # the options work before and after the command; only the top level sets defaults
+        p = argparse.ArgumentParser(add_help=False)
+        d = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)
+        p.add_argument("--config", default=d(DEFAULT_CONFIG_PATH), metavar="FILE", help="config file (default: ./config.toml)")
+        p.add_argument("--log-level", default=d("info"), choices=["debug", "info", "warning", "error"])
+        p.add_argument("--log-format", default=d("logfmt"), choices=["logfmt", "json"])
+        return p
+
+    common = common_options(False)
+    parser = argparse.ArgumentParser(
+        prog="run.py",
+        description="qkfeed: Vietnamese military news sites -> clean articles -> one combined feed.",
+        epilog="Exit codes: 0 ok, 1 something failed, 2 usage/config error, 3 storage error, "
+               "4 busy (a requested source was being fetched by a worker or another command).",
+        parents=[common_options(True)],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("run", parents=[common], help="the service: scheduler + feed server",
+                       description="Keep every source fresh on its schedule and serve the feeds over HTTP "
+                                   "until SIGTERM/SIGINT (then finish the write in progress and exit 0).")
+    p.add_argument("--host", help="listen address (default: [server] host)")
+    p.add_argument("--port", type=int, help="listen port (default: [server] port)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", parents=[common], help="the service against bundled sample pages (no network needed)",
+                       description="Serve the bundled sample pages of every site on local ports and run the full "
+                                   "service against them: the page and feeds fill within seconds.")
+    p.add_argument("--host", help="listen address (default: [server] host)")
+    p.add_argument("--port", type=int, help="listen port (default: [server] port)")
+    p.add_argument("--db", metavar="FILE", help="keep the demo database in FILE (default: a temporary one)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("fetch", parents=[common], help="one pass over sources now",
+                       description="Fetch the listing pages of the given sources (all enabled ones by default) once, "
+                                   "store new and edited articles.")
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="source ids from the config")
+    p.add_argument("--wait", type=seconds, default=0.0, metavar="SECONDS", help=WAIT_HELP)
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("backfill", parents=[common], help="walk a source's older listing pages",
+                       description="Walk a source's pagination back N pages or until DATE; resumable "
+                                   "(an interrupted backfill continues where it stopped).")
+    p.add_argument("source", metavar="SOURCE")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--pages", type=positive_int, metavar="N", help="number of listing pages per start URL")
+    g.add_argument("--since", type=parse_since, metavar="DATE", help="stop after the page holding articles older than DATE")
+    p.add_argument("--restart", action="store_true", help="ignore saved progress and start from page one")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--wait", type=seconds, default=0.0, metavar="SECONDS", help=WAIT_HELP)
+    p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("feed", parents=[common], help="export a feed",
+                       description="Render the combined feed (or one source's) from the store.")
+    p.add_argument("--format", choices=["atom", "rss", "json"], default="atom")
+    p.add_argument("--source", metavar="ID", help="only this source")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="entries (default: [feed] max_entries)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE atomically (default: stdout)")
+    p.set_defaults(func=cmd_feed)
+
+    p = sub.add_parser("extract", parents=[common], help="extract one page and print it as JSON",
+                       description="Run extraction on a saved HTML file or a URL and print the article as JSON "
+                                   "(url, title, published, authors, body_text, body_html, ...). "
+                                   "The tool for writing and debugging a site profile.")
+    p.add_argument("file_or_url", metavar="FILE_OR_URL")
+    p.add_argument("--url", help="the page's URL (for a file: resolves links, picks the source)")
+    p.add_argument("--source", metavar="ID", help="use this source's profile")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("reextract", parents=[common], help="extract the stored pages again (no fetching)",
+                       description="Re-run extraction on the raw pages kept in the store (all sources, or the "
+                                   "given ones) after a profile changed, without refetching; changed articles "
+                                   "are stored as updated.")
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="source ids from the config")
+    p.set_defaults(func=cmd_reextract)
+
+    p = sub.add_parser("sources", parents=[common], help="health of every source",
+                       description="Table of sources: last run, last success, articles, errors, status.")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("search", parents=[common], help="full-text search of the archive",
+                       description="Print the newest stored articles holding every word of QUERY (accent- and "
+                                   "case-insensitive: 'bien gioi' finds 'biên giới'), one story per entry with "
+                                   "its copies on other sites, or only the given source's articles.")
+    p.add_argument("query", metavar="QUERY")
+    p.add_argument("--source", metavar="ID", help="only this source")
+    p.add_argument("--limit", type=positive_int, default=20, metavar="N", help="articles to show (default: 20)")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("migrate", parents=[common], help="apply pending schema migrations",
+                       description="Apply the pending schema migrations to the configured store and print "
+                                   "its schema version (every command also migrates on open).")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("copy", parents=[common], help="copy a whole archive to another store",
+                       description="Copy every article (guid, first_seen, updated, raw page), the run history, "
+                                   "HTTP cache, source and backfill state from one store to another, e.g. "
+                                   "SQLite to PostgreSQL. Copying again changes nothing; an article the target "
+                                   "holds in a different, newer-or-equal version stops the copy (exit 3) and "
+                                   "leaves the target as it was (one transaction).")
+    p.add_argument("--from", dest="source", metavar="URL", help="storage URL to read (default: [storage] url)")
+    p.add_argument("--to", dest="target", metavar="URL", required=True, help="storage URL to write (migrated first)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_copy)
+    return parser
+

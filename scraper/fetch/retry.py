@@ -1,0 +1,62 @@
+"""Which failures are retried, and how long to wait: the retry policy as data.
+
+RETRY_STATUSES and RETRY_EXCEPTIONS say what is retried (everything else fails at once);
+RETRY_AFTER_STATUSES whose Retry-After header is honoured (``parse_retry_after``).  The
+Fetcher runs them with tenacity: exponential backoff with BACKOFF_JITTER, capped by the
+``backoff_max`` setting, ``retries`` times.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import httpx
+
+__all__ = [
+    "BACKOFF_JITTER",
+    "RETRY_AFTER_STATUSES",
+    "RETRY_EXCEPTIONS",
+    "RETRY_STATUSES",
+    "RetryableStatus",
+    "is_retryable",
+    "parse_retry_after",
+]
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+RETRY_AFTER_STATUSES = frozenset({429, 503})  # whose Retry-After header is honoured
+RETRY_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    httpx.TimeoutException,  # connect / read / write / pool timeouts
+    httpx.NetworkError,  # refused, reset, DNS failure
+    httpx.RemoteProtocolError,  # broken chunked encoding, truncated body, bad status line
+)
+BACKOFF_JITTER = 1.0  # seconds of random jitter added to 1, 2, 4 ... s (capped by backoff_max)
+
+
+class RetryableStatus(Exception):
+    """A response whose status is in RETRY_STATUSES; becomes HTTPStatusError when final."""
+
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, (RetryableStatus, *RETRY_EXCEPTIONS))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
