@@ -6,7 +6,9 @@ the GIL keeps threads from sharing that (``asyncio.to_thread`` was measured
 slower).  ``prepare`` is that pure part — page text in, picklable ``Prepared``
 out — and ``ExtractPool`` runs it, and ``read_listing`` for listing pages, in
 ``[fetch] extract_workers`` processes while the event loop goes on fetching
-and storing (``loop.run_in_executor``).
+and storing (``loop.run_in_executor``).  Opt-in (the default is 0): with the
+shipped per-host delay a backfill waits on the 1 s spacing, not on the CPU,
+and each worker costs 60–90 MB (README, "Benchmarks" → Backfill).
 
 Why ``concurrent.futures.ProcessPoolExecutor`` with a wrapper: the executor
 does the queueing and result passing; what it leaves to us is written here.
