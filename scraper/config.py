@@ -34,7 +34,7 @@ DEFAULT_BACKOFF_MAX = 60.0
 DEFAULT_INTERVAL = 1800  # seconds between two runs of one source
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 DEFAULT_MAX_ARTICLES_PER_RUN = 50
-DEFAULT_EXTRACT_WORKERS = 1  # processes extracting pages during a backfill (0: the pipeline's own)
+DEFAULT_EXTRACT_WORKERS = 0  # processes extracting pages during a backfill (0: the pipeline's own)
 MAX_EXTRACT_WORKERS = 16
 DEFAULT_FEED_ENTRIES = 50
 

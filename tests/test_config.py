@@ -47,7 +47,7 @@ def test_minimal_shape(tmp_path: Path) -> None:
 def test_storage_defaults_when_omitted() -> None:
     config = config_from_dict({"sources": {"a": {"name": "A", "start_urls": ["https://a.vn/"]}}})
     assert config.storage.url == DEFAULT_STORAGE_URL
-    assert config.fetch.extract_workers == 1  # one extraction process during a backfill
+    assert config.fetch.extract_workers == 0  # no extraction process: backfills extract in process
     assert config_from_dict({"fetch": {"extract_workers": 0}}).fetch.extract_workers == 0  # in process
 
 

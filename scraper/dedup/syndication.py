@@ -45,8 +45,9 @@ import hashlib
 import operator
 import re
 import unicodedata
-from collections.abc import Callable
-from functools import cached_property
+from collections.abc import Callable, Iterable
+from functools import cached_property, partial
+from operator import methodcaller
 from typing import Any
 
 from scraper.models import Article
@@ -85,15 +86,24 @@ def words(text: str) -> list[str]:
 def shingles(text: str) -> set[bytes]:
     """The distinct runs of ``SHINGLE_WORDS`` consecutive words (UTF-8, space-joined)."""
     ws = words(text)
-    return {
-        " ".join(ws[i : i + SHINGLE_WORDS]).encode("utf-8")
-        for i in range(len(ws) - SHINGLE_WORDS + 1)
-    }
+    # zip of the shifted word lists gives every run as a tuple (none when there are fewer words);
+    # map keeps the joining and encoding out of a Python-level loop (it runs on every article)
+    runs = zip(*(ws[k:] for k in range(SHINGLE_WORDS)), strict=False)  # the shorter lists end it
+    return set(map(str.encode, map(" ".join, runs)))
 
 
 def _hash32(data: bytes) -> bytes:
     """The shingle hash: BLAKE2b, 4 bytes, read little-endian."""
     return hashlib.blake2b(data, digest_size=4).digest()
+
+
+def _hash32_all(items: Iterable[bytes]) -> bytes:
+    """``_hash32`` of every item, concatenated: the same bytes, without a Python call per item."""
+    return b"".join(map(_DIGEST, map(_BLAKE2B_4, items)))
+
+
+_BLAKE2B_4 = partial(hashlib.blake2b, digest_size=4)
+_DIGEST = methodcaller("digest")
 
 
 def estimated_jaccard(a: bytes, b: bytes) -> float:
@@ -110,7 +120,7 @@ class ClusterKey:
     so an upsert that turns out "unchanged" costs nothing."""
 
     def __init__(self, shingle_set: set[bytes], threshold: float = THRESHOLD) -> None:
-        self._shingles = sorted(shingle_set)
+        self._shingles = list(shingle_set)  # any order: a MinHash is a minimum over them all
         self.size = len(self._shingles)
         self.threshold = threshold
 
@@ -118,7 +128,7 @@ class ClusterKey:
     def signature(self) -> bytes:
         from scraper.dedup import minhash  # imported on first use: it pulls in numpy
 
-        values = minhash.signature(self._shingles, _hash32, num_perm=NUM_PERM, seed=SEED)
+        values = minhash.signature_of_hashes(_hash32_all(self._shingles), num_perm=NUM_PERM, seed=SEED)
         return bytes(values.astype(SIGNATURE_DTYPE).tobytes())
 
     @cached_property

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from lxml import etree
+
 from scraper.config import SourceConfig
 from scraper.html import HtmlElement, parse_html, select_all, select_one, text_of
 from scraper.urls import absolute_url, canonical_url, same_site
@@ -23,6 +25,8 @@ NOT_ARTICLE_PATH = re.compile(
     r"/(?:tag|tags|tim-kiem|search|video-clip|rss|page|p|trang|author|tac-gia)/|/p/\d+/?$|\.(?:jpe?g|png|gif|pdf|rss|xml)$",
     re.I,
 )
+# compiled once and evaluated in C (``iterfind`` walks every element in Python)
+_ANCHORS = etree.XPath(".//a[@href]")
 NEXT_PAGE_TEXT = re.compile(r"^(?:trang sau|sau|tiếp|tiếp theo|xem tiếp|next|›|»|>|>>)$", re.I)
 
 
@@ -36,15 +40,30 @@ def is_article_url(url: str, source: SourceConfig) -> bool:
 
 def extract_links(html: str, page_url: str, source: SourceConfig) -> list[str]:
     """Article URLs on a listing page, absolute, in page order, without duplicates."""
+    return _links(parse_html(html), page_url, source)
+
+
+def next_page_url(html: str, page_url: str, source: SourceConfig, page_no: int) -> str | None:
+    """URL of listing page ``page_no + 1``: profile selector, rel=next, a 'next' link, or page_url."""
+    return _next_page(parse_html(html), page_url, source)
+
+
+def read_listing(html: str, page_url: str, source: SourceConfig, page_no: int) -> tuple[list[str], str | None]:
+    """``extract_links`` and ``next_page_url`` of one listing page, parsed once."""
     root = parse_html(html)
+    return _links(root, page_url, source), _next_page(root, page_url, source)
+
+
+def _links(root: HtmlElement, page_url: str, source: SourceConfig) -> list[str]:
     if source.profile.links:
         anchors = []
         for el in select_all(root, source.profile.links):
-            anchors.extend([el] if el.tag == "a" else el.iterfind(".//a[@href]"))
+            anchors.extend([el] if el.tag == "a" else _ANCHORS(el))
     else:
-        anchors = list(root.iterfind(".//a[@href]"))
+        anchors = _ANCHORS(root)
     seen: set[str] = set()
     urls: list[str] = []
+    page_key = canonical_url(page_url)
     for a in anchors:
         url = absolute_url(page_url, a.get("href"))
         if not url or not same_site(url, page_url):
@@ -52,23 +71,21 @@ def extract_links(html: str, page_url: str, source: SourceConfig) -> list[str]:
         if not source.profile.links and not is_article_url(url, source):
             continue
         key = canonical_url(url)
-        if key in seen or key == canonical_url(page_url):
+        if key in seen or key == page_key:
             continue
         seen.add(key)
         urls.append(url)
     return urls
 
 
-def next_page_url(html: str, page_url: str, source: SourceConfig, page_no: int) -> str | None:
-    """URL of listing page ``page_no + 1``: profile selector, rel=next, a 'next' link, or page_url."""
-    root = parse_html(html)
+def _next_page(root: HtmlElement, page_url: str, source: SourceConfig) -> str | None:
     candidate: HtmlElement | None = select_one(root, source.profile.next_page)
     if candidate is not None and candidate.tag != "a":
         candidate = candidate.find(".//a[@href]")
     if candidate is None:
         candidate = next((el for el in root.iter("a", "link") if el.get("href") and "next" in (el.get("rel") or "").lower().split()), None)
     if candidate is None:
-        for a in root.iterfind(".//a[@href]"):
+        for a in _ANCHORS(root):
             if NEXT_PAGE_TEXT.match(text_of(a)) or (a.get("title") and NEXT_PAGE_TEXT.match(a.get("title", ""))):
                 candidate = a
                 break

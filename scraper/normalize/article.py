@@ -62,9 +62,10 @@ def normalize(raw: RawArticle, source: SourceConfig) -> Article:
 
     body_html = sanitize_html(raw.body_html or "")
     lead = clean_text(raw.lead)
-    if lead and lead[:60] not in clean_text(body_text_of(body_html))[:400]:
-        body_html = f"<p><strong>{_escape(lead)}</strong></p>\n{body_html}"
     body_text = body_text_of(body_html)
+    if lead and lead[:60] not in clean_text(body_text)[:400]:
+        body_html = f"<p><strong>{_escape(lead)}</strong></p>\n{body_html}"
+        body_text = body_text_of(body_html)  # else the text of the unchanged body stands
 
     key_source = raw.canonical_url if raw.canonical_url and same_site(raw.canonical_url, raw.url) else raw.url
     return Article(

@@ -6,7 +6,9 @@ the GIL keeps threads from sharing that (``asyncio.to_thread`` was measured
 slower).  ``prepare`` is that pure part — page text in, picklable ``Prepared``
 out — and ``ExtractPool`` runs it, and ``read_listing`` for listing pages, in
 ``[fetch] extract_workers`` processes while the event loop goes on fetching
-and storing (``loop.run_in_executor``).
+and storing (``loop.run_in_executor``).  Opt-in (the default is 0): with the
+shipped per-host delay a backfill waits on the 1 s spacing, not on the CPU,
+and each worker costs 60–90 MB (README, "Benchmarks" → Backfill).
 
 Why ``concurrent.futures.ProcessPoolExecutor`` with a wrapper: the executor
 does the queueing and result passing; what it leaves to us is written here.
@@ -49,8 +51,8 @@ from typing import TypeVar
 from scraper.config import SourceConfig
 from scraper.dedup.syndication import ClusterKey, cluster_key
 from scraper.errors import QkfeedError
+from scraper.extract import listing
 from scraper.extract.article import extract_article
-from scraper.extract.listing import extract_links, next_page_url
 from scraper.models import Article
 from scraper.normalize.article import normalize
 
@@ -82,7 +84,7 @@ def prepare(html: str, url: str, source: SourceConfig) -> Prepared:
 
 def read_listing(html: str, url: str, source: SourceConfig, page_no: int) -> tuple[list[str], str | None]:
     """A listing page's article links and the URL of the next listing page, if it names one."""
-    return extract_links(html, url, source), next_page_url(html, url, source, page_no)
+    return listing.read_listing(html, url, source, page_no)
 
 
 def _prepare_in_worker(html: str, url: str, source: SourceConfig) -> Prepared:

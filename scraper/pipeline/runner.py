@@ -16,6 +16,9 @@ Redirects: a listing or article page that ends up on a host no configured
 source lives on (``urls.on_hosts`` over every source's start URLs; subdomains
 and http/https count as the same host) is an ``OffsiteRedirect``: logged,
 counted as an error, never extracted or stored.
+
+The backfill walk (``backfill``) is in ``backfill.py``; what a run did (``RunResult``)
+in ``results.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Protocol
@@ -35,21 +37,19 @@ from typing import Protocol
 from scraper.config import Config, SourceConfig
 from scraper.dedup.syndication import cluster_key
 from scraper.errors import (
-    AddressBlocked,
-    BlockedByRobots,
     ExtractError,
     FetchError,
-    HTTPStatusError,
     OffsiteRedirect,
     QkfeedError,
-    ResponseTooLarge,
 )
 from scraper.extract.article import extract_article
-from scraper.extract.listing import extract_links, next_page_url, numbered_page_url
+from scraper.extract.listing import extract_links, read_listing
 from scraper.logs import event, get_logger
 from scraper.models import Article, Page
 from scraper.normalize.article import normalize
+from scraper.pipeline.backfill import BackfillWalk
 from scraper.pipeline.extractpool import ExtractPool, Prepared, WorkerDied
+from scraper.pipeline.results import RunResult, may_pass
 from scraper.urls import canonical_url, on_hosts, site_hosts
 
 log = get_logger("pipeline")
@@ -64,60 +64,19 @@ ARTICLES_IN_FLIGHT = 2 * ARTICLE_CONCURRENCY
 # more threads (asyncio's default executor has up to cores + 4) only add malloc arenas, ~3 MB
 # of resident memory each.
 _STORE_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qkfeed-store-write")
+# One thread for a backfill's extraction when there are no extraction workers: it holds the GIL
+# as long as extracting in the event loop would (the CPU is the same), but the loop gets it
+# back within the interpreter's switch interval (5 ms) or whenever the thread is in C code
+# that lets go of it (lxml's parser, nh3, zlib), so a host slot freed meanwhile is refilled
+# at once instead of after the whole page's extraction, and the GIL-free parts use a second core.
+_EXTRACTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qkfeed-extract")
 
 
 class PageFetcher(Protocol):
     async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Page: ...
 
 
-@dataclass
-class RunResult:
-    """What one pass over a source did."""
-
-    source_id: str
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: int = 0
-    listings_ok: int = 0
-    listings_failed: int = 0
-    listings_not_modified: int = 0
-    messages: list[str] = field(default_factory=list)
-    degraded: str | None = None
-    articles_seen: int = 0
-    oldest_published: datetime | None = None
-    crashed: bool = False  # an unexpected exception ended the run
-    retry_listings: bool = False  # an article may succeed later: do not cache the listings
-
-    @property
-    def ok(self) -> bool:
-        """A run succeeds when at least one listing page could be read and nothing crashed it."""
-        return not self.crashed and self.listings_ok + self.listings_not_modified > 0
-
-    def error(self, message: str) -> None:
-        self.errors += 1
-        if len(self.messages) < 20:
-            self.messages.append(message)
-
-
-# Article failures that will not pass by trying again; anything else might, an
-# ExtractError included (a captcha or error page served with 200 is often temporary).
-FINAL_ERRORS: tuple[type[Exception], ...] = (
-    BlockedByRobots,
-    AddressBlocked,
-    ResponseTooLarge,
-    OffsiteRedirect,
-)
-
-
-def may_pass(exc: Exception) -> bool:
-    """Whether an article that failed with ``exc`` could succeed on a later run."""
-    if isinstance(exc, HTTPStatusError):
-        return exc.status >= 500 or exc.status in (408, 429)
-    return not isinstance(exc, FINAL_ERRORS)
-
-
-class SourceRunner:
+class SourceRunner(BackfillWalk):
     """Runs sources against one fetcher and one store."""
 
     def __init__(self, config: Config, store: object, fetcher: PageFetcher, *, now: Callable[[], datetime] | None = None) -> None:
@@ -127,6 +86,7 @@ class SourceRunner:
         self.now = now or (lambda: datetime.now(UTC))
         self.hosts = site_hosts(u for s in config.sources.values() for u in s.start_urls)
         self.extraction = ExtractPool(config.fetch.extract_workers)  # used while a backfill runs
+        self._backfills = 0  # backfills under way (their article writes go to _STORE_WRITER)
 
     def _check_host(self, url: str, page: Page) -> None:
         """OffsiteRedirect when redirects took ``url`` to a host no source is configured on."""
@@ -174,7 +134,7 @@ class SourceRunner:
             with contextlib.suppress(WorkerDied):
                 found = await self.extraction.read_listing(page.text, page.url, source, page_no)
         if found is None:
-            found = extract_links(page.text, page.url, source), next_page_url(page.text, page.url, source, page_no)
+            found = read_listing(page.text, page.url, source, page_no)  # one parse for both
         return self._links(source, page, result, found[0]), found[1]
 
     # --- articles ------------------------------------------------------------------------
@@ -214,10 +174,11 @@ class SourceRunner:
             article = prepared.article
             upsert = partial(self.store.upsert_article, article, raw_html=page.content or page.text.encode("utf-8"),  # type: ignore[attr-defined]
                              now=self.now(), cluster_key=prepared.key)
-            # During a backfill the write goes to a thread: SQLite and zlib let go of the GIL for
-            # most of it, so the event loop serves the host slots meanwhile (both stores are
-            # thread-safe: the feed server reads them from threads too)
-            if self.extraction.active:
+            # During a backfill (with or without extraction workers) the write goes to a thread:
+            # SQLite and zlib let go of the GIL for most of it, so the event loop serves the host
+            # slots meanwhile (both stores are thread-safe: the feed server reads them from
+            # threads too)
+            if self._backfills:
                 outcome = await asyncio.get_running_loop().run_in_executor(_STORE_WRITER, upsert)
             else:
                 outcome = upsert()
@@ -249,13 +210,13 @@ class SourceRunner:
               new=int(outcome == "new"), updated=int(outcome == "updated"))
 
     async def _prepare(self, page: Page, source: SourceConfig) -> Prepared:
-        """Extract, normalize and key a fetched page: in the extraction workers during a
-        backfill, else right here."""
+        """Extract, normalize and key a fetched page: during a backfill in the extraction
+        workers, or without them in the extraction thread (``_EXTRACTOR``); else right here."""
         if self.extraction.active:
             return await self.extraction.prepare(page.text, page.url, source)
-        raw = extract_article(page.text, page.url, source)
-        article = normalize(raw, source)
-        return Prepared(article, cluster_key(article), raw.failed_selectors)
+        if self._backfills:
+            return await asyncio.get_running_loop().run_in_executor(_EXTRACTOR, _prepare_here, page.text, page.url, source)
+        return _prepare_here(page.text, page.url, source)
 
     async def _articles(self, source: SourceConfig, urls: list[str], result: RunResult, *, limit: int,
                         fetched: asyncio.Event | None = None) -> None:
@@ -326,143 +287,6 @@ class SourceRunner:
               errors=result.errors, degraded=result.degraded)
         return result
 
-    async def _page_done(self, source: SourceConfig, run: _PageRun, state: dict[str, object], result: RunResult,
-                         on_page: Callable[[int, RunResult], None] | None) -> None:
-        """Wait for a page's articles, then save the walk's progress past it."""
-        await run.articles
-        state.update(start=run.start_index, page_no=run.page_no, url=run.next_url)
-        self.store.backfill_state_put(source.id, state)  # type: ignore[attr-defined]
-        if on_page:
-            on_page(run.page_no, result)
-
-    async def _fetch_ahead(self, source: SourceConfig, url: str) -> tuple[Page | None, RunResult]:
-        """A listing page fetched ahead, with its own counts (merged only if it is used)."""
-        counts = RunResult(source.id)
-        return await self._fetch_listing(source, url, counts, conditional=False), counts
-
-    @staticmethod
-    async def _take_ahead(task: asyncio.Task[tuple[Page | None, RunResult]], result: RunResult) -> Page | None:
-        page, counts = await task
-        result.listings_ok += counts.listings_ok
-        result.listings_failed += counts.listings_failed
-        for message in counts.messages:
-            result.error(message)
-        return page
-
-    async def backfill(
-        self,
-        source: SourceConfig,
-        *,
-        pages: int | None = None,
-        since: datetime | None = None,
-        on_page: Callable[[int, RunResult], None] | None = None,
-        restart: bool = False,
-    ) -> RunResult:
-        """Walk the listing pagination back (resumable: progress is saved after every page).
-
-        The next listing page is fetched while the articles of the current one
-        are, so the host's slots never wait for it; a walk that ``since`` stops
-        has fetched one page ahead that it does not use.  Pages are extracted in
-        ``[fetch] extract_workers`` processes (``scraper.pipeline.extractpool``), shared by
-        the backfills running at once.
-        """
-        async with self.extraction.using():
-            return await self._backfill(source, pages=pages, since=since, on_page=on_page, restart=restart)
-
-    async def _backfill(
-        self,
-        source: SourceConfig,
-        *,
-        pages: int | None,
-        since: datetime | None,
-        on_page: Callable[[int, RunResult], None] | None,
-        restart: bool,
-    ) -> RunResult:
-        started = self.now()
-        result = RunResult(source.id)
-        state = None if restart else self.store.backfill_state_get(source.id)  # type: ignore[attr-defined]
-        if state is None or state.get("pages") != pages or state.get("since") != (since.isoformat() if since else None):
-            state = {"start": 0, "page_no": 0, "url": None, "pages": pages,
-                     "since": since.isoformat() if since else None}
-        for start_index in range(state["start"], len(source.start_urls)):
-            start = source.start_urls[start_index]
-            page_no = state["page_no"] if start_index == state["start"] else 0
-            url: str | None = state["url"] if start_index == state["start"] and state["url"] else start
-            ahead: asyncio.Task[tuple[Page | None, RunResult]] | None = None
-            previous: _PageRun | None = None  # a page whose last articles are still being stored
-            while url is not None and (pages is None or page_no < pages):
-                if ahead is not None:
-                    page = await self._take_ahead(ahead, result)
-                else:
-                    page = await self._fetch_listing(source, url, result, conditional=False)
-                ahead = None
-                if page is None:
-                    break
-                links, nxt = await self._read_listing(source, page, page_no, result)
-                nxt = nxt or numbered_page_url(start, source, page_no + 1)
-                if links and nxt is not None and (pages is None or page_no + 1 < pages):
-                    # the next listing page is fetched while this one's articles are
-                    ahead = asyncio.create_task(self._fetch_ahead(source, nxt))
-                before = result.oldest_published
-                if since is not None:
-                    result.oldest_published = None
-                fetched = asyncio.Event()
-                articles = asyncio.create_task(self._articles(source, links, result, limit=len(links) or 1,
-                                                              fetched=fetched))
-                try:
-                    if previous is not None:  # the page before, done now: its progress is saved first
-                        await self._page_done(source, previous, state, result, on_page)
-                        previous = None
-                    page_no += 1
-                    if since is None and links:
-                        # the next page's articles start once this page's fetches have all
-                        # started: its last ones are fetched, extracted and stored meanwhile
-                        # (its progress is saved once they are done, before the next page's)
-                        waiter = asyncio.ensure_future(fetched.wait())
-                        try:
-                            await asyncio.wait({articles, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                        finally:
-                            waiter.cancel()
-                        previous = _PageRun(articles, start_index, page_no, nxt)
-                        url = nxt
-                        continue
-                    await self._page_done(source, _PageRun(articles, start_index, page_no, nxt), state, result, on_page)
-                except BaseException:
-                    for task in (articles, ahead, previous.articles if previous is not None else None):
-                        if task is not None:
-                            task.cancel()
-                    raise
-                page_oldest, result.oldest_published = result.oldest_published, min(
-                    [d for d in (before, result.oldest_published) if d is not None], default=None)
-                if not links or (since is not None and page_oldest is not None and page_oldest < since):
-                    break
-                url = nxt
-            if previous is not None:
-                try:
-                    await self._page_done(source, previous, state, result, on_page)
-                except BaseException:
-                    if ahead is not None:
-                        ahead.cancel()
-                    raise
-                previous = None
-            if ahead is not None:  # --since stopped the walk: the page fetched ahead is not used
-                await _discard(ahead)
-            state.update(start=start_index + 1, page_no=0, url=None)
-            self.store.backfill_state_put(source.id, state)  # type: ignore[attr-defined]
-        self.store.backfill_state_clear(source.id)  # type: ignore[attr-defined]
-        self._record(source, result, started)
-        return result
-
-
-@dataclass
-class _PageRun:
-    """A listing page's articles under way, and where the walk goes on once they are done."""
-
-    articles: asyncio.Task[None]
-    start_index: int  # of the start URL being walked
-    page_no: int  # pages done, this one included
-    next_url: str | None
-
 
 class _Fetches:
     """The article fetches of one listing page: at most ``limit`` at once; ``started`` is set
@@ -486,12 +310,12 @@ class _Fetches:
         self._slots.release()
 
 
-async def _discard(task: asyncio.Task[tuple[Page | None, RunResult]]) -> None:
-    """Cancel ``task`` and wait for it; whatever it ended with is dropped."""
-    task.cancel()
-    await asyncio.wait({task})
-    if not task.cancelled():
-        task.exception()  # retrieved, so asyncio does not report it
+def _prepare_here(html: str, url: str, source: SourceConfig) -> Prepared:
+    """Extract, normalize and key a page in this process (the names this module imported, so
+    a test may stand in for one of them)."""
+    raw = extract_article(html, url, source)
+    article = normalize(raw, source)
+    return Prepared(article, cluster_key(article), raw.failed_selectors)
 
 
 def article_from_file(html: str, url: str, source: SourceConfig) -> Article:

@@ -1,0 +1,139 @@
+"""Page metadata and title: JSON-LD, ``<meta>`` dates, and the title among the ``<h1>`` s.
+
+Metadata is what a CMS states about the article (``datePublished``, ``author``,
+``articleBody``, ``og:title``); read before the visible page because, when it is there, it
+is exact.  The title is the ``<h1>`` closest to ``og:title``/``<title>`` (those carry the
+site name: "Article title - Báo Quân khu 7").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from lxml import etree
+
+from scraper.html import HtmlElement, meta_content, text_of
+from scraper.normalize.dates import parse_datetime, parse_iso
+
+__all__ = [
+    "find_title", "json_ld_article", "json_ld_authors", "json_ld_body", "json_ld_image",
+    "json_ld_objects", "metadata_dates", "strip_site_suffix",
+]  # fmt: skip
+
+TITLE_SUFFIX = re.compile(r"\s+(?:[-|–—:»]|::)\s+")
+
+
+def json_ld_objects(root: HtmlElement) -> Iterator[dict[str, Any]]:
+    """Every JSON object in ``<script type=application/ld+json>`` blocks (graphs flattened)."""
+    for script in root.iter("script"):
+        if "ld+json" not in (script.get("type") or "").lower():
+            continue
+        try:
+            data = json.loads(script.text or "")
+        except (ValueError, TypeError):
+            continue
+        stack = data if isinstance(data, list) else [data]
+        while stack:
+            item = stack.pop(0)
+            if isinstance(item, dict):
+                yield item
+                graph = item.get("@graph")
+                if isinstance(graph, list):
+                    stack.extend(graph)
+            elif isinstance(item, list):
+                stack.extend(item)
+
+
+def json_ld_article(root: HtmlElement) -> dict[str, Any]:
+    """The first JSON-LD object typed as an article, or {}."""
+    for obj in json_ld_objects(root):
+        kind = obj.get("@type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if any(isinstance(k, str) and k.endswith(("Article", "NewsArticle", "BlogPosting", "Report")) for k in kinds):
+            return obj
+    return {}
+
+
+def json_ld_authors(obj: dict[str, Any]) -> list[str]:
+    """Person names from a JSON-LD ``author`` (organizations are not authors)."""
+    raw = obj.get("author")
+    items = raw if isinstance(raw, list) else [raw]
+    names = []
+    for item in items:
+        if isinstance(item, str):
+            names.append(item)
+        elif isinstance(item, dict) and item.get("@type", "Person") == "Person":
+            name = item.get("name")
+            if isinstance(name, str):
+                names.append(name)
+    return [n for n in names if n.strip()]
+
+
+def json_ld_body(obj: dict[str, Any]) -> str | None:
+    """The ``articleBody`` text of a JSON-LD article, if it states one."""
+    body = obj.get("articleBody")
+    return body.strip() if isinstance(body, str) and body.strip() else None
+
+
+def json_ld_image(obj: dict[str, Any]) -> str | None:
+    img = obj.get("image")
+    if isinstance(img, list) and img:
+        img = img[0]
+    if isinstance(img, dict):
+        img = img.get("url")
+    return img if isinstance(img, str) and img.strip() else None
+
+
+# compiled once, evaluated in C (``iterfind`` runs lxml's ElementPath in Python over every element)
+_DATE_PUBLISHED = etree.XPath(".//*[@itemprop='datePublished']")
+
+
+def metadata_dates(root: HtmlElement, ld: dict[str, Any], tz: Any) -> tuple[datetime | None, datetime | None]:
+    """(published, modified) from JSON-LD and ``article:*`` / itemprop metadata."""
+    published = parse_iso(str(ld.get("datePublished") or ""), tz=tz) if ld else None
+    modified = parse_iso(str(ld.get("dateModified") or ""), tz=tz) if ld else None
+    if published is None:
+        value = meta_content(root, "article:published_time", "datePublished", "pubdate", "og:published_time", "dc.date.issued")
+        published = parse_iso(value, tz=tz) if value else None
+    if published is None:
+        for el in _DATE_PUBLISHED(root):
+            value = el.get("content") or el.get("datetime") or text_of(el)
+            published = parse_iso(str(value), tz=tz) or parse_datetime(str(value), tz=tz)
+            break
+    if modified is None:
+        value = meta_content(root, "article:modified_time", "dateModified", "og:updated_time")
+        modified = parse_iso(value, tz=tz) if value else None
+    return published, modified
+
+
+def _similar(a: str, b: str) -> float:
+    wa, wb = set(a.lower().split()), set(b.lower().split())
+    return len(wa & wb) / max(1, len(wa | wb))
+
+
+def strip_site_suffix(title: str) -> str:
+    """'Article title - Báo Quân khu 7' -> 'Article title' (the longest part wins)."""
+    parts = TITLE_SUFFIX.split(title)
+    return max(parts, key=len).strip() if len(parts) > 1 else title.strip()
+
+
+def find_title(root: HtmlElement) -> tuple[str | None, HtmlElement | None]:
+    """(title text, its element) — the h1 closest to og:title/<title>, else those metadata."""
+    title_el = root.find(".//title")
+    hint = meta_content(root, "og:title", "twitter:title") or text_of(title_el)
+    h1s = [(h, text_of(h)) for h in root.iter("h1")]
+    h1s = [(h, t) for h, t in h1s if len(t) >= 8]
+    if h1s:
+        best, text = max(h1s, key=lambda ht: (_similar(ht[1], hint) if hint else 0, len(ht[1])))
+        if not hint or _similar(text, hint) > 0 or len(h1s) == 1:
+            return text, best
+    if hint:
+        for h in root.iter("h2"):
+            if _similar(text_of(h), hint) > 0.6:
+                return text_of(h), h
+        return strip_site_suffix(hint), None
+    return None, None

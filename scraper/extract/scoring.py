@@ -1,0 +1,257 @@
+"""Main-content scoring: which element holds the article.
+
+One pass over the page (``BlockScores``) measures every block's own text, link text and
+commas, and reads every element's class/id hints; ``score`` sums them up the tree.  A
+block of prose is *content*, link text and link lists are *boilerplate*; hinted boxes
+(comments, share, related …, header/footer/nav/aside) are zones whose text never counts
+as content (``mark_zones``), unless the box holds the title or nearly all the prose (a
+wrapper's hint: ``Page-ad-margins``).  The main container is the element with the most
+content minus boilerplate inside it, so an article split over several ``<div>`` s is
+taken whole.  Kept apart from ``pruning`` (which reuses the scores inside the found
+body) because this is the part tuned for speed: it runs over every element of every page.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from lxml import etree
+
+from scraper.extract.hints import (
+    CAMEL_BOUNDARY,
+    CAPTION_HINT,
+    CHROME_TAGS,
+    HIDDEN_CLASSES,
+    HIDDEN_STYLE,
+    HINTED_TAGS,
+    NEGATIVE_HINT,
+    SKIP_TAGS,
+    STRONG_NEGATIVE,
+)
+from scraper.html import BLOCK_TAGS, HtmlElement
+
+__all__ = ["BlockScores", "find_main_content", "mark_zones"]
+
+# Never the main container.
+NOT_CONTAINERS = frozenset({"html", "a", "p", "span", "li", "h1", "h2", "h3", "h4", "h5", "h6"})
+
+# Content scoring (see find_main_content).
+BOILERPLATE_WEIGHT = 1.5  # a character of link text costs this many characters of prose
+ZONE_MAX_SHARE = 0.5  # a hinted box holding this share of the page's prose is not a box
+STRONG_ZONE_MAX_SHARE = 0.8  # the same for strong hints (comments, cookie boxes, ads)
+MIN_PROSE = 25  # shorter blocks are neither content nor boilerplate (headings, datelines)
+
+
+_STRONG, _WEAK, _CAPTION, _MAIN, _CHROME = 1, 2, 4, 8, 16
+MAIN_HINT = re.compile(r"article-?body|post-?body|entry-?content|story-?body")
+
+
+@lru_cache(maxsize=4096)
+def _hint_flags(label: str) -> int:
+    """What a class/id string says about its box (cached: pages repeat their class strings)."""
+    norm = CAMEL_BOUNDARY.sub("-", label).lower()
+    flags = 0
+    if STRONG_NEGATIVE.search(norm):
+        flags |= _STRONG
+    if NEGATIVE_HINT.search(norm):
+        flags |= _WEAK
+    if CAPTION_HINT.search(norm):
+        flags |= _CAPTION
+    if MAIN_HINT.search(norm):
+        flags |= _MAIN
+    return flags
+
+
+class BlockScores:
+    """One pass over a page: own text, link text and commas of every block, and the hints of every
+    element; ``score`` sums them up the tree.  Elements are numbered in document order."""
+
+    __slots__ = ("scope", "order", "index", "parent", "own_n", "own_link", "own_commas", "flags",
+                 "caption", "skipped", "total", "content", "junk")  # fmt: skip
+
+    def __init__(self, scope: HtmlElement) -> None:
+        self.scope = scope
+        order: list[HtmlElement] = []
+        parent: list[int] = []
+        own_n: list[int] = []
+        own_link: list[int] = []
+        own_commas: list[int] = []
+        flags: list[int] = []
+        caption: list[bool] = []
+        self.skipped: list[HtmlElement] = []
+        path: list[int] = []  # indices of the open elements (-1: a skipped one)
+        blocks: list[int] = []  # indices of the open block elements
+        link_depth = 0
+        walker = etree.iterwalk(scope, events=("start", "end"))
+        for event, el in walker:
+            if event == "start":
+                tag = el.tag
+                cls = el.get("class")
+                if (
+                    tag.__class__ is not str
+                    or tag in SKIP_TAGS
+                    or el.get("hidden") is not None
+                    or (cls and not HIDDEN_CLASSES.isdisjoint(cls.split()))
+                    or ((style := el.get("style")) and HIDDEN_STYLE.search(style))
+                ):
+                    self.skipped.append(el)
+                    walker.skip_subtree()
+                    path.append(-1)
+                    continue
+                i = len(order)
+                p = path[-1] if path else -1
+                order.append(el)
+                parent.append(p)
+                path.append(i)
+                own_n.append(0)
+                own_link.append(0)
+                own_commas.append(0)
+                eid = el.get("id")
+                f = _hint_flags(f"{cls or ''} {eid or ''}") if (cls or eid) and tag in HINTED_TAGS else 0
+                if tag in CHROME_TAGS:
+                    f |= _CHROME
+                if el.get("itemprop") == "articleBody":
+                    f |= _MAIN
+                flags.append(f)
+                caption.append((p >= 0 and caption[p]) or tag == "figcaption" or bool(f & _CAPTION))
+                if tag in BLOCK_TAGS or not blocks:
+                    blocks.append(i)
+                if tag == "a":
+                    link_depth += 1
+                text = el.text
+                if text and not text.isspace():
+                    b = blocks[-1]
+                    n = len(text.strip())
+                    own_n[b] += n
+                    if link_depth:
+                        own_link[b] += n
+                    own_commas[b] += text.count(",") + text.count("，") + text.count("、")
+            else:
+                i = path.pop()
+                if i >= 0:
+                    if el.tag == "a":
+                        link_depth -= 1
+                    if blocks and blocks[-1] == i:
+                        blocks.pop()
+                tail = el.tail
+                if tail and el is not scope and blocks and not tail.isspace():
+                    b = blocks[-1]
+                    n = len(tail.strip())
+                    own_n[b] += n
+                    if link_depth:
+                        own_link[b] += n
+                    own_commas[b] += tail.count(",") + tail.count("，") + tail.count("、")
+        self.order, self.parent, self.flags, self.caption = order, parent, flags, caption
+        self.own_n, self.own_link, self.own_commas = own_n, own_link, own_commas
+        self.index = {el: i for i, el in enumerate(order)}
+        self.total: list[int] = []
+        self.content: list[float] = []
+        self.junk: list[float] = []
+
+    def score(self, zones: list[bool] | None = None) -> None:
+        """Text, content and boilerplate characters of every element (``zones`` hold no content)."""
+        n = len(self.order)
+        parent, own_n, own_link, own_commas, caption = self.parent, self.own_n, self.own_link, self.own_commas, self.caption
+        inside = list(zones) if zones is not None else [False] * n
+        for i in range(n):  # parents come first
+            p = parent[i]
+            if p >= 0 and inside[p]:
+                inside[i] = True
+        total = [0] * n
+        content = [0.0] * n
+        junk = [0.0] * n
+        order = self.order
+        for i in range(n - 1, 0, -1) if n else ():  # children before their parents; 0 is the scope
+            k = own_n[i]
+            if k:
+                linked = own_link[i]
+                total[i] += k
+                if inside[i] or linked * 2 > k:
+                    junk[i] += k
+                elif not caption[i]:  # captions are no prose
+                    junk[i] += linked
+                    prose = k - linked
+                    if prose >= MIN_PROSE and (prose >= 80 or own_commas[i] or order[i].tag == "p"):
+                        content[i] += prose
+            p = parent[i]
+            total[p] += total[i]
+            content[p] += content[i]
+            junk[p] += junk[i]
+        if n:
+            # loose text right in the scope (<body>) is not an article
+            k = own_n[0]
+            total[0] += k
+            junk[0] += own_link[0]
+        self.total, self.content, self.junk = total, content, junk
+
+
+def mark_zones(page: BlockScores, title_el: HtmlElement | None = None) -> list[bool]:
+    """Boxes whose text is never content: hinted boxes (comments, cookie and newsletter boxes, ads;
+    sidebars, related, share, tags …) and header/footer/nav/aside.
+
+    A hint on a wrapper does not count (``Page-ad-margins``, ``has-sidebar``, an ``<article>``
+    with a ``tag-…`` class): an element holding the title, or most of the page's prose, is no box.
+    Strong hints are decided first, so a big cookie dialog cannot outweigh the article.
+    Leaves ``page`` scored with the zones.
+    """
+    n = len(page.order)
+    protected = [False] * n
+    if n:
+        protected[0] = True
+    if title_el is not None:
+        for el in (title_el, *title_el.iterancestors()):
+            i = page.index.get(el)
+            if i is not None:
+                protected[i] = True
+    flags = page.flags
+    page.score()
+    grand = page.content[0] if n else 0.0
+    limit = STRONG_ZONE_MAX_SHARE * grand
+    zones = [False] * n
+    for i in range(n):
+        f = flags[i]
+        if f & _STRONG and not f & _MAIN and not protected[i] and not (page.content[i] >= limit > 0):
+            zones[i] = True
+    if any(zones):
+        page.score(zones)
+        grand = page.content[0]
+    # with the title known, only a box holding nearly all prose is a wrapper
+    limit = (STRONG_ZONE_MAX_SHARE if title_el is not None else ZONE_MAX_SHARE) * grand
+    content = page.content
+    for i in range(n):
+        f = flags[i]
+        if f & (_WEAK | _CHROME) and not zones[i] and not protected[i] and not f & _MAIN and not (content[i] >= limit > 0):
+            zones[i] = True
+    page.score(zones)
+    return zones
+
+
+def find_main_content(root: HtmlElement, title_el: HtmlElement | None = None) -> HtmlElement | None:
+    """The element with the most prose minus boilerplate inside it (see the module docstring)."""
+    body = root.find("body")
+    scope = body if body is not None else root
+    page = BlockScores(scope)
+    mark_zones(page, title_el)
+    best: HtmlElement | None = None
+    best_score = 0.0
+    fallback: HtmlElement | None = None
+    fallback_score = 0.0
+    content, junk, flags = page.content, page.junk, page.flags
+    for i in range(len(page.order) - 1, -1, -1):
+        c = content[i]
+        if not c:
+            continue
+        el = page.order[i]
+        if el.tag in NOT_CONTAINERS:
+            continue
+        score = c - BOILERPLATE_WEIGHT * junk[i]
+        if flags[i] & _MAIN:
+            score *= 1.2
+        if score > best_score:
+            best, best_score = el, score
+        # boilerplate outweighs prose everywhere (a list of linked headlines with a line each,
+        # paragraphs next to a big related box): the innermost element with the most prose
+        if c > fallback_score:
+            fallback, fallback_score = el, c
+    return best if best is not None else fallback
