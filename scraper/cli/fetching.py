@@ -1,5 +1,7 @@
 """``fetch`` (one pass over sources now) and ``backfill`` (walk older listing pages).
 
+A backfill stopped by SIGINT or SIGTERM exits 128 + the signal's number (130, 143)
+after printing its summary; its progress is saved and the same command resumes it.
 Both take the source's lease (``scraper.service.leases``) so they never run a
 source at the same time as a worker: a busy source is reported, exit 4.
 """
@@ -8,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
+import sys
 
 from scraper.config import Config, SourceConfig
 from scraper.service.leases import SourceBusy
 
 from .common import EXIT_BUSY, EXIT_FAILED, EXIT_OK, UsageError, fetcher_for, store_for
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # they end a backfill at an article boundary
 
 
 def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
@@ -53,6 +59,9 @@ def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
+    """Walk a source's pagination back; SIGINT/SIGTERM stop it at the next article boundary
+    (progress, run and lease saved and released, summary printed, exit 130/143); a second
+    signal ends the process at once."""
     from tqdm import tqdm
 
     from scraper.pipeline.runner import SourceRunner
@@ -61,23 +70,47 @@ def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
     source = config.source(args.source)
     if args.pages is None and args.since is None:
         raise UsageError("backfill needs --pages N or --since DATE")
+    caught: list[int] = []
 
     async def go():
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+
+        def on_signal(signum: int) -> None:
+            caught.append(signum)
+            stop.set()
+            for sig in STOP_SIGNALS:  # the next one takes the default action
+                loop.remove_signal_handler(sig)
+
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, on_signal, sig)
         with store_for(config) as store:
             async with fetcher_for(config) as fetcher:
                 runner = SourceRunner(config, store, fetcher)
-                with tqdm(total=args.pages, unit="page", desc=f"backfill {source.id}", disable=args.quiet or None) as bar:
+                done = 0 if args.restart else await runner.pages_done(source, pages=args.pages, since=args.since)
+                total = args.pages * len(source.start_urls) if args.pages else None
+                with tqdm(total=total, initial=done, unit="page", desc=f"backfill {source.id}",
+                          disable=args.quiet or None) as bar:
                     def on_page(page_no: int, r) -> None:
                         bar.update(1)
                         bar.set_postfix(new=r.new, updated=r.updated, errors=r.errors)
 
                     return await SourceLeases(store).exclusive(
                         source,
-                        lambda: runner.backfill(source, pages=args.pages, since=args.since, on_page=on_page, restart=args.restart),
+                        lambda: runner.backfill(source, pages=args.pages, since=args.since, max_pages=args.max_pages,
+                                                on_page=on_page, restart=args.restart, stop=stop),
                         wait=args.wait,
                     )
 
     r = asyncio.run(go())
     print(f"{r.source_id}: new={r.new} updated={r.updated} unchanged={r.unchanged} errors={r.errors}")
-    return EXIT_OK if r.ok else EXIT_FAILED
-
+    for note in r.notes:
+        print(f"  walk ended early: {note}")
+    if r.pages_unsettled:
+        print(f"  {r.pages_unsettled} listing page(s) had articles that may succeed later: "
+              "the same command goes on from the first of them")
+    if caught:
+        name = signal.Signals(caught[0]).name
+        print(f"interrupted by {name}: progress saved; the same command resumes", file=sys.stderr)
+        return 128 + caught[0]  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+    return EXIT_OK if r.ok and not r.pages_unsettled else EXIT_FAILED

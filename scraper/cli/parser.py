@@ -97,12 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("backfill", parents=[common], help="walk a source's older listing pages",
                        description="Walk a source's pagination back N pages or until DATE; resumable "
-                                   "(an interrupted backfill continues where it stopped).")
+                                   "(an interrupted backfill continues where it stopped; SIGINT/SIGTERM stop it "
+                                   "at the next article boundary, exit 130/143).")
     p.add_argument("source", metavar="SOURCE")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--pages", type=positive_int, metavar="N", help="number of listing pages per start URL")
     g.add_argument("--since", type=parse_since, metavar="DATE", help="stop after the page holding articles older than DATE")
     p.add_argument("--restart", action="store_true", help="ignore saved progress and start from page one")
+    p.add_argument("--max-pages", type=positive_int, metavar="N",
+                   help="listing pages per start URL at most (default 1000); the walk also ends at a page "
+                        "walked already and after 3 pages with no article not seen earlier in it")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--wait", type=seconds, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     p.set_defaults(func=cmd_backfill)

@@ -20,6 +20,8 @@ from scraper.errors import (
 
 __all__ = ["FINAL_ERRORS", "RunResult", "may_pass"]
 
+MAX_MESSAGES = 20  # error messages a result keeps (the count goes on)
+
 
 @dataclass
 class RunResult:
@@ -39,6 +41,11 @@ class RunResult:
     oldest_published: datetime | None = None
     crashed: bool = False  # an unexpected exception ended the run
     retry_listings: bool = False  # an article may succeed later: do not cache the listings
+    # backfill only: listing pages left for a later run (an article on them failed in a way that
+    # may pass), whether a signal stopped the walk, and why a walk ended before its pagination did
+    pages_unsettled: int = 0
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -47,8 +54,20 @@ class RunResult:
 
     def error(self, message: str) -> None:
         self.errors += 1
-        if len(self.messages) < 20:
+        if len(self.messages) < MAX_MESSAGES:
             self.messages.append(message)
+
+    def merge(self, part: RunResult) -> None:
+        """Add the counts of ``part`` (one backfill page's articles) to this result."""
+        for name in ("new", "updated", "unchanged", "errors", "listings_ok", "listings_failed",
+                     "listings_not_modified", "articles_seen"):
+            setattr(self, name, getattr(self, name) + getattr(part, name))
+        self.messages.extend(part.messages[: max(0, MAX_MESSAGES - len(self.messages))])
+        self.degraded = part.degraded or self.degraded
+        self.crashed = self.crashed or part.crashed
+        self.retry_listings = self.retry_listings or part.retry_listings
+        dates = [d for d in (self.oldest_published, part.oldest_published) if d is not None]
+        self.oldest_published = min(dates, default=None)
 
 
 # Article failures that will not pass by trying again; anything else might, an

@@ -218,6 +218,11 @@ class SourceRunner(BackfillWalk):
             return await asyncio.get_running_loop().run_in_executor(_EXTRACTOR, _prepare_here, page.text, page.url, source)
         return _prepare_here(page.text, page.url, source)
 
+    async def _writes_settled(self) -> None:
+        """Wait for the backfill article writes already handed to the store thread (each is one
+        transaction: an interrupted backfill ends once every one is committed or dropped whole)."""
+        await asyncio.get_running_loop().run_in_executor(_STORE_WRITER, lambda: None)
+
     async def _articles(self, source: SourceConfig, urls: list[str], result: RunResult, *, limit: int,
                         fetched: asyncio.Event | None = None) -> None:
         """Fetch, extract and store the articles at ``urls``; ``fetched`` is set once every fetch has started."""
