@@ -42,16 +42,18 @@ WORDS = VI_TEXT.replace(",", "").replace(";", "").replace(".", "").split()
 class GeneratedSite:
     """``count`` articles, ``PAGE_SIZE`` per listing page at /news?page=N (rel=next links).
 
-    ``fail_once``: article numbers that answer 503 the first time they are asked for;
+    ``fail_once``: article numbers that answer 503 the first time they are asked for (and
+    ``listing_fails_once``: listing page numbers);
     ``pagination``: "finite", "endless" (every page lists the same articles and links to
     the next), "endless-fresh" (every page lists new ones) or "cycle" (page 1 links back
     to page 0); ``delay``: seconds before each article answer.
     """
 
     def __init__(self, count: int = 400, *, fail_once: set[int] = frozenset(), pagination: str = "finite",
-                 delay: float = 0.0) -> None:
+                 delay: float = 0.0, listing_fails_once: set[int] = frozenset()) -> None:
         self.count = count
         self.fail_once = set(fail_once)
+        self.listing_fails_once = set(listing_fails_once)
         self.pagination = pagination
         self.delay = delay
         self.hits: Counter[str] = Counter()
@@ -89,7 +91,10 @@ class GeneratedSite:
             self.hits[target] += 1
             asked = self.hits[target]
         if parts.path == "/news":
-            return 200, self.listing(int(parse_qs(parts.query).get("page", ["0"])[0]))
+            page = int(parse_qs(parts.query).get("page", ["0"])[0])
+            if page in self.listing_fails_once and asked == 1:
+                return 503, "<html><body>busy</body></html>"
+            return 200, self.listing(page)
         m = re.fullmatch(r"/a/(\d+)", parts.path)
         if m is None or int(m.group(1)) >= self.count and self.pagination != "endless-fresh":
             return 404, "<html><body>not found</body></html>"
@@ -280,6 +285,19 @@ def test_a_failure_left_at_the_end_exits_1_and_the_next_run_retries_that_page(tm
         assert articles(db) == 60
         assert site.hits["/news"] == 1  # the resume started at page 2 (the start URL is page 0)
         assert site.hits["/news?page=2"] == 2
+
+
+def test_a_listing_page_that_failed_transiently_is_where_the_next_run_goes_on(tmp_path: Path, db: Path) -> None:
+    with GeneratedSite(60, listing_fails_once={1}) as site:
+        cfg = write_config(tmp_path / "config.toml", db, site)
+        code, out, err = finish(backfill(cfg, "--pages", "3", "--quiet"))
+        assert code == 1, out + err
+        assert "errors=1" in out, out
+        assert articles(db) == 20 and pages_saved(db) == 1
+        code, out, err = finish(backfill(cfg, "--pages", "3", "--quiet"))
+        assert code == 0, out + err
+        assert articles(db) == 60
+        assert site.hits["/news"] == 1 and site.hits["/news?page=1"] == 2
 
 
 def test_sigint_stops_at_an_article_boundary_and_the_resumed_bar_counts_the_pages_done(tmp_path: Path, db: Path) -> None:

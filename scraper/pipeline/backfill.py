@@ -3,7 +3,8 @@
 Progress (start URL, page number, next URL, pages done) is saved after every *settled*
 page: one whose articles all ended for good (stored, unchanged, or failed in a way that
 will not pass, see ``results.may_pass``).  A page where an article failed in a way that
-may pass (a timeout, a connection error, a 5xx, a 429) holds the progress where it is:
+may pass (a timeout, a connection error, a 5xx, a 429), or a listing page that failed so,
+holds the progress where it is:
 the walk goes on, but nothing past that page is saved, so the next run of the same
 command starts again there (and this run counts it: ``RunResult.pages_unsettled``).
 
@@ -153,14 +154,18 @@ class BackfillWalk:
             ahead: asyncio.Task[tuple[Page | None, RunResult]] | None = None
             previous: _PageRun | None = None  # a page whose last articles are still being stored
             stale = 0  # pages in a row without an article link new to this walk
+            failed_listing: str | None = None  # a listing page that may answer later: held there
             while url is not None and page_no < limit:
                 walk.visited.add(_key(url))
                 if ahead is not None:
-                    page = await self._take_ahead(ahead, result)
+                    page, listing = await ahead
                 else:
-                    page = await self._fetch_listing(source, url, result, conditional=False)
+                    listing = RunResult(source.id)
+                    page = await self._fetch_listing(source, url, listing, conditional=False)
                 ahead = None
+                result.merge(listing)
                 if page is None:
+                    failed_listing = url if listing.retry_listings else None
                     break
                 links, nxt = await self._read_listing(source, page, page_no, result)
                 nxt = nxt or numbered_page_url(start, source, page_no + 1)
@@ -214,6 +219,8 @@ class BackfillWalk:
                             task.cancel()
                     raise
                 previous = None
+            if failed_listing is not None:  # after the page before it was saved
+                self._hold(source, walk, failed_listing, page_no)
             if ahead is not None:  # --since stopped the walk: the page fetched ahead is not used
                 await _discard(ahead)
             if not walk.held:
@@ -246,11 +253,7 @@ class BackfillWalk:
         walk.open.remove(run.counts)
         walk.result.merge(run.counts)
         if run.counts.retry_listings:  # an article may succeed later: this page is done again next time
-            walk.result.pages_unsettled += 1
-            if not walk.held:
-                event(log, "backfill_progress_held", logging.WARNING, source=source.id, page=run.url,
-                      page_no=run.page_no, errors=run.counts.errors)
-            walk.held = True
+            self._hold(source, walk, run.url, run.page_no - 1)
         elif not walk.held:
             walk.state.update(start=run.start_index, page_no=run.page_no, url=run.next_url,
                               done=int(walk.state.get("done", 0)) + 1)
@@ -258,19 +261,18 @@ class BackfillWalk:
         if on_page:
             on_page(run.page_no, walk.result)
 
+    @staticmethod
+    def _hold(source: SourceConfig, walk: _Walk, url: str, page_no: int) -> None:
+        """Listing page ``url`` (``page_no`` counted from 0) is not settled: no progress past it is saved."""
+        walk.result.pages_unsettled += 1
+        if not walk.held:
+            event(log, "backfill_progress_held", logging.WARNING, source=source.id, page=url, page_no=page_no)
+        walk.held = True
+
     async def _fetch_ahead(self, source: SourceConfig, url: str) -> tuple[Page | None, RunResult]:
         """A listing page fetched ahead, with its own counts (merged only if it is used)."""
         counts = RunResult(source.id)
         return await self._fetch_listing(source, url, counts, conditional=False), counts
-
-    @staticmethod
-    async def _take_ahead(task: asyncio.Task[tuple[Page | None, RunResult]], result: RunResult) -> Page | None:
-        page, counts = await task
-        result.listings_ok += counts.listings_ok
-        result.listings_failed += counts.listings_failed
-        for message in counts.messages:
-            result.error(message)
-        return page
 
 
 @dataclass

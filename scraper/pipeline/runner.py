@@ -105,6 +105,7 @@ class SourceRunner(BackfillWalk):
             self._check_host(url, page)
         except FetchError as exc:
             result.listings_failed += 1
+            result.retry_listings = result.retry_listings or may_pass(exc)  # a backfill holds its progress here
             result.error(f"listing {url}: {exc.reason}")
             event(log, "fetch", logging.WARNING, source=source.id, kind="listing", url=url, error=exc.reason,
                   ms=int((time.monotonic() - started) * 1000))
