@@ -17,6 +17,10 @@ source lives on (``urls.on_hosts`` over every source's start URLs; subdomains
 and http/https count as the same host) is an ``OffsiteRedirect``: logged,
 counted as an error, never extracted or stored.
 
+Store calls never run on the event loop (it also serves the feeds): reads go
+through ``storage.offloop`` with its timeout, article writes to one writer
+thread, so a database outage slows a run down (and fails it), never the server.
+
 The backfill walk (``backfill``) is in ``backfill.py``; what a run did (``RunResult``)
 in ``results.py``.
 """
@@ -41,6 +45,7 @@ from scraper.errors import (
     FetchError,
     OffsiteRedirect,
     QkfeedError,
+    StorageError,
 )
 from scraper.extract.article import extract_article
 from scraper.extract.listing import extract_links, read_listing
@@ -51,6 +56,7 @@ from scraper.pipeline.backfill import BackfillWalk
 from scraper.pipeline.extractpool import ExtractPool, Prepared, WorkerDied
 from scraper.pipeline.results import RunResult, may_pass
 from scraper.urls import canonical_url, on_hosts, site_hosts
+from storage.offloop import StoreTimeout, off_loop
 
 log = get_logger("pipeline")
 
@@ -63,6 +69,7 @@ ARTICLES_IN_FLIGHT = 2 * ARTICLE_CONCURRENCY
 # One thread for the backfill's article writes: the store takes them one at a time anyway, and
 # more threads (asyncio's default executor has up to cores + 4) only add malloc arenas, ~3 MB
 # of resident memory each.
+RECORD_TIMEOUT = 30.0  # seconds a run's record may take before the run stops waiting for it
 _STORE_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qkfeed-store-write")
 # One thread for a backfill's extraction when there are no extraction workers: it holds the GIL
 # as long as extracting in the event loop would (the CPU is the same), but the loop gets it
@@ -98,7 +105,7 @@ class SourceRunner(BackfillWalk):
     async def _fetch_listing(self, source: SourceConfig, url: str, result: RunResult, *, conditional: bool) -> Page | None:
         etag = last_modified = None
         if conditional:
-            etag, last_modified = self.store.http_cache_get(url)  # type: ignore[attr-defined]
+            etag, last_modified = await off_loop(self.store.http_cache_get, url)  # type: ignore[attr-defined]
         started = time.monotonic()
         try:
             page = await self.fetcher.get(url, etag=etag, last_modified=last_modified)
@@ -140,27 +147,33 @@ class SourceRunner(BackfillWalk):
 
     # --- articles ------------------------------------------------------------------------
 
-    def _select(self, urls: list[str], limit: int, result: RunResult) -> list[tuple[str, bool]]:
+    async def _select(self, urls: list[str], limit: int, result: RunResult) -> list[tuple[str, bool]]:
         """(url, is_known) to fetch: every new URL, then young known ones for edits, up to limit."""
         keys = {u: canonical_url(u) for u in urls}
-        known = self.store.known_urls(set(keys.values()))  # type: ignore[attr-defined]
+        known, young = await off_loop(self._known_and_young, keys)
         fresh = [(u, False) for u in urls if keys[u] not in known]
-        recheck: list[tuple[str, bool]] = []
-        horizon = self.now() - RECHECK_WINDOW
-        for u in urls:
-            if keys[u] in known:
-                stored = self.store.get_article(keys[u])  # type: ignore[attr-defined]
-                if stored is not None and stored.first_seen >= horizon:
-                    recheck.append((u, True))
+        recheck = [(u, True) for u in urls if keys[u] in young]
         if len(fresh) > limit:
             result.retry_listings = True  # the rest next time
         return (fresh + recheck)[:limit]
+
+    def _known_and_young(self, keys: dict[str, str]) -> tuple[set[str], set[str]]:
+        """The stored ones of these canonical URLs, and those first seen within RECHECK_WINDOW
+        (one trip to the store's thread for the whole listing)."""
+        known = self.store.known_urls(set(keys.values()))  # type: ignore[attr-defined]
+        horizon = self.now() - RECHECK_WINDOW
+        young = set()
+        for key in set(keys.values()) & known:
+            stored = self.store.get_article(key)  # type: ignore[attr-defined]
+            if stored is not None and stored.first_seen >= horizon:
+                young.add(key)
+        return known, young
 
     async def _article(self, source: SourceConfig, url: str, known: bool, result: RunResult, drift: Counter[str],
                        fetching: _Fetches) -> None:
         etag = last_modified = None
         if known:
-            etag, last_modified = self.store.http_cache_get(url)  # type: ignore[attr-defined]
+            etag, last_modified = await off_loop(self.store.http_cache_get, url)  # type: ignore[attr-defined]
         started = time.monotonic()
         try:
             async with fetching:
@@ -175,16 +188,12 @@ class SourceRunner(BackfillWalk):
             article = prepared.article
             upsert = partial(self.store.upsert_article, article, raw_html=page.content or page.text.encode("utf-8"),  # type: ignore[attr-defined]
                              now=self.now(), cluster_key=prepared.key)
-            # During a backfill (with or without extraction workers) the write goes to a thread:
-            # SQLite and zlib let go of the GIL for most of it, so the event loop serves the host
-            # slots meanwhile (both stores are thread-safe: the feed server reads them from
-            # threads too)
-            if self._backfills:
-                outcome = await asyncio.get_running_loop().run_in_executor(_STORE_WRITER, upsert)
-            else:
-                outcome = upsert()
+            # The write goes to a thread of its own: the event loop (which also serves the feeds)
+            # never waits on the store, and SQLite and zlib let go of the GIL for most of it, so
+            # a backfill's host slots are refilled meanwhile (both stores are thread-safe)
+            outcome = await asyncio.get_running_loop().run_in_executor(_STORE_WRITER, upsert)
             if page.etag or page.last_modified:
-                self.store.http_cache_put(url, page.etag, page.last_modified)  # type: ignore[attr-defined]
+                await off_loop(self.store.http_cache_put, url, page.etag, page.last_modified)  # type: ignore[attr-defined]
         except (FetchError, ExtractError) as exc:
             result.retry_listings = result.retry_listings or may_pass(exc)
             result.error(f"article {url}: {exc}")
@@ -228,7 +237,7 @@ class SourceRunner(BackfillWalk):
                         fetched: asyncio.Event | None = None) -> None:
         """Fetch, extract and store the articles at ``urls``; ``fetched`` is set once every fetch has started."""
         drift: Counter[str] = Counter()
-        todo = self._select(urls, limit, result)
+        todo = await self._select(urls, limit, result)
         fetching = _Fetches(ARTICLE_CONCURRENCY, len(todo), fetched or asyncio.Event())
         in_flight = asyncio.Semaphore(ARTICLES_IN_FLIGHT)
 
@@ -280,14 +289,21 @@ class SourceRunner(BackfillWalk):
             if not result.retry_listings:  # every article on them dealt with: 304 next time is safe
                 for start, page in listings:
                     if page.etag or page.last_modified:
-                        self.store.http_cache_put(start, page.etag, page.last_modified)  # type: ignore[attr-defined]
+                        await off_loop(self.store.http_cache_put, start, page.etag, page.last_modified)  # type: ignore[attr-defined]
         except asyncio.CancelledError:
             raise
+        except StorageError as exc:  # the store is down or slow: the run stops, the source backs off
+            result.crashed = True
+            result.error(f"storage: {exc}")
+            event(log, "source_failed", logging.ERROR, source=source.id, error=str(exc)[:200])
         except Exception as exc:
             result.crashed = True
             result.error(f"unexpected {type(exc).__name__}: {exc}")
             event(log, "source_failed", logging.ERROR, exc_info=True, source=source.id)
-        self._record(source, result, started)
+        try:
+            await off_loop(self._record, source, result, started, timeout=RECORD_TIMEOUT)
+        except StoreTimeout as exc:
+            event(log, "record_run_failed", logging.ERROR, source=source.id, error=str(exc))
         event(log, "source_done", logging.INFO if result.ok else logging.WARNING, source=source.id,
               ok=result.ok, new=result.new, updated=result.updated, unchanged=result.unchanged,
               errors=result.errors, degraded=result.degraded)
