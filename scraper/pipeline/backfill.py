@@ -43,7 +43,7 @@ from scraper.logs import event, get_logger
 from scraper.models import Page
 from scraper.pipeline.results import RunResult
 from scraper.urls import canonical_url
-from storage.offloop import off_loop
+from storage.offloop import StoreTimeout, off_loop
 
 if TYPE_CHECKING:
     from scraper.pipeline.extractpool import ExtractPool
@@ -54,6 +54,7 @@ log = get_logger("pipeline")
 
 MAX_PAGES = 1000  # listing pages per start URL at most (``--max-pages``)
 STALE_PAGES = 3  # pages in a row without an article link new to the walk end it
+RECORD_TIMEOUT = 30.0  # seconds the run's record may take (as a scheduled run's, see runner)
 
 
 class BackfillWalk:
@@ -140,7 +141,10 @@ class BackfillWalk:
                 walk.result.merge(counts)
             event(log, "backfill_interrupted", logging.WARNING, source=source.id,
                   pages_done=walk.state.get("done", 0), new=walk.result.new)
-        self._record(source, walk.result, started)
+        try:
+            await off_loop(self._record, source, walk.result, started, timeout=RECORD_TIMEOUT)
+        except StoreTimeout as exc:
+            event(log, "record_run_failed", logging.ERROR, source=source.id, error=str(exc))
         return walk.result
 
     async def _walk(self, source: SourceConfig, walk: _Walk, *, pages: int | None, since: datetime | None,
