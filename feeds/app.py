@@ -67,7 +67,7 @@ from scraper.config import Config
 from scraper.errors import StorageError
 from scraper.models import SourceHealth, StoredArticle
 from storage import Store
-from storage.offloop import StoreTimeout, off_loop
+from storage.offloop import StoreTimeout
 
 from . import metrics as prom
 from .cache import DEFAULT_CACHE_BYTES, DEFAULT_CACHE_SIZE, RenderCache, Rendered
@@ -105,7 +105,7 @@ DEFAULT_VERSION_CHECK = 0.5  # seconds a store version is served before it is re
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024  # [server] max_header_bytes' default
 STORE_UNAVAILABLE = "The article store cannot be read right now; try again later.\n"
 VERSION_WAIT = 1.0  # seconds a feed waits for the store version before serving the last one read
-STATE_TIMEOUT = 1.0  # seconds for the page's and the health endpoints' own reads
+STATE_TIMEOUT = 2.0  # seconds for the health endpoints' source health read
 FILTER_TITLE_SEP = " — "
 
 
@@ -278,7 +278,10 @@ class _Server:
     async def page(self, request: Request) -> Response:
         flt = parse_filter(request, self.config, allow_sources=True)
         base = self.base(request)
-        version, health = await off_loop(self._page_state, timeout=STATE_TIMEOUT)
+        if not self.probe.up:
+            self.probe.refresh()
+            raise StoreTimeout("the page needs the store, which is down")
+        version, health = await run_in_threadpool(self._page_state)
         # Run state is on the page but not in version(): it is part of the stamp.
         stamp = (
             version,
@@ -333,8 +336,7 @@ class _Server:
         health: list[SourceHealth] = []
         if reason is None:
             try:
-                health = await off_loop(self.store.source_health, list(self.config.sources),
-                                        timeout=STATE_TIMEOUT)
+                health = await self._source_health()
             except StorageError as exc:
                 self.probe.mark_down(str(exc))
                 reason = self.probe.reason
@@ -350,13 +352,22 @@ class _Server:
             document, status_code=code, headers={"Cache-Control": NO_STORE, **NOSNIFF}
         )
 
+    async def _source_health(self) -> list[SourceHealth]:
+        """Every source's health, read in the request thread pool; StoreTimeout past STATE_TIMEOUT
+        (the store just went down, or is too slow to call healthy)."""
+        read = asyncio.ensure_future(run_in_threadpool(self.store.source_health, list(self.config.sources)))
+        done, _ = await asyncio.wait({read}, timeout=STATE_TIMEOUT)
+        if not done:
+            read.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved when it ends
+            raise StoreTimeout(f"source health took more than {STATE_TIMEOUT:g} s")
+        return read.result()
+
     async def metrics_text(self, request: Request) -> Response:
         health: list[SourceHealth] = []
         store_up = await self.probe.check() is None
         if store_up:
             try:
-                health = await off_loop(self.store.source_health, list(self.config.sources),
-                                        timeout=STATE_TIMEOUT)
+                health = await self._source_health()
             except StorageError as exc:
                 log.error("metrics: cannot read the store: %s", exc)
                 self.probe.mark_down(str(exc))

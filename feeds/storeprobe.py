@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from storage.base import StoreLost
 from storage.offloop import off_loop
@@ -50,6 +51,9 @@ class StoreProbe:
         self.lost = False
         self._checked_at = -float("inf")
         self._pending: asyncio.Task[None] | None = None
+        # a thread of its own: a check never queues behind the requests' store reads, so
+        # under heavy load it measures the store, not the queue in front of it
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qkfeed-probe")
 
     @property
     def up(self) -> bool:
@@ -82,7 +86,7 @@ class StoreProbe:
 
     async def _run(self) -> None:
         try:
-            reason = await off_loop(self._check, timeout=CHECK_TIMEOUT)
+            reason = await off_loop(self._check, timeout=CHECK_TIMEOUT, executor=self._thread)
         except StoreLost as exc:
             self.lost = True
             reason = f"storage: {exc}"
