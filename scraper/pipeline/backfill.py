@@ -169,7 +169,7 @@ class BackfillWalk:
                 ahead = None
                 result.merge(listing)
                 if page is None:
-                    failed_listing = url if listing.retry_listings else None
+                    failed_listing = url if listing.unsettled else None
                     break
                 links, nxt = await self._read_listing(source, page, page_no, result)
                 nxt = nxt or numbered_page_url(start, source, page_no + 1)
@@ -256,7 +256,7 @@ class BackfillWalk:
         await run.articles
         walk.open.remove(run.counts)
         walk.result.merge(run.counts)
-        if run.counts.retry_listings:  # an article may succeed later: this page is done again next time
+        if run.counts.unsettled:  # a fetch may succeed later: this page is done again next time
             self._hold(source, walk, run.url, run.page_no - 1)
         elif not walk.held:
             walk.state.update(start=run.start_index, page_no=run.page_no, url=run.next_url,

@@ -41,6 +41,10 @@ class RunResult:
     oldest_published: datetime | None = None
     crashed: bool = False  # an unexpected exception ended the run
     retry_listings: bool = False  # an article may succeed later: do not cache the listings
+    # a fetch failed in a way a retry may fix (timeout, 5xx, 429, storage): a backfill holds its
+    # progress before this page; unlike retry_listings, not set by a page that could not be
+    # extracted, which a backfill logs and skips (else it would stop there on every run)
+    unsettled: bool = False
     # backfill only: listing pages left for a later run (an article on them failed in a way that
     # may pass), whether a signal stopped the walk, and why a walk ended before its pagination did
     pages_unsettled: int = 0
@@ -66,6 +70,7 @@ class RunResult:
         self.degraded = part.degraded or self.degraded
         self.crashed = self.crashed or part.crashed
         self.retry_listings = self.retry_listings or part.retry_listings
+        self.unsettled = self.unsettled or part.unsettled
         dates = [d for d in (self.oldest_published, part.oldest_published) if d is not None]
         self.oldest_published = min(dates, default=None)
 

@@ -112,7 +112,8 @@ class SourceRunner(BackfillWalk):
             self._check_host(url, page)
         except FetchError as exc:
             result.listings_failed += 1
-            result.retry_listings = result.retry_listings or may_pass(exc)  # a backfill holds its progress here
+            result.retry_listings = result.retry_listings or may_pass(exc)
+            result.unsettled = result.unsettled or may_pass(exc)  # a backfill holds its progress here
             result.error(f"listing {url}: {exc.reason}")
             event(log, "fetch", logging.WARNING, source=source.id, kind="listing", url=url, error=exc.reason,
                   ms=int((time.monotonic() - started) * 1000))
@@ -196,11 +197,12 @@ class SourceRunner(BackfillWalk):
                 await off_loop(self.store.http_cache_put, url, page.etag, page.last_modified)  # type: ignore[attr-defined]
         except (FetchError, ExtractError) as exc:
             result.retry_listings = result.retry_listings or may_pass(exc)
+            result.unsettled = result.unsettled or (isinstance(exc, FetchError) and may_pass(exc))
             result.error(f"article {url}: {exc}")
             event(log, "article_failed", logging.WARNING, source=source.id, url=url, error=str(exc))
             return
-        except QkfeedError as exc:
-            result.retry_listings = True
+        except QkfeedError as exc:  # storage, a lost lease: nothing wrong with the page
+            result.retry_listings = result.unsettled = True
             result.error(f"article {url}: {exc}")
             event(log, "article_failed", logging.ERROR, source=source.id, url=url, error=str(exc))
             return

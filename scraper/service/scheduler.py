@@ -17,6 +17,7 @@ during the run and released after it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -93,7 +94,11 @@ class SourceScheduler:
         return False
 
     async def _job(self, source: SourceConfig) -> None:
-        if self.leases is not None and not await self._claim(source):
+        try:
+            if self.leases is not None and not await self._claim(source):
+                return
+        except asyncio.CancelledError:  # shut down while asking for the lease: no run to stop
+            event(log, "job_cancelled", source=source.id)
             return
         task = asyncio.current_task()
         keeper = None
@@ -115,7 +120,10 @@ class SourceScheduler:
             if keeper is not None:
                 keeper.cancel()
             if self.leases is not None:
-                await self.leases.release(source, ran=ran)
+                # a second cancellation (APScheduler's shutdown and ours) must not turn the
+                # release into a traceback: the lease then simply expires
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.leases.release(source, ran=ran)
             if task is not None:
                 self.running.discard(task)
             self.runs_done += 1
