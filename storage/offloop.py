@@ -6,9 +6,7 @@ seconds.  The service's event loop also answers HTTP, so a store call made on
 it stalls every client.  ``off_loop`` runs the call on a small dedicated
 thread pool and gives up waiting after ``timeout`` seconds with
 :class:`StoreTimeout` (a StorageError); the thread itself finishes whenever
-the store lets it, and ``on_late`` gets the result of a call that completed
-after its caller stopped waiting (so a lease taken too late can be handed
-back).
+the store lets it.
 
 The pool is dedicated (not asyncio's default executor) so that calls stuck
 in an outage never starve unrelated ``to_thread`` work, and bounded so that
@@ -20,19 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from scraper.errors import StorageError
-from scraper.logs import event, get_logger
 
 __all__ = ["STORE_CALL_TIMEOUT", "StoreTimeout", "off_loop"]
 
 T = TypeVar("T")
-
-log = get_logger("storage")
 
 STORE_CALL_TIMEOUT = 5.0  # seconds a service-side store call may take before it counts as failed
 MAX_THREADS = 4  # store calls in flight at once from one process's event loop
@@ -48,7 +42,6 @@ async def off_loop(
     fn: Callable[..., T],
     *args: Any,
     timeout: float = STORE_CALL_TIMEOUT,
-    on_late: Callable[[T], None] | None = None,
     executor: Executor | None = None,
     **kwargs: Any,
 ) -> T:
@@ -66,16 +59,5 @@ async def off_loop(
     if done:
         return waiting.result()
     waiting.cancel()
-    if on_late is not None:
-        future.add_done_callback(functools.partial(_deliver_late, on_late))
     name = getattr(fn, "__name__", "store call")
     raise StoreTimeout(f"{name} took more than {timeout:g} s (storage slow or unreachable)")
-
-
-def _deliver_late(on_late: Callable[[T], None], future: Future[T]) -> None:
-    if future.cancelled() or future.exception() is not None:
-        return
-    try:
-        on_late(future.result())
-    except Exception as exc:  # a late clean-up must never raise into the pool thread
-        event(log, "late_store_call_failed", logging.WARNING, error=str(exc)[:200])

@@ -41,7 +41,7 @@ from scraper.config import SourceConfig
 from scraper.extract.listing import numbered_page_url
 from scraper.logs import event, get_logger
 from scraper.models import Page
-from scraper.pipeline.results import RunResult
+from scraper.pipeline.results import RECORD_TIMEOUT, RunResult
 from scraper.urls import canonical_url
 from storage.offloop import StoreTimeout, off_loop
 
@@ -54,7 +54,6 @@ log = get_logger("pipeline")
 
 MAX_PAGES = 1000  # listing pages per start URL at most (``--max-pages``)
 STALE_PAGES = 3  # pages in a row without an article link new to the walk end it
-RECORD_TIMEOUT = 30.0  # seconds the run's record may take (as a scheduled run's, see runner)
 
 
 class BackfillWalk:

@@ -18,9 +18,10 @@ from scraper.errors import (
     ResponseTooLarge,
 )
 
-__all__ = ["FINAL_ERRORS", "RunResult", "may_pass"]
+__all__ = ["FINAL_ERRORS", "RECORD_TIMEOUT", "RunResult", "may_pass"]
 
 MAX_MESSAGES = 20  # error messages a result keeps (the count goes on)
+RECORD_TIMEOUT = 30.0  # seconds a run's record may take before the run stops waiting for it
 
 
 @dataclass

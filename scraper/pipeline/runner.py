@@ -54,7 +54,7 @@ from scraper.models import Article, Page
 from scraper.normalize.article import normalize
 from scraper.pipeline.backfill import BackfillWalk
 from scraper.pipeline.extractpool import ExtractPool, Prepared, WorkerDied
-from scraper.pipeline.results import RunResult, may_pass
+from scraper.pipeline.results import RECORD_TIMEOUT, RunResult, may_pass
 from scraper.urls import canonical_url, on_hosts, site_hosts
 from storage.offloop import StoreTimeout, off_loop
 
@@ -69,7 +69,6 @@ ARTICLES_IN_FLIGHT = 2 * ARTICLE_CONCURRENCY
 # One thread for the backfill's article writes: the store takes them one at a time anyway, and
 # more threads (asyncio's default executor has up to cores + 4) only add malloc arenas, ~3 MB
 # of resident memory each.
-RECORD_TIMEOUT = 30.0  # seconds a run's record may take before the run stops waiting for it
 _STORE_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qkfeed-store-write")
 # One thread for a backfill's extraction when there are no extraction workers: it holds the GIL
 # as long as extracting in the event loop would (the CPU is the same), but the loop gets it
