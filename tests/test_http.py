@@ -650,7 +650,11 @@ def test_host_spacing_and_concurrency_seen_by_the_server(server: FaultServer) ->
     starts = sorted(h.start for h in server.requests if h.path.startswith("/slow"))
     assert len(starts) == 6
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert min(gaps) >= delay - 0.03
+    # The server stamps a request when its thread gets to it: on a loaded machine one late
+    # stamp shortens the gap after it by as much as it lengthens the gap before.  The spacing
+    # we enforce shows in the span (jitter cancels out) and in no gap near zero.
+    assert starts[-1] - starts[0] >= (len(starts) - 1) * delay - 0.03
+    assert min(gaps) >= delay / 2
     assert server.max_concurrency("/slow") == 2
 
 
