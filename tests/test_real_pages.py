@@ -29,6 +29,10 @@ KNOWN_MISSES: dict[tuple[str, str], str] = {
     ("baodautu-d538952", "authors"):
         "byline above the body is a link glued to the date line (<a class=author>NAME</a> "
         "<span class=post-time>- 07/03/2026 08:47</span>); no person in the metadata",
+    ("cafef-188260307071033787", "authors"):
+        "a 'Theo NAME' byline that names a person (<p class=author>Theo NAME</p>, the paper in a "
+        "separate <p class=source>; the same text in article:author and a JSON-LD Person) is "
+        "filed as the source, so the page gets no author",
     ("nld-196260307071308923", "authors"):
         "byline above the body (<p class=name data-role=author>); the JSON-LD author name is "
         "empty and the meta author is the site",
