@@ -22,8 +22,10 @@ from __future__ import annotations
 import calendar
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import feedparser
@@ -83,7 +85,7 @@ def parse_feed(content: bytes, feed_url: str, source: SourceConfig, hosts: froze
     return items
 
 
-def _entry_link(entry: feedparser.FeedParserDict) -> str | None:
+def _entry_link(entry: Mapping[str, Any]) -> str | None:
     """The entry's page: ``link`` (RSS ``<link>``, Atom ``rel=alternate``), else a permalink guid."""
     link = entry.get("link")
     if link:
@@ -94,7 +96,7 @@ def _entry_link(entry: feedparser.FeedParserDict) -> str | None:
     return None
 
 
-def _entry_date(entry: feedparser.FeedParserDict) -> datetime | None:
+def _entry_date(entry: Mapping[str, Any]) -> datetime | None:
     """feedparser's parsed date (a UTC ``struct_time``) as an aware datetime."""
     for key in ("published_parsed", "updated_parsed"):
         value = entry.get(key)

@@ -36,7 +36,7 @@ from scraper.extract.feedlisting import FeedUnusable, parse_feed
 from scraper.logs import event, get_logger
 from scraper.models import Page
 from scraper.pipeline.results import RunResult
-from scraper.urls import canonical_url
+from scraper.urls import canonical_url, site_hosts
 from storage.offloop import off_loop
 
 if TYPE_CHECKING:
@@ -77,12 +77,14 @@ def session_pages(source: SourceConfig, feed_url: str) -> list[str]:
 
 
 class FeedListings:
-    """``_feed_listing``, for a class that has the runner's fetcher, store and host check."""
+    """``_feed_listing``, for a class that has the runner's fetcher, store and host check.
+
+    Feed items are kept only on the source's own hosts (its start and feed URLs'): a
+    feed that links another source's article does not file it under this one."""
 
     if TYPE_CHECKING:  # what SourceRunner provides
         store: Any
         fetcher: PageFetcher
-        hosts: frozenset[str]
 
         def _check_host(self, url: str, page: Page) -> None: ...
 
@@ -90,6 +92,7 @@ class FeedListings:
         """Read every feed of ``source``; a broken one is in ``problems``, never raised."""
         listing = FeedListing()
         seen: set[str] = set()  # canonical URLs: a story in several feeds is listed once
+        own_hosts = site_hosts((*source.start_urls, *source.feed_urls))  # not another source's articles
         for feed_url in source.feed_urls:
             started = time.monotonic()
             try:
@@ -100,7 +103,7 @@ class FeedListings:
                     event(log, "fetch", source=source.id, kind="feed", url=feed_url, status=304,
                           ms=_ms(started))
                     continue
-                items = parse_feed(page.content or page.text.encode("utf-8"), page.url, source, self.hosts,
+                items = parse_feed(page.content or page.text.encode("utf-8"), page.url, source, own_hosts,
                                    content_type=page.headers.get("content-type"))
             except (FetchError, FeedUnusable) as exc:
                 reason = exc.reason if isinstance(exc, FetchError) else str(exc)
@@ -129,13 +132,14 @@ class FeedListings:
         try:
             page = await self.fetcher.get(feed_url, etag=etag, last_modified=last_modified)
         except RedirectLoop as loop:
-            page = await self._feed_in_session(source, feed_url, loop)
+            page = await self._feed_in_session(source, feed_url, loop, etag, last_modified)
         self._check_host(feed_url, page)
         return page
 
-    async def _feed_in_session(self, source: SourceConfig, feed_url: str, loop: RedirectLoop) -> Page:
-        """Visit each session page (its cookies stay in the Fetcher's jar), then the feed again
-        (unconditionally: a 304 would say nothing of the session)."""
+    async def _feed_in_session(self, source: SourceConfig, feed_url: str, loop: RedirectLoop,
+                               etag: str | None, last_modified: str | None) -> Page:
+        """Visit each session page (its cookies stay in the Fetcher's jar), then ask for the
+        feed again, as conditionally as the first time (a 304 is an answer in the session)."""
         for session_url in session_pages(source, feed_url):
             try:
                 await self.fetcher.get(session_url)
@@ -144,7 +148,7 @@ class FeedListings:
                       error=exc.reason)
                 continue
             try:
-                page = await self.fetcher.get(feed_url)
+                page = await self.fetcher.get(feed_url, etag=etag, last_modified=last_modified)
             except RedirectLoop:
                 event(log, "feed_session", logging.INFO, source=source.id, url=feed_url, via=session_url,
                       error="still a redirect loop")
