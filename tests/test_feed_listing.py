@@ -133,8 +133,8 @@ def test_config_keys() -> None:
 def test_bundled_config_marks_every_source_and_gives_feeds() -> None:
     config = config_from_dict(tomllib.loads((ROOT / "config.toml").read_text("utf-8")), "config.toml")
     assert {s.confidence for s in config.sources.values()} <= {"seen", "cfg", "guess"}
-    assert {"qk1", "qk5", "qk9", "qpvn"} <= set(config.sources)
-    for sid in ("qk1", "qk5", "qk9", "qpvn"):
+    assert {"qk1", "qk5", "qk9", "qpvn", "quankhu7"} <= set(config.sources)
+    for sid in ("qk1", "qk5", "qk9", "qpvn", "quankhu7"):
         assert config.sources[sid].confidence == "guess"
     assert [u.split("qdnd.vn", 1)[1] for u in config.sources["qdnd"].feed_urls] == QDND_FEEDS
     assert config.sources["bienphong"].feed_urls == ("https://www.bienphong.com.vn/rss/kinh-te.rss",)
