@@ -7,7 +7,9 @@ unhealthy; either (or a failing source) makes the status "degraded".
 A source with ``feed_urls`` whose last run found a feed broken (and read its HTML
 listing instead) is "degraded", with ``feed_problem`` saying why; ``listing`` says
 what the source is listed by ("feed", "html", "feed+html").  ``confidence`` is the
-config's word on how much of the source's profile rests on real pages.
+config's word on how much of the source's profile rests on real pages, and
+``generic_fields`` the article fields its profile has no selector for (the generic
+extractor reads them on every page; all of them for a source known by its domain only).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from typing import Any
 from scraper.config import Config, SourceConfig
 from scraper.models import SourceHealth
 
-__all__ = ["health_report", "iso", "listing_kind"]
+__all__ = ["generic_fields", "health_report", "iso", "listing_kind"]
+
+PROFILE_FIELDS = ("title", "date", "author", "body", "lead")  # article fields a profile may select
 
 
 def health_report(config: Config, health: Sequence[SourceHealth]) -> tuple[int, dict[str, Any]]:
@@ -56,6 +60,7 @@ def health_report(config: Config, health: Sequence[SourceHealth]) -> tuple[int, 
             "feed_problem": h.feed_problem,
             "listing": listing_kind(source),
             "confidence": source.confidence,
+            "generic_fields": generic_fields(source),
             "last_error": h.last_error,
         }
     if ran and all(h.consecutive_failures for h in ran):
@@ -72,6 +77,11 @@ def listing_kind(source: SourceConfig) -> str:
     if source.feed_urls:
         return "feed+html" if source.start_urls else "feed"
     return "html"
+
+
+def generic_fields(source: SourceConfig) -> list[str]:
+    """The article fields ``source``'s profile has no selector for."""
+    return [f for f in PROFILE_FIELDS if not getattr(source.profile, f)]
 
 
 def _never_run(source_id: str) -> SourceHealth:

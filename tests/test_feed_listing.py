@@ -197,6 +197,7 @@ def test_qdnd_feeds_through_the_session_cookie_loop(feed_sites: FixtureSites, tm
     row, doc = _health(config, "qdnd")
     assert row.degraded is None and row.feed_problem is None
     assert doc["status"] == "ok" and doc["listing"] == "feed+html" and doc["confidence"] == "cfg"
+    assert doc["generic_fields"] == ["author"]  # qdnd's profile selects the rest
 
     # the next run asks conditionally: 304s, nothing fetched again
     feed_sites.clear_hits("qdnd")
@@ -244,6 +245,7 @@ def test_a_broken_feed_falls_back_to_html_and_health_says_so(feed_sites: Fixture
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     row_json = next(r for r in json.loads(proc.stdout) if r["id"] == "bienphong")
     assert row_json["feed_problem"] == row.feed_problem and row_json["confidence"] == "cfg"
+    assert row_json["generic_fields"] == ["author"]
 
 
 def test_the_health_note_goes_once_the_feed_works_again(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def cmd_feed(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_sources(args: argparse.Namespace, config: Config) -> int:
-    from feeds.health import listing_kind
+    from feeds.health import generic_fields, listing_kind
 
     with store_for(config) as store:
         rows = store.source_health(list(config.sources))
@@ -47,7 +47,8 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
              "articles": h.articles, "errors": h.errors, "consecutive_failures": h.consecutive_failures,
              "last_error": h.last_error, "degraded": h.degraded, "feed_problem": h.feed_problem,
              "listing": listing_kind(config.sources[h.source_id]),
-             "confidence": config.sources[h.source_id].confidence} for h in rows
+             "confidence": config.sources[h.source_id].confidence,
+             "generic_fields": generic_fields(config.sources[h.source_id])} for h in rows
         ], ensure_ascii=False, indent=2))
         return EXIT_OK
     # CONF: how much of the source's profile rests on real pages ("seen", "cfg": someone's
