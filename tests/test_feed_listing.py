@@ -327,7 +327,12 @@ def test_backfill_walks_html_pagination_of_a_feed_source(feed_sites: FixtureSite
             async with Fetcher(config.fetch) as fetcher:
                 return await SourceRunner(config, store, fetcher).backfill(config.source("bienphong"), pages=2)
 
+    with FaultServer() as faults:  # a broken feed first: its note outlives the backfill
+        broken = _config(feed_sites, tmp_path, {"bienphong": {"feed_urls": [faults.url("/status/410")]}})
+        _run(broken, "bienphong")
+    feed_sites.clear_hits("bienphong")
     result = asyncio.run(go())
-    assert result.new == 3
+    assert result.new == 1  # the page-2 article; page 1's came with the fallback run
+    assert "HTTP 410" in (_health(config, "bienphong")[0].feed_problem or "")
     paths = _paths(feed_sites, "bienphong")
     assert "/kinh-te" in paths and "/kinh-te?page=2" in paths and BP_FEED not in paths

@@ -53,7 +53,7 @@ class FeedListing:
 
     urls: list[str] = field(default_factory=list)  # article URLs, feed order, no duplicates
     dates: dict[str, datetime] = field(default_factory=dict)  # article URL -> the feed's date
-    pages: list[tuple[str, Page]] = field(default_factory=list)  # feeds read (validators to save)
+    pages: list[tuple[str, Page]] = field(default_factory=list)  # feeds read anew (validators to save)
     problems: list[str] = field(default_factory=list)  # "URL: reason" of every feed that broke
 
     def problem_text(self, has_html: bool) -> str | None:
@@ -99,7 +99,6 @@ class FeedListings:
                 page = await self._fetch_feed(source, feed_url)
                 if page.not_modified:
                     result.listings_not_modified += 1
-                    listing.pages.append((feed_url, page))
                     event(log, "fetch", source=source.id, kind="feed", url=feed_url, status=304,
                           ms=_ms(started))
                     continue

@@ -279,8 +279,13 @@ class SourceRunner(FeedListings, BackfillWalk):
                 # no article was extracted, so nothing shows the layout is fixed: the mark stays
                 previous = self.store.source_health([source.id])  # type: ignore[attr-defined]
                 degraded = previous[0].degraded if previous else None
-            # the feeds' state is this run's own, never carried over from an earlier run
-            degraded = with_feed_problem(result.feed_problem, degraded)
+            # a run that read the feeds says how they are now (never an earlier run's word); one
+            # that read none (a backfill) leaves the last word as it is
+            feed_problem = result.feed_problem
+            if feed_problem is None and source.feed_urls:
+                previous = self.store.source_health([source.id])  # type: ignore[attr-defined]
+                feed_problem = previous[0].feed_problem if previous else None
+            degraded = with_feed_problem(feed_problem or None, degraded)
             self.store.record_run(  # type: ignore[attr-defined]
                 source.id, started=started, finished=self.now(), ok=result.ok, new=result.new,
                 updated=result.updated, errors=result.errors, message=message, degraded=degraded,
@@ -301,7 +306,7 @@ class SourceRunner(FeedListings, BackfillWalk):
             if source.feed_urls:
                 feeds = await self._feed_listing(source, result)
                 urls, feed_dates, listings = feeds.urls, feeds.dates, feeds.pages
-                result.feed_problem = feeds.problem_text(has_html=bool(source.start_urls))
+                result.feed_problem = feeds.problem_text(has_html=bool(source.start_urls)) or ""
                 html = bool(feeds.problems)
             for start in source.start_urls if html else ():
                 page = await self._fetch_listing(source, start, result, conditional=True)
