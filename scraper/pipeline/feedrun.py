@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scraper.config import SourceConfig
-from scraper.errors import FetchError, RedirectLoop
+from scraper.errors import FetchError, RedirectLoop, StorageError
 from scraper.extract.feedlisting import FeedUnusable, parse_feed
 from scraper.logs import event, get_logger
 from scraper.models import Page
@@ -105,11 +105,14 @@ class FeedListings:
                 items = parse_feed(page.content or page.text.encode("utf-8"), page.url, source, own_hosts,
                                    content_type=page.headers.get("content-type"))
             except (FetchError, FeedUnusable) as exc:
-                reason = exc.reason if isinstance(exc, FetchError) else str(exc)
-                listing.problems.append(f"{feed_url}: {reason}")
-                result.error(f"feed {feed_url}: {reason}")
-                event(log, "feed_failed", logging.WARNING, source=source.id, url=feed_url, error=reason,
-                      ms=_ms(started))
+                self._feed_broke(source, feed_url, exc.reason if isinstance(exc, FetchError) else str(exc),
+                                 listing, result, started)
+                continue
+            except StorageError:
+                raise  # the store is down: the run stops there, as for any listing
+            except Exception as exc:  # a bug or a body nobody imagined: the HTML listing still runs
+                event(log, "feed_crashed", logging.ERROR, exc_info=True, source=source.id, url=feed_url)
+                self._feed_broke(source, feed_url, f"unexpected {type(exc).__name__}: {exc}", listing, result, started)
                 continue
             result.listings_ok += 1
             listing.pages.append((feed_url, page))
@@ -124,6 +127,13 @@ class FeedListings:
             event(log, "fetch", source=source.id, kind="feed", url=feed_url, status=page.status,
                   items=len(items), ms=_ms(started))
         return listing
+
+    @staticmethod
+    def _feed_broke(source: SourceConfig, feed_url: str, reason: str, listing: FeedListing, result: RunResult,
+                    started: float) -> None:
+        listing.problems.append(f"{feed_url}: {reason}")
+        result.error(f"feed {feed_url}: {reason}")
+        event(log, "feed_failed", logging.WARNING, source=source.id, url=feed_url, error=reason, ms=_ms(started))
 
     async def _fetch_feed(self, source: SourceConfig, feed_url: str) -> Page:
         """The feed, conditionally; on a redirect loop after each session page visited."""
