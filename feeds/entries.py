@@ -278,5 +278,5 @@ def _image_type(url: str) -> str:
 
 
 def _site_home(source: SourceConfig) -> str:
-    parts = urlsplit(source.start_urls[0])
+    parts = urlsplit(source.site_url)
     return f"{parts.scheme}://{parts.netloc}/"

@@ -65,7 +65,7 @@ def render_opml(config: Config, base_url: str) -> bytes:
 
 def site_home(source: SourceConfig) -> str:
     """The home page of a source's site (its first start URL's origin)."""
-    parts = urlsplit(source.start_urls[0])
+    parts = urlsplit(source.site_url)
     return f"{parts.scheme}://{parts.netloc}/"
 
 

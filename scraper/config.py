@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from scraper.errors import ConfigError
 
@@ -154,10 +154,34 @@ class Profile(_Frozen):
 
 _PROFILE_KEYS = tuple(Profile.model_fields)
 
+# How much of a source's config rests on real pages (``confidence``), as in shared/sites.md:
+# "seen" in a stored copy of a real page, "cfg" from someone else's scraper config (often
+# years old), "guess" (nothing known: the generic extractor does the work).
+Confidence = Literal["seen", "cfg", "guess"]
+DEFAULT_CONFIDENCE: Confidence = "seen"  # a profile written against pages you saved
+
+
+def _http_urls(v: Any) -> Any:
+    """A list of http(s) URLs as a tuple (the shape both URL lists of a source share)."""
+    if isinstance(v, list):
+        v = tuple(v)
+    if isinstance(v, tuple):
+        for u in v:
+            if not isinstance(u, str) or not re.match(r"^https?://[^/\s]+", u):
+                raise ValueError(f"{u!r} is not an http(s) URL")
+    return v
+
 
 class SourceConfig(_Frozen):
     id: str
     name: str
+    # The site's own RSS 2.0 / Atom feeds, read as listings before start_urls (validated
+    # first, so that start_urls may be empty when there are feeds).
+    feed_urls: tuple[str, ...] = ()
+    # A page that gives a session cookie a feed needs (qdnd.vn: "/rss"); visited when a feed
+    # redirects in a loop, then the feed is asked again.  Default: the feed's first path
+    # segment, then the site's root (scraper.pipeline.feedrun.session_pages).
+    feed_session_url: str | None = None
     start_urls: tuple[str, ...]
     interval: float = DEFAULT_INTERVAL
     enabled: bool = True
@@ -167,19 +191,27 @@ class SourceConfig(_Frozen):
     page_url: str | None = None  # listing page N when there is no next link: "{url}?page={n}"
     first_page: int = 0  # the number of the first page in page_url's numbering
     article_pattern: str | None = None  # regex an article URL path must match
+    confidence: Confidence = DEFAULT_CONFIDENCE  # shown by `run.py sources` and /healthz
     profile: Profile = Profile()
 
     @field_validator("start_urls", mode="before")
     @classmethod
-    def _urls(cls, v: Any) -> Any:
-        if isinstance(v, list):
-            v = tuple(v)
-        if isinstance(v, tuple):
-            if not v:
-                raise ValueError("needs at least one URL")
-            for u in v:
-                if not isinstance(u, str) or not re.match(r"^https?://[^/\s]+", u):
-                    raise ValueError(f"{u!r} is not an http(s) URL")
+    def _urls(cls, v: Any, info: ValidationInfo) -> Any:
+        v = _http_urls(v)
+        if isinstance(v, tuple) and not v and not info.data.get("feed_urls"):
+            raise ValueError("needs at least one URL (or give feed_urls)")
+        return v
+
+    @field_validator("feed_urls", mode="before")
+    @classmethod
+    def _feeds(cls, v: Any) -> Any:
+        return _http_urls(v)
+
+    @field_validator("feed_session_url")
+    @classmethod
+    def _session_url(cls, v: str | None) -> str | None:
+        if v is not None:
+            _http_urls((v,))
         return v
 
     @field_validator("page_url")
@@ -216,6 +248,11 @@ class SourceConfig(_Frozen):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def site_url(self) -> str:
+        """A URL on the source's site: its first start URL, else its first feed."""
+        return (self.start_urls or self.feed_urls)[0]
 
 
 class Config(_Frozen):
@@ -258,6 +295,8 @@ def _fold_profile(path: str, sid: str, raw: dict[str, Any]) -> dict[str, Any]:
             profile[key] = raw.pop(key)
     raw["profile"] = profile
     raw["id"] = sid
+    if "feed_urls" in raw and "start_urls" not in raw:
+        raw["start_urls"] = []  # a source that lists through its feeds only
     return raw
 
 

@@ -7,6 +7,7 @@
     │   ├── AddressBlocked   the URL resolves to a non-global address
     │   ├── ResponseTooLarge the body exceeds the size cap
     │   ├── HTTPStatusError  a final non-success status (after retries)
+    │   ├── RedirectLoop     redirects came back to a URL already asked, or never ended
     │   └── OffsiteRedirect  a page redirected to a host no configured source lives on
     ├── ExtractError         a page yielded no usable article (layout drift, error page)
     └── StorageError         the database cannot be opened or is from a newer version
@@ -60,6 +61,12 @@ class HTTPStatusError(FetchError):
     def __init__(self, url: str, status: int) -> None:
         self.status = status
         super().__init__(url, f"HTTP {status}")
+
+
+class RedirectLoop(FetchError):
+    """Redirects led back to a URL of the same chain, or went on past the limit (a site that
+    wants a session cookie first answers so: the pipeline's feed listing then visits the
+    page that gives the cookie and asks again)."""
 
 
 class OffsiteRedirect(FetchError):

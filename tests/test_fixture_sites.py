@@ -129,6 +129,8 @@ def test_latency(sites):
 
 
 def test_config_text(sites, tmp_path):
+    from urllib.parse import urlsplit
+
     text = sites.config_text(f"sqlite:///{tmp_path}/t.db", timeout=5)
     data = tomllib.loads(text)
     cfg = config_from_dict(data, "<fixtures>")
@@ -141,8 +143,12 @@ def test_config_text(sites, tmp_path):
     for sid, src in cfg.sources.items():
         manifest = sites.manifest(sid)
         assert list(src.start_urls) == [sites.url(sid, p) for p in manifest["start_urls"]]
-        raw = {k: v for k, v in repo["sources"][sid].items() if k != "start_urls"}
-        assert {k: v for k, v in data["sources"][sid].items() if k != "start_urls"} == raw
+        moved = ("start_urls", "feed_urls", "feed_session_url")  # aimed at the fixture server
+        raw = {k: v for k, v in repo["sources"][sid].items() if k not in moved}
+        assert {k: v for k, v in data["sources"][sid].items() if k not in moved} == raw
+        for feed in src.feed_urls:
+            assert feed.startswith(sites.base_url(sid) + "/")
+            assert urlsplit(feed).path in manifest["feeds"]
 
 
 def test_config_subset_and_unknown_site(tmp_path):

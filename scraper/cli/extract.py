@@ -22,7 +22,7 @@ def _source_for_url(config: Config, url: str | None, source_id: str | None) -> S
         return config.source(source_id)
     if url:
         for source in config.sources.values():
-            if any(same_site(url, s) for s in source.start_urls):
+            if any(same_site(url, s) for s in (*source.start_urls, *source.feed_urls)):
                 return source
     return SourceConfig(id="generic", name="generic", start_urls=("https://example.invalid/",))
 

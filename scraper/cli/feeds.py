@@ -35,6 +35,8 @@ def cmd_feed(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_sources(args: argparse.Namespace, config: Config) -> int:
+    from feeds.health import generic_fields, listing_kind
+
     with store_for(config) as store:
         rows = store.source_health(list(config.sources))
     if args.json:
@@ -43,12 +45,19 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
              "last_run": h.last_run.isoformat() if h.last_run else None,
              "last_success": h.last_success.isoformat() if h.last_success else None,
              "articles": h.articles, "errors": h.errors, "consecutive_failures": h.consecutive_failures,
-             "last_error": h.last_error, "degraded": h.degraded} for h in rows
+             "last_error": h.last_error, "degraded": h.degraded, "feed_problem": h.feed_problem,
+             "listing": listing_kind(config.sources[h.source_id]),
+             "confidence": config.sources[h.source_id].confidence,
+             "generic_fields": generic_fields(config.sources[h.source_id])} for h in rows
         ], ensure_ascii=False, indent=2))
         return EXIT_OK
-    header = f"{'SOURCE':12} {'LAST RUN (UTC)':17} {'LAST SUCCESS':17} {'ARTICLES':>8} {'ERRORS':>6} {'FAILS':>5}  STATUS"
+    # CONF: how much of the source's profile rests on real pages ("seen", "cfg": someone's
+    # scraper config, "guess"); LISTING: feed, html, or feed+html (feeds, HTML as fallback)
+    header = (f"{'SOURCE':12} {'CONF':5} {'LISTING':9} {'LAST RUN (UTC)':17} {'LAST SUCCESS':17} "
+              f"{'ARTICLES':>8} {'ERRORS':>6} {'FAILS':>5}  STATUS")
     print(header)
     for h in rows:
+        source = config.sources[h.source_id]
         if h.last_run is None:
             status = "never run"
         elif h.consecutive_failures:
@@ -57,7 +66,7 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
             status = f"degraded: {h.degraded}"
         else:
             status = "ok"
-        print(f"{h.source_id:12} {fmt_time(h.last_run):17} {fmt_time(h.last_success):17} {h.articles:8d} {h.errors:6d} {h.consecutive_failures:5d}  {status}")
+        print(f"{h.source_id:12} {source.confidence:5} {listing_kind(source):9} {fmt_time(h.last_run):17} {fmt_time(h.last_success):17} {h.articles:8d} {h.errors:6d} {h.consecutive_failures:5d}  {status}")
     return EXIT_OK
 
 

@@ -70,6 +70,8 @@ def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
     source = config.source(args.source)
     if args.pages is None and args.since is None:
         raise UsageError("backfill needs --pages N or --since DATE")
+    if not source.start_urls:  # feeds list the latest articles only: there is nothing to walk back
+        raise UsageError(f"source {source.id} has feed_urls only: backfill walks the HTML listing (start_urls)")
     caught: list[int] = []
 
     async def go():

@@ -19,16 +19,20 @@ One ``Fetcher.get`` call::
 
 Errors (all ``scraper.errors.FetchError``)::
 
-    FetchError          timeouts, connection errors, deadline, bad URL,
-                        redirect loop, too many redirects (after retries)
+    FetchError          timeouts, connection errors, deadline, bad URL (after retries)
     ├── BlockedByRobots robots.txt disallows a hop
     ├── RobotsUnreachable robots.txt of a hop cannot be fetched (5xx, network):
     │                   the host is disallowed for now (politeness.RobotsUnreachable)
     ├── AddressBlocked  a hop resolves to a non-public address
     ├── ResponseTooLarge body over max_bytes (Content-Length or streamed)
-    └── HTTPStatusError a 4xx, or a retried status still failing after retries
+    ├── HTTPStatusError a 4xx, or a retried status still failing after retries
+    └── RedirectLoop    a redirect back to a URL of the chain, or more than MAX_REDIRECTS
 
 What is retried is data: RETRY_STATUSES and RETRY_EXCEPTIONS (scraper.fetch.retry).
+Cookies: the httpx client keeps every cookie a response sets (its jar, scoped by domain)
+and sends it on later requests for the Fetcher's lifetime, as a browser does; a site that
+answers only within a session (qdnd.vn's feeds) gets its session cookie back.
+
 The deadline is not retried (a server that drips will drip again).  robots.txt is
 fetched by the same path, cut at ROBOTS_MAX_BYTES instead of refused over the cap.
 """
@@ -56,6 +60,7 @@ from scraper.errors import (
     AddressBlocked,
     FetchError,
     HTTPStatusError,
+    RedirectLoop,
 )
 from scraper.fetch.body import read_body
 from scraper.fetch.charset import decode_html
@@ -214,9 +219,9 @@ class Fetcher:
                 seen.add(first.copy_with(fragment=None))
             key = target.copy_with(fragment=None)
             if key in seen:
-                raise FetchError(url, f"redirect loop at {target}")
+                raise RedirectLoop(url, f"redirect loop at {target}")
             seen.add(key)
-        raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
+        raise RedirectLoop(url, f"more than {MAX_REDIRECTS} redirects")
 
     def _check_url(self, url: str) -> httpx.URL:
         try:

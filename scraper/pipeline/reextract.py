@@ -93,6 +93,9 @@ def reextract(
             try:
                 raw = extract_article(html, page_url, source)
                 article = dataclasses.replace(normalize(raw, source), url=url)
+                if article.published is None and stored is not None and stored.article.published:
+                    # a date from outside the page (the source's feed) is not lost
+                    article = dataclasses.replace(article, published=stored.article.published)
                 outcome = store.upsert_article(article, now=clock())  # type: ignore[attr-defined]
             except ExtractError as exc:
                 result.count(sid, "errors")

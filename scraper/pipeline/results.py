@@ -51,6 +51,9 @@ class RunResult:
     pages_unsettled: int = 0
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    # the source's feeds that broke in this run, and what was read instead (pipeline.feedrun);
+    # "" when every feed worked, None when the run read no feed (a backfill, a source without)
+    feed_problem: str | None = None
 
     @property
     def ok(self) -> bool:

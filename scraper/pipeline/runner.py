@@ -12,6 +12,10 @@ of the process) or that did not fit in ``max_articles_per_run`` keeps the next r
 request unconditional, so the article is tried again instead of hiding behind
 a 304.
 
+Sources with ``feed_urls`` are listed through their feeds (``feedrun.py``); the HTML
+listing (``start_urls``) is then read only when a feed broke.  A date a feed gave stands
+in for a page that shows none.
+
 Redirects: a listing or article page that ends up on a host no configured
 source lives on (``urls.on_hosts`` over every source's start URLs; subdomains
 and http/https count as the same host) is an ``OffsiteRedirect``: logged,
@@ -34,6 +38,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Protocol
@@ -50,10 +55,11 @@ from scraper.errors import (
 from scraper.extract.article import extract_article
 from scraper.extract.listing import extract_links, read_listing
 from scraper.logs import event, get_logger
-from scraper.models import Article, Page
+from scraper.models import Article, Page, with_feed_problem
 from scraper.normalize.article import normalize
 from scraper.pipeline.backfill import BackfillWalk
 from scraper.pipeline.extractpool import ExtractPool, Prepared, WorkerDied
+from scraper.pipeline.feedrun import FeedListings
 from scraper.pipeline.results import RECORD_TIMEOUT, RunResult, may_pass
 from scraper.urls import canonical_url, on_hosts, site_hosts
 from storage.offloop import StoreTimeout, off_loop
@@ -82,7 +88,7 @@ class PageFetcher(Protocol):
     async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Page: ...
 
 
-class SourceRunner(BackfillWalk):
+class SourceRunner(FeedListings, BackfillWalk):
     """Runs sources against one fetcher and one store."""
 
     def __init__(self, config: Config, store: object, fetcher: PageFetcher, *, now: Callable[[], datetime] | None = None) -> None:
@@ -90,7 +96,7 @@ class SourceRunner(BackfillWalk):
         self.store = store  # storage.base.Store
         self.fetcher = fetcher
         self.now = now or (lambda: datetime.now(UTC))
-        self.hosts = site_hosts(u for s in config.sources.values() for u in s.start_urls)
+        self.hosts = site_hosts(u for s in config.sources.values() for u in (*s.start_urls, *s.feed_urls))
         self.extraction = ExtractPool(config.fetch.extract_workers)  # used while a backfill runs
         self._backfills = 0  # backfills under way (their article writes go to _STORE_WRITER)
 
@@ -170,7 +176,7 @@ class SourceRunner(BackfillWalk):
         return known, young
 
     async def _article(self, source: SourceConfig, url: str, known: bool, result: RunResult, drift: Counter[str],
-                       fetching: _Fetches) -> None:
+                       fetching: _Fetches, feed_date: datetime | None = None) -> None:
         etag = last_modified = None
         if known:
             etag, last_modified = await off_loop(self.store.http_cache_get, url)  # type: ignore[attr-defined]
@@ -185,6 +191,10 @@ class SourceRunner(BackfillWalk):
                       ms=int((time.monotonic() - started) * 1000))
                 return
             prepared = await self._prepare(page, source)
+            if prepared.article.published is None and feed_date is not None:
+                # the page shows no date: the source's feed gave one (kept on re-extraction)
+                prepared = replace(prepared, article=replace(prepared.article, published=feed_date))
+                event(log, "date_from_feed", source=source.id, url=url, published=feed_date.isoformat())
             article = prepared.article
             upsert = partial(self.store.upsert_article, article, raw_html=page.content or page.text.encode("utf-8"),  # type: ignore[attr-defined]
                              now=self.now(), cluster_key=prepared.key)
@@ -235,8 +245,9 @@ class SourceRunner(BackfillWalk):
         await asyncio.get_running_loop().run_in_executor(_STORE_WRITER, lambda: None)
 
     async def _articles(self, source: SourceConfig, urls: list[str], result: RunResult, *, limit: int,
-                        fetched: asyncio.Event | None = None) -> None:
-        """Fetch, extract and store the articles at ``urls``; ``fetched`` is set once every fetch has started."""
+                        fetched: asyncio.Event | None = None, feed_dates: dict[str, datetime] | None = None) -> None:
+        """Fetch, extract and store the articles at ``urls``; ``fetched`` is set once every fetch has started;
+        ``feed_dates``: the dates a feed gave, for pages without one."""
         drift: Counter[str] = Counter()
         todo = await self._select(urls, limit, result)
         fetching = _Fetches(ARTICLE_CONCURRENCY, len(todo), fetched or asyncio.Event())
@@ -244,7 +255,8 @@ class SourceRunner(BackfillWalk):
 
         async def one(url: str, known: bool) -> None:
             async with in_flight:
-                await self._article(source, url, known, result, drift, fetching)
+                await self._article(source, url, known, result, drift, fetching,
+                                    (feed_dates or {}).get(url))
 
         await asyncio.gather(*(one(u, k) for u, k in todo))
         drifted = []
@@ -267,6 +279,13 @@ class SourceRunner(BackfillWalk):
                 # no article was extracted, so nothing shows the layout is fixed: the mark stays
                 previous = self.store.source_health([source.id])  # type: ignore[attr-defined]
                 degraded = previous[0].degraded if previous else None
+            # a run that read the feeds says how they are now (never an earlier run's word); one
+            # that read none (a backfill) leaves the last word as it is
+            feed_problem = result.feed_problem
+            if feed_problem is None and source.feed_urls:
+                previous = self.store.source_health([source.id])  # type: ignore[attr-defined]
+                feed_problem = previous[0].feed_problem if previous else None
+            degraded = with_feed_problem(feed_problem or None, degraded)
             self.store.record_run(  # type: ignore[attr-defined]
                 source.id, started=started, finished=self.now(), ok=result.ok, new=result.new,
                 updated=result.updated, errors=result.errors, message=message, degraded=degraded,
@@ -275,18 +294,27 @@ class SourceRunner(BackfillWalk):
             event(log, "record_run_failed", logging.ERROR, exc_info=True, source=source.id)
 
     async def run_source(self, source: SourceConfig) -> RunResult:
-        """One pass now: every start URL (conditionally), then the new and young articles on them."""
+        """One pass now: the feeds, and every start URL unless every feed worked (each
+        conditionally), then the new and young articles on them."""
         started = self.now()
         result = RunResult(source.id)
         try:
             urls: list[str] = []
             listings: list[tuple[str, Page]] = []
-            for start in source.start_urls:
+            feed_dates: dict[str, datetime] = {}
+            html = True  # the HTML listing: without feeds, or when one of them broke
+            if source.feed_urls:
+                feeds = await self._feed_listing(source, result)
+                urls, feed_dates, listings = feeds.urls, feeds.dates, feeds.pages
+                result.feed_problem = feeds.problem_text(has_html=bool(source.start_urls)) or ""
+                html = bool(feeds.problems)
+            for start in source.start_urls if html else ():
                 page = await self._fetch_listing(source, start, result, conditional=True)
                 if page is not None:
                     listings.append((start, page))
                     urls.extend(u for u in self._links(source, page, result) if u not in urls)
-            await self._articles(source, urls, result, limit=self.config.fetch.max_articles_per_run)
+            await self._articles(source, urls, result, limit=self.config.fetch.max_articles_per_run,
+                                 feed_dates=feed_dates)
             if not result.retry_listings:  # every article on them dealt with: 304 next time is safe
                 for start, page in listings:
                     if page.etag or page.last_modified:
