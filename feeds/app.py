@@ -87,6 +87,7 @@ from .page import SECURITY_HEADERS, PageView, render_page
 from .render import CONTENT_TYPES, FEED_FILES, FORMATS, feed_meta, render
 from .storeprobe import StoreProbe
 from .version import StoreVersion
+from .websub import link_header
 
 __all__ = [
     "CACHE_CONTROL",
@@ -220,6 +221,9 @@ class _Server:
             key, version, partial(self._render_feed, fmt, source_id, flt, base, version)
         )
         response = conditional_response(request, doc)
+        if self.config.feed.websub_hubs and not flt.query:  # WebSub discovery (feeds.websub)
+            self_url = feed_meta(self.config, source_id=source_id, base_url=base, fmt=fmt).self_url
+            response.headers["Link"] = link_header(self.config.feed.websub_hubs, self_url)
         if key_of(request.scope) is not None:  # the fast path's protocol asked for this answer
             self.fast.offer(
                 request.scope,
@@ -255,8 +259,10 @@ class _Server:
                 title=meta.title + FILTER_TITLE_SEP + self._filter_title(flt),
                 self_url=f"{meta.self_url}?{flt.query}",
             )
-        else:  # the unfiltered feed: RFC 5005 links to its monthly archives (feeds.archive)
-            meta = replace(meta, links=subscription_links(self.store, base, source_id, fmt, meta.self_url))
+        else:  # the unfiltered feed: RFC 5005 archive links (feeds.archive), WebSub hubs (feeds.websub)
+            links = subscription_links(self.store, base, source_id, fmt, meta.self_url)
+            hubs = tuple(("hub", hub) for hub in self.config.feed.websub_hubs)
+            meta = replace(meta, links=links + hubs)
         sources = (source_id,) if source_id else flt.sources
         items = latest(self.store, sources, flt.q, flt.limit)
         body = render(fmt, meta, items, self.config.sources)
