@@ -162,6 +162,10 @@ def test_selection_by_source_and_dates(archive, stored) -> None:
     out = export(archive, "jsonl", "--source", source)
     got = [json.loads(line)["url"] for line in out.read_text("utf-8").splitlines()]
     assert got == [i.stored.article.url for i in stored if i.stored.article.source_id == source]
+    two = sorted({i.stored.article.source_id for i in stored})[:2]
+    out = export(archive, "jsonl", "--source", *two)
+    got = [json.loads(line)["url"] for line in out.read_text("utf-8").splitlines()]
+    assert got == [i.stored.article.url for i in stored if i.stored.article.source_id in two]
     times = sorted(i.stored.published_or_seen for i in stored)
     middle = times[len(times) // 2]
     since = middle.isoformat()

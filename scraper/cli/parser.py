@@ -175,8 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Streamed: memory stays flat in the archive's size; -o FILE is replaced "
                                    "atomically when the export is complete.")
     p.add_argument("--format", choices=["warc", "jsonl", "csv"], required=True)
-    p.add_argument("--source", dest="sources", action="append", metavar="ID",
-                   help="only this source (repeatable)")
+    p.add_argument("--source", dest="sources", action="extend", nargs="+", metavar="ID",
+                   help="only these sources (--source a b, or repeated)")
     p.add_argument("--since", type=parse_since, metavar="DATE", help="published (or first seen) on or after DATE")
     p.add_argument("--until", type=parse_until, metavar="DATE",
                    help="published before DATE (a bare date: through that day)")
