@@ -35,7 +35,7 @@ A month with no entry, or not a month, is 404.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -64,7 +64,7 @@ __all__ = [
 
 ARCHIVE_CACHE_CONTROL = "public, max-age=86400"  # a finished month: changes only with an edit
 ARCHIVE_TITLE = "{title} — lưu trữ {month:02d}/{year}"
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 
@@ -96,7 +96,7 @@ class Month:
     def end(self) -> datetime:
         """The first instant of the next month (the range is [start, end))."""
         if self.month == 12:
-            return FAR_FUTURE if self.year >= 9998 else datetime(self.year + 1, 1, 1, tzinfo=UTC)
+            return datetime(self.year + 1, 1, 1, tzinfo=UTC) if self.year < 9999 else FAR_FUTURE
         return datetime(self.year, self.month + 1, 1, tzinfo=UTC)
 
     def __str__(self) -> str:
@@ -135,7 +135,6 @@ def render_archive(
     fmt: str,
     *,
     now: datetime,
-    extra_links: tuple[tuple[str, str], ...] = (),
 ) -> Rendered | None:
     """The month's archive document, or None when the month holds no entry."""
     items = store.articles_between(month.start, month.end, source_id=source_id,
@@ -154,7 +153,7 @@ def render_archive(
         current,  # same feed id: the archive documents are pages of the same feed
         title=ARCHIVE_TITLE.format(title=current.title, month=month.month, year=month.year),
         self_url=base + archive_path(source_id, month, fmt),
-        links=tuple(links) + extra_links,
+        links=tuple(links),
         archive=month.end <= now,
     )
     body = render(fmt, meta, items, config.sources)
@@ -168,10 +167,8 @@ class ArchiveEndpoints:
     """The archive routes of the feed server; ``server`` is ``feeds.app._Server``
     (its config, store, base URL, render cache and version are reused)."""
 
-    def __init__(self, server: Any, links: Callable[[str | None, str, str], tuple[tuple[str, str], ...]]
-                 = lambda source_id, fmt, base: ()) -> None:
+    def __init__(self, server: Any) -> None:
         self.server = server
-        self.extra_links = links  # e.g. WebSub's hub link
 
     async def combined(self, request: Request, fmt: str) -> Response:
         return await self._answer(request, fmt, None)
@@ -202,8 +199,7 @@ class ArchiveEndpoints:
         return response
 
     def _build(self, base: str, source_id: str | None, month: Month, fmt: str, now: datetime) -> Rendered:
-        doc = render_archive(self.server.config, self.server.store, base, source_id, month, fmt,
-                             now=now, extra_links=self.extra_links(source_id, fmt, base))
+        doc = render_archive(self.server.config, self.server.store, base, source_id, month, fmt, now=now)
         return doc if doc is not None else Rendered.of(b"", "text/plain", None)  # cached as "empty"
 
 

@@ -325,3 +325,24 @@ def test_archive_page_walks_every_article_once(any_store) -> None:
     assert only and all(i.stored.article.source_id == "s1" and i.compressed_page is None for i in only)
     expected = [n for n in range(1, 121) if n % 3 == 1 and 10 * 24 <= 7 * n < 20 * 24]
     assert [i.stored.article.url for i in only] == [make_article(n).url for n in expected]
+
+
+def test_a_corrupt_stored_page_loses_its_response_not_the_export(archive, stored, tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    _, _, _, db = archive
+    copy = tmp_path / "c.db"
+    shutil.copy(db, copy)
+    victim = stored[0].stored.article.url
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE pages SET html = ? WHERE url = ?", (b"not zlib", victim))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[storage]\nurl = "sqlite:///{copy}"\n', encoding="utf-8")
+    out = tmp_path / "c.warc"
+    proc = run("--config", str(cfg), "export", "--format", "warc", "-o", str(out), cwd=tmp_path)
+    assert proc.returncode == 1 and "1 corrupt stored pages left out" in proc.stderr, proc.stderr
+    with out.open("rb") as fh:
+        kinds = [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI")) for r in ArchiveIterator(fh)]
+    assert ("metadata", victim) in kinds
+    assert sum(1 for k, _ in kinds if k == "response") == len(stored) - 1

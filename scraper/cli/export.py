@@ -35,6 +35,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--until is before --since: the export would be empty")
     selection = Selection(tuple(args.sources or ()), args.since, until)
     target = args.output or STDOUT
+    failed = False  # a stored page that could not be read (its article is exported without it)
     try:
         with store_for(config) as store:
             total = count_selected(store, selection)
@@ -46,6 +47,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
                     name = Path(target).name if target != STDOUT else None
                     counts = write_warc(out, items, filename=name, on_item=tick)
                     written, extra = counts.articles, f", {counts.responses} pages"
+                    failed = counts.corrupt_pages > 0
                     if counts.corrupt_pages:
                         extra += f", {counts.corrupt_pages} corrupt stored pages left out"
                 elif args.format == "jsonl":
@@ -56,7 +58,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from exc
     where = "standard output" if target == STDOUT else target
     print(f"{written} articles{extra} exported as {args.format} to {where}", file=sys.stderr)
-    return EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace, config: Config) -> int:

@@ -25,6 +25,7 @@ import io
 import json
 import logging
 import uuid
+import zlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -107,7 +108,7 @@ def _write_item(writer: WARCWriter, item: ArchivedArticle, counts: WarcCounts) -
     response_id = None
     try:
         page = item.page
-    except Exception as exc:  # zlib.error: a corrupt stored page loses its response, not the export
+    except zlib.error as exc:  # a corrupt stored page loses its response record, not the export
         counts.corrupt_pages += 1
         event(log, "export_page_corrupt", logging.WARNING, url=article.url, error=str(exc))
         page = None
