@@ -22,10 +22,10 @@ from conftest import config_for
 from fixture_sites import FixtureSites
 from service_proc import free_port, service_config, start_service, wait_for
 
-from feeds.websub import WebSubPublisher, changed_feeds, link_header
+from feeds.websub import changed_feeds, link_header
 from scraper.fetch.client import Fetcher
 from scraper.pipeline.runner import SourceRunner
-from scraper.service.publish import NotifyingRunner
+from scraper.service.publish import NotifyingRunner, WebSubPublisher
 from storage import open_store
 
 BASE = "http://feeds.example.org"

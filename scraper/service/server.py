@@ -133,9 +133,8 @@ async def serve(
         writes = _WriteNotifyingStore(store, app.state.versions.invalidate)
         runner: Any = SourceRunner(config, writes, fetcher)
         publisher = None
-        if config.feed.websub_hubs:  # feeds.websub: hubs told in the background after a run
-            from feeds.websub import WebSubPublisher
-            from scraper.service.publish import NotifyingRunner
+        if config.feed.websub_hubs:  # service.publish: hubs told in the background after a run
+            from scraper.service.publish import NotifyingRunner, WebSubPublisher
 
             publisher = WebSubPublisher(config, base_url)
             publisher.start()
