@@ -15,6 +15,8 @@ Routes (GET and HEAD)::
 
     /feed.atom  /feed.rss  /feed.json                     the combined feed
     /sources/{source_id}/feed.atom|rss|json               one source (404 if unknown)
+    /archive/YYYY-MM.atom|rss|json, /sources/{source_id}/archive/YYYY-MM.…  monthly archives
+                                                          (RFC 5005, feeds.archive)
         ?source=ID[,ID]  (repeatable; combined feed only)  ?q=TEXT  ?limit=1..MAX_LIMIT
     /          the HTML page (same filters)     /opml     OPML 2.0 of every feed
     /healthz   JSON, 200 or 503                 /metrics  Prometheus text format
@@ -70,6 +72,7 @@ from storage import Store
 from storage.offloop import StoreTimeout
 
 from . import metrics as prom
+from .archive import ArchiveEndpoints, archive_routes, subscription_links
 from .cache import DEFAULT_CACHE_BYTES, DEFAULT_CACHE_SIZE, RenderCache, Rendered
 from .conditional import CACHE_CONTROL, NO_STORE, NOSNIFF, conditional_response
 from .fastpath import FastPath, FeedFront, key_of
@@ -84,6 +87,7 @@ from .page import SECURITY_HEADERS, PageView, render_page
 from .render import CONTENT_TYPES, FEED_FILES, FORMATS, feed_meta, render
 from .storeprobe import StoreProbe
 from .version import StoreVersion
+from .websub import link_header
 
 __all__ = [
     "CACHE_CONTROL",
@@ -217,6 +221,9 @@ class _Server:
             key, version, partial(self._render_feed, fmt, source_id, flt, base, version)
         )
         response = conditional_response(request, doc)
+        if self.config.feed.websub_hubs and not flt.query:  # WebSub discovery (feeds.websub)
+            self_url = feed_meta(self.config, source_id=source_id, base_url=base, fmt=fmt).self_url
+            response.headers["Link"] = link_header(self.config.feed.websub_hubs, self_url)
         if key_of(request.scope) is not None:  # the fast path's protocol asked for this answer
             self.fast.offer(
                 request.scope,
@@ -252,6 +259,10 @@ class _Server:
                 title=meta.title + FILTER_TITLE_SEP + self._filter_title(flt),
                 self_url=f"{meta.self_url}?{flt.query}",
             )
+        else:  # the unfiltered feed: RFC 5005 archive links (feeds.archive), WebSub hubs (feeds.websub)
+            links = subscription_links(self.store, base, source_id, fmt, meta.self_url)
+            hubs = tuple(("hub", hub) for hub in self.config.feed.websub_hubs)
+            meta = replace(meta, links=links + hubs)
         sources = (source_id,) if source_id else flt.sources
         items = latest(self.store, sources, flt.q, flt.limit)
         body = render(fmt, meta, items, self.config.sources)
@@ -438,6 +449,7 @@ def create_app(
                 name=f"source_feed_{fmt}",
             )
         )
+    routes += archive_routes(ArchiveEndpoints(server), methods)
     routes += [
         Route("/opml", server.opml, methods=methods, name="opml"),
         Route("/healthz", server.healthz, methods=methods, name="healthz"),

@@ -88,6 +88,10 @@ class FeedMeta:
     self_url: str
     language: str = "vi"
     updated: datetime | None = None  # used only when there are no items
+    # Extra feed-level links, (rel, href): RFC 5005 archives (current, prev-archive,
+    # next-archive; feeds.archive) and WebSub (hub); written by every format that can.
+    links: tuple[tuple[str, str], ...] = ()
+    archive: bool = False  # an RFC 5005 archive document that will not change (fh:archive)
 
 
 def feed_meta(config: Config, *, source_id: str | None, base_url: str, fmt: str) -> FeedMeta:

@@ -31,7 +31,25 @@ def render_json(
         "authors": [{"name": FEED_AUTHOR}],
         "items": [_json_item(e) for e in items_],
     }
+    doc.update(_links(meta))
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _links(meta: FeedMeta) -> dict[str, object]:
+    """``FeedMeta.links`` where JSON Feed has a place for them: ``hubs`` (WebSub), and
+    ``next_url`` (the older items: RFC 5005's prev-archive); the archive links all
+    in the ``_archive`` extension object (JSON Feed 1.1 allows ``_``-keys)."""
+    found: dict[str, object] = {}
+    hubs = [{"type": "WebSub", "url": text(href)} for rel, href in meta.links if rel == "hub"]
+    if hubs:
+        found["hubs"] = hubs
+    history = {rel.replace("-", "_"): text(href) for rel, href in meta.links
+               if rel in ("current", "prev-archive", "next-archive")}
+    if "prev_archive" in history:
+        found["next_url"] = history["prev_archive"]
+    if history or meta.archive:
+        found["_archive"] = {**history, "archive": meta.archive}
+    return found
 
 
 def _json_item(e: Entry) -> dict[str, object]:

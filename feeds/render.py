@@ -93,9 +93,47 @@ def render(
 
 # -- Atom and RSS (feedgen) ---------------------------------------------------
 
+HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005's fh:
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+class FeedLinks(BaseExtension):
+    """``FeedMeta.links`` and ``archive`` as feed-level elements.
+
+    Atom: ``<link rel=… href=…>`` (before the entries, where RFC 4287 wants
+    feed metadata) and ``<fh:archive/>``; RSS: ``<atom:link>`` in the channel
+    (feedgen writes only the self link there) and ``<fh:archive/>``.
+    """
+
+    def __init__(self) -> None:
+        self.links: tuple[tuple[str, str], ...] = ()
+        self.archive = False
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": HISTORY_NS} if self.archive else {}
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        for rel, href in self.links:
+            etree.SubElement(feed, "link", {"rel": rel, "href": href})  # unprefixed, like feedgen's
+        if self.archive:
+            etree.SubElement(feed, f"{{{HISTORY_NS}}}archive")
+        return feed
+
+    def extend_rss(self, feed: etree._Element) -> etree._Element:
+        channel = feed[0]
+        for rel, href in self.links:
+            etree.SubElement(channel, f"{{{ATOM_NS}}}link", {"rel": rel, "href": href})
+        if self.archive:
+            etree.SubElement(channel, f"{{{HISTORY_NS}}}archive")
+        return feed
+
 
 class _NoFeedLinks(BaseExtension):
     """Feed-level half of the ``EntryLinks`` extension: adds nothing."""
+
+
+class _NoEntryLinks(BaseEntryExtension):
+    """Entry-level half of the ``FeedLinks`` extension: adds nothing."""
 
 
 class EntryLinks(BaseEntryExtension):
@@ -137,6 +175,10 @@ def _feedgen(meta: FeedMeta, entries: Sequence[Entry], fmt: str) -> FeedGenerato
     # dc:creator only in RSS; Atom has real <author> elements.
     fg.load_extension("dc", atom=False, rss=True)
     fg.register_extension("links", _NoFeedLinks, EntryLinks, atom=True, rss=False)
+    if meta.links or meta.archive:
+        fg.register_extension("history", FeedLinks, _NoEntryLinks, atom=True, rss=True)
+        fg.history.links = tuple((text(rel), text(href)) for rel, href in meta.links)
+        fg.history.archive = meta.archive
     title = text(meta.title).strip() or GENERATOR
     fg.id(text(meta.id))
     fg.title(title)

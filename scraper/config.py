@@ -123,6 +123,17 @@ class FeedConfig(_Frozen):
     link: str | None = None  # the HTML page readers open; default: the feed server's own "/"
     language: str = "vi"
     max_entries: int = Field(DEFAULT_FEED_ENTRIES, ge=1)
+    # WebSub hubs (feeds/websub.py): advertised by every feed, told after a run changes one
+    websub_hubs: tuple[str, ...] = ()
+
+    @field_validator("websub_hubs", mode="before")
+    @classmethod
+    def _hub_urls(cls, value: object) -> object:
+        hubs = tuple(value) if isinstance(value, list) else value
+        for hub in hubs if isinstance(hubs, tuple) else ():
+            if not isinstance(hub, str) or not re.match(r"^https?://[^/\s]+", hub):
+                raise ValueError(f"not an http(s) URL: {hub!r}")
+        return hubs
 
 
 class Profile(_Frozen):

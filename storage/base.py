@@ -175,6 +175,39 @@ class Store(Protocol):
     def pages_for_reextract(self, source_id: str | None = None) -> Iterator[tuple[str, str, bytes]]:
         """(url, source_id, html) of every stored page, optionally of one source."""
 
+    def archive_page(
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 200,
+        source_ids: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        with_pages: bool = False,
+    ) -> list[Any]:
+        """One keyset page of the archive for exports (``storage._export.ArchivedArticle``s,
+        id order, id above ``after_id``); ``since`` inclusive, ``until`` exclusive."""
+
+    def articles_between(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        source_id: str | None = None,
+        collapse_clusters: bool = False,
+    ) -> list[StoredArticle]:
+        """Articles published (or first seen) in [start, end), newest first (archive feeds)."""
+
+    def neighbour_instant(
+        self,
+        at: datetime,
+        *,
+        before: bool,
+        source_id: str | None = None,
+        collapse_clusters: bool = False,
+    ) -> datetime | None:
+        """Sort key of the nearest feed entry before ``at`` / at or after it (archive feeds)."""
+
     def unfiled(self, *, after_id: int = 0, limit: int = 100) -> list[StoredArticle]:
         """Articles never filed among near-duplicates (stored before migration 0003, by a
         copy, or without a key), id above ``after_id``, in id order."""

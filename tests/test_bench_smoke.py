@@ -73,3 +73,8 @@ def test_serve_bench() -> None:
         pytest.skip(f"{' and '.join(missing)} not installed (Debian packages wrk, nginx)")
     out = run_bench("serve.py", "--duration=1", "--articles=100", "--connections=4")
     assert out.count("GOAL") == 3
+
+
+def test_export_bench() -> None:
+    out = run_bench("export.py", "--sizes=50,150", "--formats=warc,jsonl")
+    assert out.count("GOAL") == 2

@@ -29,10 +29,12 @@ import socket
 import stat
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["STDOUT", "write_atomically", "write_output"]
+__all__ = ["STDOUT", "open_output", "write_atomically", "write_output"]
 
 STDOUT = "-"
 FILE_MODE = 0o644
@@ -109,6 +111,68 @@ def _replace_file(target: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, target)
+        dir_fd = os.open(parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def open_output(target: str | Path) -> Iterator[BinaryIO]:
+    """A binary stream to ``target``, for output written in pieces (``export``).
+
+    The same rules as ``write_output``: ``-`` is standard output; a regular file
+    (or a new name) is written to a temp file beside it and renamed over it
+    only when the ``with`` block ends without an exception (fsync first), so a
+    failed or interrupted export leaves the old file; a device, FIFO, socket
+    or our own standard stream is written in place; a directory or a missing
+    parent is ``OSError`` before anything is written.
+    """
+    if os.fspath(target) == STDOUT:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    path = Path(target)
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        info = None
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "it is a directory", str(path))
+    if info is not None and (stream := _own_stream(info)) is not None:
+        yield stream
+        stream.flush()
+    elif info is not None and stat.S_ISSOCK(info.st_mode):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(os.fspath(path))
+            with sock.makefile("wb") as fh:
+                yield fh
+    elif info is not None and not stat.S_ISREG(info.st_mode):
+        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY)
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+    else:
+        yield from _streamed_replace(Path(os.path.realpath(path)) if info is not None else path)
+
+
+def _streamed_replace(target: Path) -> Iterator[BinaryIO]:
+    """``_replace_file`` for a stream: the temp file is renamed only after the caller's block."""
+    parent = target.parent
+    if not parent.is_dir():
+        reason = "is not a directory" if parent.exists() else "does not exist"
+        raise FileNotFoundError(errno.ENOENT, f"directory {parent} {reason}", str(target))
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, FILE_MODE)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from scraper.config import DEFAULT_CONFIG_PATH
 
 from .archive import cmd_copy, cmd_migrate, cmd_reextract
+from .export import cmd_export, cmd_import, parse_until
 from .extract import cmd_extract
 from .feeds import cmd_feed, cmd_search, cmd_sources
 from .fetching import cmd_backfill, cmd_fetch
@@ -166,5 +167,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="target", metavar="URL", required=True, help="storage URL to write (migrated first)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_copy)
+
+    p = sub.add_parser("export", parents=[common], help="the whole archive as WARC, JSONL or CSV",
+                       description="Write every stored article (or a selection) as WARC/1.1 (raw pages as "
+                                   "response records plus the extracted article as metadata records), JSONL "
+                                   "(one article per line, every field) or CSV (UTF-8 with BOM, no body_html). "
+                                   "Streamed: memory stays flat in the archive's size; -o FILE is replaced "
+                                   "atomically when the export is complete.")
+    p.add_argument("--format", choices=["warc", "jsonl", "csv"], required=True)
+    p.add_argument("--source", dest="sources", action="extend", nargs="+", metavar="ID",
+                   help="only these sources (--source a b, or repeated)")
+    p.add_argument("--since", type=parse_since, metavar="DATE", help="published (or first seen) on or after DATE")
+    p.add_argument("--until", type=parse_until, metavar="DATE",
+                   help="published before DATE (a bare date: through that day)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write to FILE (replaced atomically; a device or FIFO written in place); - or none: stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", parents=[common], help="store the pages of a WARC file",
+                       description="Read a WARC (qkfeed's export or another crawler's) and store every HTML "
+                                   "page of an HTTP 200 response through the normal extraction path; the source "
+                                   "is --source or the configured source with the page's host. Idempotent.")
+    p.add_argument("--format", choices=["warc"], default="warc")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--source", metavar="ID", help="extract every page with this source's profile")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_import)
     return parser
 

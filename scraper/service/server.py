@@ -131,7 +131,15 @@ async def serve(
     async with Fetcher(config.fetch) as fetcher:
         leases = SourceLeases(store)  # other workers may share the store
         writes = _WriteNotifyingStore(store, app.state.versions.invalidate)
-        scheduler = SourceScheduler(config, SourceRunner(config, writes, fetcher), leases=leases)
+        runner: Any = SourceRunner(config, writes, fetcher)
+        publisher = None
+        if config.feed.websub_hubs:  # service.publish: hubs told in the background after a run
+            from scraper.service.publish import NotifyingRunner, WebSubPublisher
+
+            publisher = WebSubPublisher(config, base_url)
+            publisher.start()
+            runner = NotifyingRunner(runner, publisher)
+        scheduler = SourceScheduler(config, runner, leases=leases)
         scheduler.start()
         server_task = asyncio.create_task(server.serve())
         event(log, "service_started", url=base_url + "/", sources=len(config.selected(None)),
@@ -142,6 +150,8 @@ async def serve(
         event(log, "service_stopping")
         watch_task.cancel()
         await scheduler.stop()
+        if publisher is not None:
+            await publisher.close()
         if server_task.done():
             server_task.result()  # the server could not start: its error, not a silent exit
         server.stop()
