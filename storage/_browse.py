@@ -89,9 +89,13 @@ class BrowseQueries(SQLStoreCore):
         if flt.end is not None:
             clauses.append(f"{SORT_KEY} < ?")
             params.append(self._ts(utc(flt.end, "end")))
-        if flt.sections:
-            clauses.append("(" + " OR ".join(["url LIKE ? ESCAPE '\\'"] * len(flt.sections)) + ")")
+        if flt.sections or flt.section_sources:
+            alternatives = ["url LIKE ? ESCAPE '\\'"] * len(flt.sections)
             params += [section_pattern(s) for s in flt.sections]
+            if flt.section_sources:
+                alternatives.append(f"source_id IN ({marks(len(flt.section_sources))})")
+                params += list(flt.section_sources)
+            clauses.append("(" + " OR ".join(alternatives) + ")")
         if flt.q is not None and flt.q.strip():
             terms = search_terms(flt.q)
             if not terms:

@@ -99,7 +99,8 @@ class ArticleFilter:
     ``source_ids``: any of these sources (``()``: every source); ``q``: search as in
     ``latest``; ``start`` (inclusive) and ``end`` (exclusive) bound (published or
     first_seen); ``sections``: the canonical URL has one of these as a path
-    segment; ``collapse_clusters``: one entry per story, as in ``latest`` (only
+    segment, or the article is from one of ``section_sources`` (sources whose
+    every article is in those sections); ``collapse_clusters``: one entry per story, as in ``latest`` (only
     without ``source_ids``).
     """
 
@@ -108,6 +109,7 @@ class ArticleFilter:
     start: datetime | None = None
     end: datetime | None = None
     sections: tuple[str, ...] = ()
+    section_sources: tuple[str, ...] = ()
     collapse_clusters: bool = False
 
     @property

@@ -73,6 +73,9 @@ def test_filters_combine(store: Store) -> None:
     assert numbers(store.browse(ArticleFilter(sections=("tin",)))) == list(range(9, 0, -1))
     assert store.browse(ArticleFilter(sections=("quoc",))) == []  # whole segments only
     assert store.browse(ArticleFilter(sections=("%",))) == []  # LIKE specials are literal
+    both = ArticleFilter(sections=("chinh-tri",), section_sources=("qdnd",))
+    assert numbers(store.browse(both, limit=5)) == [9, 8, 7, 6, 5]
+    assert numbers(store.browse(ArticleFilter(section_sources=("qdnd",)))) == [5, 4, 3, 2, 1]
     window = ArticleFilter(start=T0 + timedelta(hours=3), end=T0 + timedelta(hours=6))
     assert numbers(store.browse(window)) == [5, 4, 3]  # start inclusive, end exclusive
     flt = ArticleFilter(q="bien gioi", source_ids=("qdnd",))
