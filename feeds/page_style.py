@@ -34,9 +34,10 @@ h3{font-size:1.05rem;margin:0 0 .25rem}
 .feeds{font-size:.9rem}
 form{display:flex;flex-wrap:wrap;gap:.6rem .9rem;align-items:flex-end;margin:1.25rem 0;
 padding:.75rem;background:var(--card);border:1px solid var(--line);border-radius:.5rem}
-.field{display:flex;flex-direction:column;gap:.2rem;min-width:0;flex:0 1 auto;max-width:100%}
+.field{display:flex;flex-direction:column;gap:.2rem;min-width:0;flex:1 1 9rem;max-width:100%}
 .field label,.field summary{font-size:.85rem;color:var(--muted)}
-.field.grow{flex:1 1 16rem}
+.field.grow{flex:3 1 16rem}
+.submit{flex:0 0 auto}
 input,select,button{padding:.4rem .6rem;font:inherit;max-width:100%;min-width:0}
 .sources{order:9;flex:1 1 100%;display:flex;flex-wrap:wrap;gap:.2rem .9rem;margin:0;
 padding:.4rem .6rem;border:1px solid var(--line);border-radius:.3rem;min-width:0}
@@ -55,6 +56,7 @@ background:var(--line)}
 .pager{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}
 table{border-collapse:collapse;width:100%;font-size:.9rem;background:var(--card)}
 th,td{border:1px solid var(--line);padding:.4rem .5rem;text-align:left;vertical-align:top}
+th{font-size:.85rem}td.num,td:last-child{white-space:nowrap}
 td.num{text-align:right}
 .why{display:block;font-size:.85rem;color:var(--muted)}
 .ok{color:var(--accent)}.warn{color:var(--warn)}.bad{color:var(--bad)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from html import escape
+from itertools import takewhile
 
 from scraper.text import fold_accents
 
@@ -19,6 +20,7 @@ __all__ = ["excerpt", "highlight", "snippet"]
 
 WORD = re.compile(r"[^\W_]+")  # as storage.base: a word is letters and digits
 LEAD_CHARS = 80  # how much text a snippet keeps before its first match
+MAX_WINDOWS = 200  # matches tried as a snippet's start (a long text may hold thousands)
 ELLIPSIS = "…"
 
 
@@ -26,6 +28,18 @@ def _matches(text: str, terms: Collection[str]) -> list[tuple[int, int]]:
     if not terms:
         return []
     return [(m.start(), m.end()) for m in WORD.finditer(text) if fold_accents(m.group()) in terms]
+
+
+def _best_start(text: str, found: list[tuple[int, int]], span: int) -> int:
+    """Where the window of ``span`` characters holding the most distinct matched words starts
+    (the first such): "bien gioi" prefers "biên giới" to a lone "biên" before it."""
+    best, best_count = found[0][0], 0
+    for i, (start, _) in enumerate(found[:MAX_WINDOWS]):
+        end = start + span
+        words = {fold_accents(text[a:b]) for a, b in takewhile(lambda m, end=end: m[0] < end, found[i:])}
+        if len(words) > best_count:
+            best, best_count = start, len(words)
+    return best
 
 
 def highlight(text: str, terms: Collection[str]) -> str:
@@ -53,7 +67,7 @@ def snippet(texts: list[str], terms: Collection[str], limit: int) -> str:
         found = _matches(text, terms)
         if not found:
             continue
-        start = found[0][0]
+        start = _best_start(text, found, limit - LEAD_CHARS)
         if start + LEAD_CHARS > limit:  # the match would fall outside the beginning
             cut = text.rfind(" ", 0, max(0, start - LEAD_CHARS)) + 1
             text = ELLIPSIS + text[cut:]

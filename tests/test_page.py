@@ -287,3 +287,16 @@ def test_short_error() -> None:
     assert short_error("  a\n\tb\x00c ") == "a bc"
     assert short_error("postgresql://u:p@h/db down") == "postgresql://h/db down"
     assert len(short_error("é" * 1000)) == ERROR_CHARS
+
+
+def test_snippet_prefers_the_place_where_all_the_words_are() -> None:
+    from feeds.snippet import snippet
+    from storage.base import search_terms
+
+    terms = frozenset(search_terms("bien gioi"))
+    text = "Kiện toàn biên chế lực lượng. " + "Câu khác. " * 60 + "Tuần tra biên giới đêm."
+    got = snippet(["", text], terms, 200)
+    assert "<mark>biên</mark> <mark>giới</mark> đêm." in got
+    assert got.startswith("…")
+    assert snippet(["Không khớp gì."], terms, 200) == "Không khớp gì."
+    assert snippet(["", "a <b> & c"], frozenset(), 200) == "a &lt;b&gt; &amp; c"
