@@ -10,9 +10,10 @@ HTML: every piece of text is escaped, only ``<mark>`` is added.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Collection
+from functools import lru_cache
 from html import escape
-from itertools import takewhile
 
 from scraper.text import fold_accents
 
@@ -20,32 +21,77 @@ __all__ = ["excerpt", "highlight", "snippet"]
 
 WORD = re.compile(r"[^\W_]+")  # as storage.base: a word is letters and digits
 LEAD_CHARS = 80  # how much text a snippet keeps before its first match
-MAX_WINDOWS = 200  # matches tried as a snippet's start (a long text may hold thousands)
+MAX_WINDOWS = 500  # matches tried as a snippet's start (a long text may hold thousands)
 ELLIPSIS = "…"
 
 
-def _matches(text: str, terms: Collection[str]) -> list[tuple[int, int]]:
+@lru_cache(maxsize=64)
+def _terms_pattern(terms: frozenset[str]) -> re.Pattern[str]:
+    """Any of ``terms`` as a whole word (not inside a longer run of letters and digits)."""
+    words = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<![^\W_])(?:{words})(?![^\W_])")
+
+
+def _fold_aligned(text: str) -> str | None:
+    """``text`` folded character by character, when every character folds to exactly one
+    (true of NFC Vietnamese: "ế" -> "e", "Đ" -> "d"), so positions in it are positions
+    in ``text``; None otherwise.  One ``str.translate`` instead of one call per word."""
+    table: dict[int, str] = {}
+    for char in set(text):
+        if char.isascii():
+            continue
+        folded = " " if char.isspace() else fold_accents(char)
+        if len(folded) != 1:
+            return None
+        table[ord(char)] = folded
+    out = text.translate(table).lower()
+    return out if len(out) == len(text) else None
+
+
+def _matches(
+    text: str, terms: Collection[str], limit: int | None = None
+) -> list[tuple[int, int, str]]:
+    """(start, end, folded word) of the words of ``text`` that fold to one of ``terms``
+    (the first ``limit`` of them)."""
     if not terms:
         return []
-    return [(m.start(), m.end()) for m in WORD.finditer(text) if fold_accents(m.group()) in terms]
+    found = []
+    aligned = _fold_aligned(text)
+    if aligned is not None:  # only the hits, found by the regex engine
+        words = ((m.start(), m.end(), m.group()) for m in _terms_pattern(frozenset(terms)).finditer(aligned))
+    else:  # word by word (a character that folds to several or none)
+        words = ((m.start(), m.end(), fold_accents(m.group())) for m in WORD.finditer(text))
+    for start, end, folded in words:
+        if folded in terms:
+            found.append((start, end, folded))
+            if limit is not None and len(found) >= limit:
+                break
+    return found
 
 
-def _best_start(text: str, found: list[tuple[int, int]], span: int) -> int:
+def _best_start(found: list[tuple[int, int, str]], span: int) -> int:
     """Where the window of ``span`` characters holding the most distinct matched words starts
-    (the first such): "bien gioi" prefers "biên giới" to a lone "biên" before it."""
+    (the first such): "bien gioi" prefers "biên giới" to a lone "biên" before it.
+    One pass with two ends over the matches."""
     best, best_count = found[0][0], 0
-    for i, (start, _) in enumerate(found[:MAX_WINDOWS]):
-        end = start + span
-        words = {fold_accents(text[a:b]) for a, b in takewhile(lambda m, end=end: m[0] < end, found[i:])}
-        if len(words) > best_count:
-            best, best_count = start, len(words)
+    inside: Counter[str] = Counter()
+    end = 0
+    for start, _, word in found:
+        while end < len(found) and found[end][0] < start + span:
+            inside[found[end][2]] += 1
+            end += 1
+        if len(inside) > best_count:
+            best, best_count = start, len(inside)
+        inside[word] -= 1
+        if not inside[word]:
+            del inside[word]
     return best
 
 
 def highlight(text: str, terms: Collection[str]) -> str:
     """``text`` as HTML, each word whose folded form is in ``terms`` inside ``<mark>``."""
     out, pos = [], 0
-    for start, end in _matches(text, terms):
+    for start, end, _ in _matches(text, terms):
         out += [escape(text[pos:start]), "<mark>", escape(text[start:end]), "</mark>"]
         pos = end
     out.append(escape(text[pos:]))
@@ -64,10 +110,10 @@ def snippet(texts: list[str], terms: Collection[str], limit: int) -> str:
     """HTML: the first of ``texts`` with a match, cut to ``limit`` characters around its first
     matched word; without a match (or terms), the first non-empty text's beginning."""
     for text in texts:
-        found = _matches(text, terms)
+        found = _matches(text, terms, MAX_WINDOWS)
         if not found:
             continue
-        start = _best_start(text, found, limit - LEAD_CHARS)
+        start = _best_start(found, limit - LEAD_CHARS)
         if start + LEAD_CHARS > limit:  # the match would fall outside the beginning
             cut = text.rfind(" ", 0, max(0, start - LEAD_CHARS)) + 1
             text = ELLIPSIS + text[cut:]

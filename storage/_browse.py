@@ -13,8 +13,10 @@ change.  Section matching is a ``LIKE`` on the canonical URL (``%://%/SLUG/%``).
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import replace
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from scraper.models import StoredArticle
@@ -31,6 +33,10 @@ def section_pattern(slug: str) -> str:
     return "%://%/" + slug.translate(_LIKE_SPECIALS) + "/%"
 
 
+def _feed_order(item: StoredArticle) -> tuple[datetime, int]:
+    return (item.published_or_seen, item.id)
+
+
 class BrowseQueries(SQLStoreCore):
     """Store methods for the page: ``browse`` and ``count_matching``."""
 
@@ -43,6 +49,14 @@ class BrowseQueries(SQLStoreCore):
     ) -> list[StoredArticle]:
         if limit <= 0:
             return []
+        if len(flt.source_ids) > 1:
+            # one query per source (each an index range on (source_id, sort key)), merged:
+            # an IN list would sort every row of those sources
+            lists = [
+                self.browse(replace(flt, source_ids=(sid,)), before=before, limit=limit)
+                for sid in dict.fromkeys(flt.source_ids)
+            ]
+            return list(islice(heapq.merge(*lists, key=_feed_order, reverse=True), limit))
         where = self._filter_where(flt)
         if where is None:
             return []
