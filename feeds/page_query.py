@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -28,8 +28,8 @@ from .topics import Topic, sources_in, topic_by_id
 __all__ = ["PageQuery", "cursor_text", "parse_page_query", "regions"]
 
 CURSOR_FORMAT = "%Y%m%dT%H%M%S.%fZ"
-_CURSOR = re.compile(r"(\d{8}T\d{6}\.\d{6}Z)_(\d{1,18})")
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CURSOR = re.compile(r"([0-9]{8}T[0-9]{6}\.[0-9]{6}Z)_([0-9]{1,18})")  # ASCII digits only
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -164,9 +164,12 @@ def _day(text: str, name: str) -> date | None:
         return None
     if _DAY.fullmatch(text):
         try:
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             pass
+        else:
+            if MINYEAR < day.year < MAXYEAR:  # a day later or earlier in UTC still exists
+                return day
     bad_request(f"{name}= must be a day as YYYY-MM-DD, got {shown(text)}")
     return None  # not reached: bad_request raises
 

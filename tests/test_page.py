@@ -143,6 +143,8 @@ def test_date_range_is_in_vietnam_days(env: Env) -> None:
     assert env.titles("/", **{"from": "2024-03-01", "to": "2024-03-02"}) == ["Đầu ngày 2/3", "Cuối ngày 1/3"]
     assert env.titles("/", **{"from": "", "to": ""}) == ["Đầu ngày 2/3", "Cuối ngày 1/3"]  # empty: none
     for params, word in (({"from": "1/3/2024"}, "from="), ({"to": "2024-02-30"}, "to="),
+                         ({"from": "0001-01-01"}, "from="), ({"to": "9999-12-31"}, "to="),
+                         ({"to": "２０２４-03-01"}, "to="),
                          ({"from": "2024-03-02", "to": "2024-03-01"}, "after")):
         r = env.client.get("/", params=params)
         assert r.status_code == 400 and word in r.text, r.text
