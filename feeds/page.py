@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from html import escape
 
 from scraper.config import Config
@@ -182,7 +182,6 @@ def _search_form(view: PageView) -> str:
         f'{" checked" if s.id in pq.base.sources else ""}> {escape(s.name)}</label>'
         for s in cfg.sources.values()
     )
-    day = lambda d: d.isoformat() if d else ""  # noqa: E731
     return (
         '<form method="get" role="search">'
         '<span class="field grow"><label for="q">Tìm kiếm</label>'
@@ -193,9 +192,9 @@ def _search_form(view: PageView) -> str:
         '<span class="field"><label for="topic">Chủ đề</label>'
         f'<select id="topic" name="topic">{topic_opts}</select></span>'
         '<span class="field"><label for="from">Từ ngày</label>'
-        f'<input type="date" id="from" name="from" value="{day(pq.day_from)}"></span>'
+        f'<input type="date" id="from" name="from" value="{_iso_day(pq.day_from)}"></span>'
         '<span class="field"><label for="to">Đến ngày</label>'
-        f'<input type="date" id="to" name="to" value="{day(pq.day_to)}"></span>'
+        f'<input type="date" id="to" name="to" value="{_iso_day(pq.day_to)}"></span>'
         f'<fieldset class="sources"><legend>Nguồn (chọn một hay nhiều; không chọn: tất cả)</legend>'
         f"{boxes}</fieldset>"
         '<span class="field submit"><button type="submit">Tìm</button></span>'
@@ -219,8 +218,12 @@ def _filter_label(view: PageView) -> str:
     return "; ".join(bits)
 
 
-def _day(d: object) -> str:
-    return d.strftime("%d/%m/%Y") if d is not None else ""  # type: ignore[attr-defined]
+def _iso_day(d: date | None) -> str:
+    return d.isoformat() if d is not None else ""
+
+
+def _day(d: date | None) -> str:
+    return d.strftime("%d/%m/%Y") if d is not None else ""
 
 
 def _articles(view: PageView) -> list[str]:
