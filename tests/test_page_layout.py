@@ -30,6 +30,7 @@ import os
 import shutil
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -50,6 +51,12 @@ from storage import Store, open_store
 WIDTHS = {1280: 900, 390: 844}  # CSS width -> viewport height
 SLACK = 0.5  # CSS pixels two boxes may share at an edge (subpixel layout)
 DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    sources: int  # in its config: a table row and a checkbox each
 
 # Every box the assertions use, by role, read in one pass (CSS pixels, page coordinates).
 BOXES_JS = r"""
@@ -132,8 +139,8 @@ def fill(config: Config, store: Store) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of the app over a store the pipeline filled from every sample site."""
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The app over a store the pipeline filled from every sample site."""
     work = tmp_path_factory.mktemp("layout")
     with FixtureSites() as sites:
         base = config_for(sites, f"sqlite:///{work / 'page.db'}", retries=0)
@@ -146,7 +153,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             fill(config, store)
             app = create_app(config, store)
             with server_in_thread(app) as port:
-                yield f"http://127.0.0.1:{port}"
+                yield Served(f"http://127.0.0.1:{port}", len(config.sources))
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +175,7 @@ def shots_dir(tmp_path: Path) -> Path:
     return out
 
 
-def look(browser: Chromium, url: str, width: int, shot: Path) -> dict[str, Any]:
+def look(browser: Chromium, served: Served, url: str, width: int, shot: Path) -> dict[str, Any]:
     """Load ``url`` at ``width``, check the layout's invariants, save the screenshot."""
     tab = browser.open(url, width=width, height=WIDTHS[width])
     got = tab.evaluate(BOXES_JS)
@@ -190,7 +197,7 @@ def look(browser: Chromium, url: str, width: int, shot: Path) -> dict[str, Any]:
         assert not overlap(label, control), field
         assert label["y"] + label["h"] <= control["y"] + SLACK, f"label not above its control: {field}"
         assert abs(label["x"] - control["x"]) <= 1, f"label and control not aligned: {field}"
-    assert len(got["sourceBoxes"]) >= 9
+    assert len(got["sourceBoxes"]) == served.sources
     assert_apart(got["sourceBoxes"], "source checkboxes")
     assert got["button"] and got["button"][0]["w"] > 0
 
@@ -209,7 +216,7 @@ def look(browser: Chromium, url: str, width: int, shot: Path) -> dict[str, Any]:
 
     # the sources table: rows apart; cells of a row side by side at 1280, stacked at 390
     rows = got["rows"]
-    assert len(rows) == 10
+    assert len(rows) == served.sources
     assert_apart([r["box"] for r in rows], "table rows")
     for r in rows:
         assert_apart(r["cells"], "cells of a row")
@@ -222,8 +229,8 @@ def look(browser: Chromium, url: str, width: int, shot: Path) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
-def test_front_page_layout(served: str, browser: Chromium, width: int, tmp_path: Path) -> None:
-    got = look(browser, served + "/", width, shots_dir(tmp_path) / f"page-{width}.png")
+def test_front_page_layout(served: Served, browser: Chromium, width: int, tmp_path: Path) -> None:
+    got = look(browser, served, served.url + "/", width, shots_dir(tmp_path) / f"page-{width}.png")
     stories = got["stories"]
     assert len(stories) == 12
     assert sum(1 for s in stories if s["thumb"]) >= 6
@@ -232,17 +239,17 @@ def test_front_page_layout(served: str, browser: Chromium, width: int, tmp_path:
     assert got["next"] and got["next"][0]["text"] == "Xem tiếp"
 
     # page 2, through the link itself
-    tab = browser.open(served + "/", width=width, height=WIDTHS[width])
+    tab = browser.open(served.url + "/", width=width, height=WIDTHS[width])
     href = tab.evaluate("document.querySelector('a[rel=next]').href")
-    page2 = look(browser, href, width, shots_dir(tmp_path) / f"page2-{width}.png")
+    page2 = look(browser, served, href, width, shots_dir(tmp_path) / f"page2-{width}.png")
     first_titles = {s["box"]["text"] for s in stories}
     assert page2["stories"] and not first_titles & {s["box"]["text"] for s in page2["stories"]}
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
-def test_search_layout(served: str, browser: Chromium, width: int, tmp_path: Path) -> None:
-    url = served + "/?" + urlencode({"q": "bien gioi"})
-    got = look(browser, url, width, shots_dir(tmp_path) / f"search-{width}.png")
+def test_search_layout(served: Served, browser: Chromium, width: int, tmp_path: Path) -> None:
+    url = served.url + "/?" + urlencode({"q": "bien gioi"})
+    got = look(browser, served, url, width, shots_dir(tmp_path) / f"search-{width}.png")
     assert got["count"] and got["count"][0]["text"].startswith("Tìm thấy ")
     marks = {m.lower() for s in got["stories"] for m in s["marks"]}
     assert {"biên", "giới"} <= marks
