@@ -172,11 +172,15 @@ def _options(pairs: Sequence[tuple[str, str]], chosen: Sequence[str], everything
 def _search_form(view: PageView) -> str:
     """The filter form.  Each field is a label with its control, so a narrow screen wraps the
     form between fields, never between a label and what it names.  No action attribute: the
-    form submits to this page, wherever it is mounted; it starts again from the newest."""
+    form submits to this page, wherever it is mounted; it starts again from the newest.
+    The source checkboxes fold into one line (``<details>``, open when some are chosen):
+    fourteen of them would fill a phone's first screen."""
     pq, cfg = view.page, view.config
     region_opts = _options([(r, r) for r in regions(cfg)], pq.regions, "Mọi vùng")
     topic_opts = _options([(t.id, t.label) for t in TOPICS], [pq.topic.id] if pq.topic else [],
                           "Mọi chủ đề")
+    chosen = len(pq.base.sources)
+    summary = f"Nguồn: đã chọn {chosen}" if chosen else "Nguồn: tất cả"
     boxes = "".join(
         f'<label><input type="checkbox" name="source" value="{escape(s.id)}"'
         f'{" checked" if s.id in pq.base.sources else ""}> {escape(s.name)}</label>'
@@ -195,8 +199,9 @@ def _search_form(view: PageView) -> str:
         f'<input type="date" id="from" name="from" value="{_iso_day(pq.day_from)}"></span>'
         '<span class="field"><label for="to">Đến ngày</label>'
         f'<input type="date" id="to" name="to" value="{_iso_day(pq.day_to)}"></span>'
-        f'<fieldset class="sources"><legend>Nguồn (chọn một hay nhiều; không chọn: tất cả)</legend>'
-        f"{boxes}</fieldset>"
+        f'<details class="sources"{" open" if chosen else ""}><summary>{escape(summary)}</summary>'
+        f'<fieldset><legend>Chọn một hay nhiều nguồn (không chọn: tất cả)</legend>{boxes}</fieldset>'
+        "</details>"
         '<span class="field submit"><button type="submit">Tìm</button></span>'
         "</form>"
     )

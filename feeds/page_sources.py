@@ -20,11 +20,12 @@ from scraper.schedule import next_attempt
 from scraper.text import clean_text
 
 from .opml import site_home
-from .page_time import format_vn_time
+from .page_time import format_vn_time, iso
 
 __all__ = ["ERROR_CHARS", "short_error", "sources_table", "status"]
 
 ERROR_CHARS = 160
+NUMERIC = (1, 3)  # the columns that hold counts
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 COLUMNS = ("Nguồn", "Bài viết", "Lấy tin thành công gần nhất", "Lỗi liên tiếp", "Tình trạng",
            "Lần lấy tin tiếp theo", "Nguồn cấp")
@@ -52,18 +53,29 @@ def status(source: SourceConfig, h: SourceHealth | None) -> tuple[str, str]:
 
 
 def _next_run(source: SourceConfig, h: SourceHealth | None) -> str:
+    """HTML: about when the source runs next."""
     if not source.enabled:
         return "—"
     if h is None or h.last_run is None:
         return "khi dịch vụ chạy"
     when: datetime | None = next_attempt(h.last_run, source.interval, h.consecutive_failures)
-    return f"khoảng {format_vn_time(when)}"
+    return f"khoảng {_time(when)}"
+
+
+def _time(when: datetime | None) -> str:
+    """A ``<time>`` element (kept on one line by the stylesheet), or the no-time dash."""
+    if when is None:
+        return escape(format_vn_time(None))
+    return f'<time datetime="{iso(when)}">{escape(format_vn_time(when))}</time>'
 
 
 def sources_table(config: Config, health: Sequence[SourceHealth], feed_links: Mapping[str, str]) -> list[str]:
     """The section's HTML lines; ``feed_links`` maps a source id to its feed links (HTML)."""
     by_id = {h.source_id: h for h in health}
-    head = "".join(f"<th>{escape(c)}</th>" for c in COLUMNS)
+    num = ' class="num"'
+    head = "".join(
+        f"<th{num if i in NUMERIC else ''}>{escape(c)}</th>" for i, c in enumerate(COLUMNS)
+    )
     out = [
         '<section aria-labelledby="nguon">',
         '<h2 id="nguon">Các nguồn tin</h2>',
@@ -81,15 +93,15 @@ def sources_table(config: Config, health: Sequence[SourceHealth], feed_links: Ma
         cells = (
             f'<a href="{escape(site_home(source))}">{escape(source.name)}</a>{region}',
             str(h.articles if h else 0),
-            escape(format_vn_time(h.last_success if h else None)),
+            _time(h.last_success if h else None),
             str(h.consecutive_failures if h else 0),
             f'<span class="{css}">{escape(text)}</span>{why}',
-            escape(_next_run(source, h)),
+            _next_run(source, h),
             feed_links[source.id],
         )
         row = []
         for i, (label, cell) in enumerate(zip(COLUMNS, cells, strict=True)):
-            css_num = ' class="num"' if i in (1, 3) else ""
+            css_num = ' class="num"' if i in NUMERIC else ""
             attr = f' data-label="{escape(label)}"' if i else ""
             row.append(f"<td{css_num}{attr}>{cell}</td>")
         out.append("<tr>" + "".join(row) + "</tr>")

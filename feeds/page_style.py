@@ -39,9 +39,12 @@ padding:.75rem;background:var(--card);border:1px solid var(--line);border-radius
 .field.grow{flex:3 1 16rem}
 .submit{flex:0 0 auto}
 input,select,button{padding:.4rem .6rem;font:inherit;max-width:100%;min-width:0}
-.sources{order:9;flex:1 1 100%;display:flex;flex-wrap:wrap;gap:.2rem .9rem;margin:0;
-padding:.4rem .6rem;border:1px solid var(--line);border-radius:.3rem;min-width:0}
-.sources legend{font-size:.85rem;color:var(--muted);padding:0 .3rem}
+.sources{order:9;flex:1 1 100%;min-width:0;border:1px solid var(--line);border-radius:.3rem;
+padding:.35rem .6rem}
+.sources summary{cursor:pointer;font-size:.9rem}
+.sources fieldset{display:flex;flex-wrap:wrap;gap:.2rem .9rem;margin:.4rem 0 .1rem;padding:0;border:0;
+min-width:0}
+.sources legend{font-size:.85rem;color:var(--muted);padding:0;margin-bottom:.2rem}
 .sources label{font-size:.9rem;white-space:nowrap}
 .submit{order:10}
 .articles{list-style:none;margin:0;padding:0}
@@ -54,11 +57,12 @@ background:var(--line)}
 @media (max-width:30rem){.thumb{width:5.5rem;height:3.67rem}}
 .summary{margin:.25rem 0 0}
 .pager{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}
-table{border-collapse:collapse;width:100%;font-size:.9rem;background:var(--card)}
+table{border-collapse:collapse;width:100%;font-size:.9rem;background:var(--card);overflow-wrap:break-word}
+time{white-space:nowrap}
 th,td{border:1px solid var(--line);padding:.4rem .5rem;text-align:left;vertical-align:top}
-th{font-size:.85rem}td.num,td:last-child{white-space:nowrap}
+th{font-size:.85rem}th.num,td.num,td:last-child{white-space:nowrap}
 td.num{text-align:right}
-.why{display:block;font-size:.85rem;color:var(--muted)}
+.why{display:block;font-size:.85rem;color:var(--muted);overflow-wrap:anywhere}
 .ok{color:var(--accent)}.warn{color:var(--warn)}.bad{color:var(--bad)}
 @media (max-width:40rem){table,tbody,tr,td{display:block;width:100%}thead{display:none}
 tr{border:1px solid var(--line);border-radius:.5rem;margin:0 0 .6rem;padding:.3rem .5rem}

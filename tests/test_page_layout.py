@@ -10,7 +10,7 @@ by it) and takes a full-page screenshot of the same render.
 
 What is asserted, at each width and for the front page, a search and page 2:
 
-* present: the title, each filter field, the sources fieldset, stories with a
+* present: the title, each filter field, the folded source list (checked unfolded), stories with a
   thumbnail, a syndicated story's "Cũng đăng trên", "Xem tiếp", the sources table
   with a failing source's reason and next attempt; for the search, its count and marks;
 * nothing wider than the viewport (no sideways scrolling) and no box outside it;
@@ -75,7 +75,9 @@ BOXES_JS = r"""
     fields: [...form.querySelectorAll('.field')].filter(f => f.querySelector('label'))
       .map(f => ({label: box(f.querySelector('label')),
                   control: box(f.querySelector('input, select'))})),
-    sourceBoxes: all('fieldset.sources label'),
+    sourceBoxes: all('.sources label'),
+    summary: all('details.sources > summary'),
+    details: all('details.sources'),
     button: all('form button'),
     stories: [...document.querySelectorAll('ol.articles > li')].map(li => ({
       box: box(li),
@@ -179,6 +181,11 @@ def shots_dir(tmp_path: Path) -> Path:
 def look(browser: Chromium, served: Served, url: str, width: int, shot: Path) -> dict[str, Any]:
     """Load ``url`` at ``width``, check the layout's invariants, save the screenshot."""
     tab = browser.open(url, width=width, height=WIDTHS[width])
+    closed = tab.evaluate(BOXES_JS)
+    assert closed["summary"] and closed["summary"][0]["text"].startswith("Nguồn:")
+    folded, line = closed["details"][0], closed["summary"][0]
+    assert folded["h"] < 2 * line["h"] + 20, f"the source list starts folded: {folded} {line}"
+    tab.evaluate("document.querySelector('details.sources').open = true")  # the longer form
     got = tab.evaluate(BOXES_JS)
     png = tab.screenshot()
     shot.write_bytes(png)
