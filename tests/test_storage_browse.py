@@ -102,5 +102,8 @@ def test_collapsed_clusters_count_stories(store: Store) -> None:
     assert [s.source_id for s in items[1].siblings] == ["qk7", "qk3"]
     assert store.count_matching(flt) == 2
     assert store.count_matching(ArticleFilter()) == 4
+    searched = ArticleFilter(q="san sang chien dau", collapse_clusters=True)
+    assert numbers(store.browse(searched)) == [1] and store.count_matching(searched) == 1
+    assert store.count_matching(ArticleFilter(q="san sang chien dau")) == 3
     # a source filter lists that source's own entries
     assert numbers(store.browse(ArticleFilter(source_ids=("qk7",), collapse_clusters=True))) == [2]
