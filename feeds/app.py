@@ -18,7 +18,8 @@ Routes (GET and HEAD)::
     /archive/YYYY-MM.atom|rss|json, /sources/{source_id}/archive/YYYY-MM.…  monthly archives
                                                           (RFC 5005, feeds.archive)
         ?source=ID[,ID]  (repeatable; combined feed only)  ?q=TEXT  ?limit=1..MAX_LIMIT
-    /          the HTML page (same filters)     /opml     OPML 2.0 of every feed
+    /          the HTML page (same filters, and ?region= ?topic= ?from= ?to= ?before=:
+               feeds.page_query)                /opml     OPML 2.0 of every feed
     /healthz   JSON, 200 or 503                 /metrics  Prometheus text format
 
 The app is ``feeds.fastpath.FeedFront`` (guards, then cached feed answers from
@@ -83,7 +84,9 @@ from .metrics import Metrics, RequestCounter
 from .opml import CONTENT_TYPE as OPML_CONTENT_TYPE
 from .opml import render_opml
 from .page import CONTENT_TYPE as PAGE_CONTENT_TYPE
-from .page import SECURITY_HEADERS, PageView, render_page
+from .page import SECURITY_HEADERS, render_page
+from .page_data import page_view
+from .page_query import PageQuery, parse_page_query
 from .render import CONTENT_TYPES, FEED_FILES, FORMATS, feed_meta, render
 from .storeprobe import StoreProbe
 from .version import StoreVersion
@@ -287,7 +290,9 @@ class _Server:
     # -- the page
 
     async def page(self, request: Request) -> Response:
-        flt = parse_filter(request, self.config, allow_sources=True)
+        flt = parse_page_query(
+            request, self.config, parse_filter(request, self.config, allow_sources=True)
+        )
         base = self.base(request)
         if not self.probe.up:
             self.probe.refresh()
@@ -304,11 +309,12 @@ class _Server:
                     h.articles,
                     h.consecutive_failures,
                     h.degraded,
+                    h.last_error,
                 )
                 for h in health
             ),
         )
-        key = ("page", flt.query, base)
+        key = ("page", flt.query(), base)
         doc = await self.cached(key, stamp, partial(self._render_page, flt, base, version, health))
         return conditional_response(request, doc, extra_headers=SECURITY_HEADERS)
 
@@ -316,19 +322,10 @@ class _Server:
         return self.store.version(), self.store.source_health(list(self.config.sources))
 
     def _render_page(
-        self, flt: Filter, base: str, version: str, health: Sequence[SourceHealth]
+        self, flt: PageQuery, base: str, version: str, health: Sequence[SourceHealth]
     ) -> Rendered:
-        items = latest(self.store, flt.sources, flt.q, flt.limit)
-        view = PageView(
-            config=self.config,
-            base_url=base,
-            items=items,
-            health=health,
-            sources=flt.sources,
-            q=flt.q,
-            query=flt.query,
-        )
-        last_modified = self._last_modified(items, version, *(h.last_run for h in health))
+        view = page_view(self.store, self.config, flt, base, health)
+        last_modified = self._last_modified(view.items, version, *(h.last_run for h in health))
         return Rendered.of(render_page(view), PAGE_CONTENT_TYPE, last_modified)
 
     # -- OPML, health, metrics

@@ -1,4 +1,4 @@
-"""The HTML home page: latest articles, search, source filter, source health, feed links.
+"""The HTML home page: latest stories, search, filters, paging, source health, feed links.
 
 Public surface::
 
@@ -6,34 +6,39 @@ Public surface::
     render_page(view) -> bytes
     feed_url(base, fmt, source_id=None, query="")
     format_vn_time(dt)        "05/01/2024 17:37" in Asia/Ho_Chi_Minh
-    CONTENT_TYPE, SECURITY_HEADERS
+    CONTENT_TYPE, SECURITY_HEADERS, CSS
 
-Every value from the store or the config is escaped with ``html.escape``
-(quotes included, attributes are always double-quoted); an article is linked
-only when its URL is http(s).  The page needs no script and no image: the
-Content-Security-Policy allows nothing but the one inline stylesheet, by hash.
+The parts live beside it: ``page_query`` (the page's parameters),
+``page_items`` (one story), ``snippet`` (search highlights), ``page_sources``
+(the sources table), ``page_style`` (CSS and CSP), ``topics`` (the topic
+table).  Every value from the store or the config is escaped with
+``html.escape`` (quotes included, attributes always double-quoted); links and
+images are emitted only for http(s) URLs.  The page needs no script.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from html import escape
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-from scraper.config import Config, SourceConfig
+from scraper.config import Config
 from scraper.models import SourceHealth, StoredArticle
-from scraper.text import clean_text
+from storage.base import search_terms
 
-from .opml import site_home
+from .filters import Filter
+from .page_items import article_item, source_name
+from .page_query import PageQuery, regions
+from .page_sources import sources_table
+from .page_style import CSS, SECURITY_HEADERS
+from .page_time import VN_TIMEZONE, format_vn_time
 from .render import CONTENT_TYPES, FEED_FILES, FORMATS
+from .topics import TOPICS
 
 __all__ = [
     "CONTENT_TYPE",
+    "CSS",
     "SECURITY_HEADERS",
     "VN_TIMEZONE",
     "PageView",
@@ -43,67 +48,29 @@ __all__ = [
 ]
 
 CONTENT_TYPE = "text/html; charset=utf-8"
-VN_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-TIME_FORMAT = "%d/%m/%Y %H:%M"
-SUMMARY_CHARS = 320
-NO_TIME = "—"
 FORMAT_LABELS = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
-LINK_SCHEMES = frozenset({"http", "https"})
-
-CSS = """
-:root{color-scheme:light dark;--fg:#1d2327;--muted:#5f6b73;--bg:#fbfaf7;--card:#fff;
---line:#e2e0da;--accent:#1f5f3a;--warn:#9a5b00;--bad:#a4262c}
-@media (prefers-color-scheme:dark){:root{--fg:#e7e5df;--muted:#a3aaa5;--bg:#17191a;
---card:#202324;--line:#34393a;--accent:#7fcf9b;--warn:#e5b55c;--bad:#ff8a8a}}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--fg);line-height:1.5;
-font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",Arial,sans-serif}
-a{color:var(--accent)}
-header,main,footer{max-width:62rem;margin:0 auto;padding:0 1rem}
-header{padding-top:1.5rem}
-h1{margin:0 0 .25rem;font-size:1.6rem}h1 a{color:inherit;text-decoration:none}
-h2{font-size:1.2rem;margin:1.75rem 0 .75rem}
-h3{font-size:1.05rem;margin:0 0 .25rem}
-.lead,.meta,.note,footer{color:var(--muted)}
-.meta{font-size:.875rem;margin:0 0 .35rem}
-.feeds{font-size:.9rem}
-form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:1.25rem 0;padding:.75rem;
-background:var(--card);border:1px solid var(--line);border-radius:.5rem}
-input[type=search]{flex:1 1 16rem;padding:.45rem .6rem;font:inherit}
-select,button{padding:.4rem .6rem;font:inherit}
-.articles{list-style:none;margin:0;padding:0}
-.articles li{background:var(--card);border:1px solid var(--line);border-radius:.5rem;
-padding:.8rem 1rem;margin:0 0 .6rem}
-.summary{margin:.25rem 0 0}
-table{border-collapse:collapse;width:100%;font-size:.9rem;background:var(--card)}
-th,td{border:1px solid var(--line);padding:.4rem .5rem;text-align:left;vertical-align:top}
-td.num{text-align:right}
-.ok{color:var(--accent)}.warn{color:var(--warn)}.bad{color:var(--bad)}
-footer{font-size:.85rem;padding:1.5rem 1rem 2rem}
-"""
-_STYLE_HASH = base64.b64encode(hashlib.sha256(CSS.encode("utf-8")).digest()).decode("ascii")
-CONTENT_SECURITY_POLICY = (
-    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
+_NO_FILTER = PageQuery(base=Filter(sources=(), q="", limit=50, default_limit=50))
 
 
 @dataclass(frozen=True)
 class PageView:
-    """What one rendering of the page shows.  ``query`` is the canonical filter query string."""
+    """What one rendering of the page shows.
+
+    ``total``: how many entries the filters find in all (None: not counted);
+    ``next_cursor``: the "Xem tiếp" link's cursor (None: this is the last page).
+    """
 
     config: Config
     base_url: str
     items: Sequence[StoredArticle]
     health: Sequence[SourceHealth]
-    sources: tuple[str, ...] = ()  # the source filter; () = every source
-    q: str = ""
-    query: str = ""
+    page: PageQuery = field(default=_NO_FILTER)
+    total: int | None = None
+    next_cursor: tuple[datetime, int] | None = None
+
+    @property
+    def home(self) -> str:
+        return self.base_url.rstrip("/") + "/"
 
 
 def feed_url(base_url: str, fmt: str, source_id: str | None = None, query: str = "") -> str:
@@ -113,49 +80,40 @@ def feed_url(base_url: str, fmt: str, source_id: str | None = None, query: str =
     return f"{base}{path}/{FEED_FILES[fmt]}" + (f"?{query}" if query else "")
 
 
-def format_vn_time(dt: datetime | None) -> str:
-    """``dt`` in Vietnam time as ``05/01/2024 17:37``; a naive datetime is taken as UTC."""
-    if dt is None:
-        return NO_TIME
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(VN_TIMEZONE).strftime(TIME_FORMAT)
-
-
 def render_page(view: PageView) -> bytes:
     """The whole HTML document, UTF-8."""
     cfg = view.config
-    title = cfg.feed.title
-    filtered = bool(view.sources or view.q)
+    base = view.base_url.rstrip("/")
+    links = {s: _feed_links(view.base_url, s) for s in cfg.sources}
     parts = [
         "<!doctype html>",
         '<html lang="vi">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(_page_title(view))}</title>",
-        f'<meta name="description" content="{_e(cfg.feed.description)}">',
-        *_alternates(view, filtered),
+        f"<title>{escape(_page_title(view))}</title>",
+        f'<meta name="description" content="{escape(cfg.feed.description)}">',
+        *_alternates(view),
         f"<style>{CSS}</style>",
         "</head>",
         "<body>",
         "<header>",
-        f'<h1><a href="{_e(view.base_url.rstrip("/") + "/")}">{_e(title)}</a></h1>',
-        f'<p class="lead">{_e(cfg.feed.description)}</p>',
+        f'<h1><a href="{escape(view.home)}">{escape(cfg.feed.title)}</a></h1>',
+        f'<p class="lead">{escape(cfg.feed.description)}</p>',
         f'<p class="feeds">Theo dõi toàn bộ tin: {_feed_links(view.base_url)}'
-        f' · <a href="{_e(view.base_url.rstrip("/") + "/opml")}">OPML</a>'
+        f' · <a href="{escape(base + "/opml")}">OPML</a>'
         " (danh sách mọi nguồn cấp)</p>",
         "</header>",
         "<main>",
         _search_form(view),
-        *_articles(view, filtered),
-        *_sources_table(view),
+        *_articles(view),
+        *sources_table(cfg, view.health, links),
         "</main>",
         "<footer>",
-        "<p>Giờ hiển thị theo giờ Việt Nam (GMT+7). Bài viết thuộc về các trang nguồn;"
+        "<p>Giờ hiển thị theo giờ Việt Nam (GMT+7). Bài viết và ảnh thuộc về các trang nguồn;"
         " qkfeed chỉ tổng hợp tiêu đề, tóm tắt và đường dẫn.</p>",
-        f'<p><a href="{_e(view.base_url.rstrip("/") + "/healthz")}">Tình trạng dịch vụ</a>'
-        f' · <a href="{_e(view.base_url.rstrip("/") + "/metrics")}">Số liệu (Prometheus)</a></p>',
+        f'<p><a href="{escape(base + "/healthz")}">Tình trạng dịch vụ</a>'
+        f' · <a href="{escape(base + "/metrics")}">Số liệu (Prometheus)</a></p>',
         "</footer>",
         "</body>",
         "</html>",
@@ -167,25 +125,22 @@ def render_page(view: PageView) -> bytes:
 
 
 def _page_title(view: PageView) -> str:
-    if view.q:
-        return f"Tìm “{view.q}” — {view.config.feed.title}"
+    if view.page.base.q:
+        return f"Tìm “{view.page.base.q}” — {view.config.feed.title}"
     return view.config.feed.title
 
 
-def _alternates(view: PageView, filtered: bool) -> list[str]:
-    """Feed auto-discovery: the filtered feed first (when filtering), then the combined one."""
+def _alternates(view: PageView) -> list[str]:
+    """Feed auto-discovery: the filtered feed first (when a feed can follow it), then all."""
     links: list[str] = []
-    if filtered:
-        label = _filter_label(view)
+    title = view.config.feed.title
+    if view.page.filtered and view.page.feedable:
+        label = f"{title} — {_filter_label(view)}"
+        query = view.page.feed_query(view.config)
         links += [
-            _alternate(
-                fmt,
-                f"{label} ({FORMAT_LABELS[fmt]})",
-                feed_url(view.base_url, fmt, query=view.query),
-            )
+            _alternate(fmt, f"{label} ({FORMAT_LABELS[fmt]})", feed_url(view.base_url, fmt, query=query))
             for fmt in FORMATS
         ]
-    title = view.config.feed.title
     links += [
         _alternate(fmt, f"{title} ({FORMAT_LABELS[fmt]})", feed_url(view.base_url, fmt))
         for fmt in FORMATS
@@ -195,175 +150,138 @@ def _alternates(view: PageView, filtered: bool) -> list[str]:
 
 def _alternate(fmt: str, title: str, href: str) -> str:
     mime = CONTENT_TYPES[fmt].split(";")[0]
-    return f'<link rel="alternate" type="{mime}" title="{_e(title)}" href="{_e(href)}">'
+    return f'<link rel="alternate" type="{mime}" title="{escape(title)}" href="{escape(href)}">'
 
 
 def _feed_links(base_url: str, source_id: str | None = None, query: str = "") -> str:
     return " · ".join(
-        f'<a href="{_e(feed_url(base_url, fmt, source_id, query))}" type="{CONTENT_TYPES[fmt].split(";")[0]}">'
-        f"{FORMAT_LABELS[fmt]}</a>"
+        f'<a href="{escape(feed_url(base_url, fmt, source_id, query))}"'
+        f' type="{CONTENT_TYPES[fmt].split(";")[0]}">{FORMAT_LABELS[fmt]}</a>'
         for fmt in FORMATS
     )
 
 
+def _options(pairs: Sequence[tuple[str, str]], chosen: Sequence[str], everything: str) -> str:
+    out = [f'<option value="">{escape(everything)}</option>']
+    for value, label in pairs:
+        selected = " selected" if value in chosen else ""
+        out.append(f'<option value="{escape(value)}"{selected}>{escape(label)}</option>')
+    return "".join(out)
+
+
 def _search_form(view: PageView) -> str:
-    only = view.sources[0] if len(view.sources) == 1 else ""
-    options = ['<option value="">Tất cả các nguồn</option>']
-    for source in view.config.sources.values():
-        selected = " selected" if source.id == only else ""
-        options.append(f'<option value="{_e(source.id)}"{selected}>{_e(source.name)}</option>')
-    # No action attribute: the form submits to this page, wherever it is mounted.
+    """The filter form.  Each field is a label with its control, so a narrow screen wraps the
+    form between fields, never between a label and what it names.  No action attribute: the
+    form submits to this page, wherever it is mounted; it starts again from the newest.
+    The source checkboxes fold into one line (``<details>``, open when some are chosen):
+    fourteen of them would fill a phone's first screen."""
+    pq, cfg = view.page, view.config
+    region_opts = _options([(r, r) for r in regions(cfg)], pq.regions, "Mọi vùng")
+    topic_opts = _options([(t.id, t.label) for t in TOPICS], [pq.topic.id] if pq.topic else [],
+                          "Mọi chủ đề")
+    chosen = len(pq.base.sources)
+    summary = f"Nguồn: đã chọn {chosen}" if chosen else "Nguồn: tất cả"
+    boxes = "".join(
+        f'<label><input type="checkbox" name="source" value="{escape(s.id)}"'
+        f'{" checked" if s.id in pq.base.sources else ""}> {escape(s.name)}</label>'
+        for s in cfg.sources.values()
+    )
     return (
         '<form method="get" role="search">'
-        '<label for="q">Tìm kiếm</label>'
-        f'<input type="search" id="q" name="q" value="{_e(view.q)}" maxlength="200"'
-        ' placeholder="ví dụ: biên giới — gõ không dấu cũng được">'
-        '<label for="source">Nguồn</label>'
-        f'<select id="source" name="source">{"".join(options)}</select>'
-        '<button type="submit">Tìm</button>'
+        '<span class="field grow"><label for="q">Tìm kiếm</label>'
+        f'<input type="search" id="q" name="q" value="{escape(pq.base.q)}" maxlength="200"'
+        ' placeholder="ví dụ: biên giới — gõ không dấu cũng được"></span>'
+        '<span class="field"><label for="region">Vùng</label>'
+        f'<select id="region" name="region">{region_opts}</select></span>'
+        '<span class="field"><label for="topic">Chủ đề</label>'
+        f'<select id="topic" name="topic">{topic_opts}</select></span>'
+        '<span class="field"><label for="from">Từ ngày</label>'
+        f'<input type="date" id="from" name="from" value="{_iso_day(pq.day_from)}"></span>'
+        '<span class="field"><label for="to">Đến ngày</label>'
+        f'<input type="date" id="to" name="to" value="{_iso_day(pq.day_to)}"></span>'
+        f'<details class="sources"{" open" if chosen else ""}><summary>{escape(summary)}</summary>'
+        f'<fieldset><legend>Chọn một hay nhiều nguồn (không chọn: tất cả)</legend>{boxes}</fieldset>'
+        "</details>"
+        '<span class="field submit"><button type="submit">Tìm</button></span>'
         "</form>"
     )
 
 
 def _filter_label(view: PageView) -> str:
-    names = [_source_name(view.config.sources, sid) for sid in view.sources]
+    pq, cfg = view.page, view.config
     bits = []
-    if view.q:
-        bits.append(f"tìm “{view.q}”")
-    if names:
-        bits.append("nguồn: " + ", ".join(names))
-    return f"{view.config.feed.title} — " + "; ".join(bits)
+    if pq.base.q:
+        bits.append(f"tìm “{pq.base.q}”")
+    if pq.base.sources:
+        bits.append("nguồn: " + ", ".join(source_name(cfg.sources, s) for s in pq.base.sources))
+    if pq.regions:
+        bits.append("vùng: " + ", ".join(pq.regions))
+    if pq.topic:
+        bits.append(f"chủ đề: {pq.topic.label}")
+    if pq.day_from or pq.day_to:
+        bits.append(f"ngày {_day(pq.day_from) or '…'} – {_day(pq.day_to) or '…'}")
+    return "; ".join(bits)
 
 
-def _articles(view: PageView, filtered: bool) -> list[str]:
-    heading = "Kết quả tìm kiếm" if view.q else "Tin mới nhất"
-    out = ['<section aria-labelledby="tin">', f'<h2 id="tin">{_e(heading)}</h2>']
-    if filtered:
-        bits = []
-        if view.q:
-            bits.append(f"từ khóa “<strong>{_e(view.q)}</strong>”")
-        if view.sources:
-            names = ", ".join(_source_name(view.config.sources, s) for s in view.sources)
-            bits.append(f"nguồn <strong>{_e(names)}</strong>")
-        home = _e(view.base_url.rstrip("/") + "/")
+def _iso_day(d: date | None) -> str:
+    return d.isoformat() if d is not None else ""
+
+
+def _day(d: date | None) -> str:
+    return d.strftime("%d/%m/%Y") if d is not None else ""
+
+
+def _articles(view: PageView) -> list[str]:
+    pq = view.page
+    heading = "Kết quả tìm kiếm" if pq.base.q else "Tin mới nhất"
+    out = ['<section aria-labelledby="tin">', f'<h2 id="tin">{escape(heading)}</h2>']
+    if view.total is not None:
+        unit = "tin" if not pq.base.q else "bài khớp"
+        out.append(f'<p class="note count">Tìm thấy <strong>{view.total}</strong> {unit}.</p>')
+    if pq.filtered:
+        follow = ""
+        if pq.feedable:
+            query = pq.feed_query(view.config)
+            follow = f" · Theo dõi kết quả này: {_feed_links(view.base_url, query=query)}"
         out.append(
-            f'<p class="note">Đang lọc theo {" và ".join(bits)} · <a href="{home}">Bỏ lọc</a>'
-            f" · Theo dõi kết quả này: {_feed_links(view.base_url, query=view.query)}</p>"
+            f'<p class="note">Đang lọc theo {escape(_filter_label(view))}'
+            f' · <a href="{escape(view.home)}">Bỏ lọc</a>{follow}</p>'
         )
     if not view.items:
-        empty = (
-            f"Không tìm thấy bài viết nào khớp với “{_e(view.q)}”."
-            if view.q
-            else "Chưa có bài viết nào."
-        )
-        out.append(f'<p class="note">{empty}</p>')
+        out.append(f'<p class="note">{_empty_text(view)}</p>')
     else:
+        terms = frozenset(search_terms(pq.base.q)) if pq.base.q else frozenset()
         out.append('<ol class="articles">')
-        out.extend(_article(view.config.sources, item) for item in view.items)
+        out.extend(article_item(view.config.sources, item, terms, view.home) for item in view.items)
         out.append("</ol>")
+    out.append(_pager(view))
     out.append("</section>")
     return out
 
 
-def _article(sources: Mapping[str, SourceConfig], item: StoredArticle) -> str:
-    art = item.article
-    url = art.original_url or art.url  # the URL as fetched, like the feeds' entry links
-    title = clean_text(art.title) or url
-    if _linkable(url):
-        heading = f'<a href="{_e(url)}">{_e(title)}</a>'
-    else:
-        heading = _e(title)
-    when = item.published_or_seen
-    meta = [
-        f'<span class="source">{_e(_source_name(sources, art.source_id))}</span>',
-        f'<time datetime="{_e(_iso(when))}">{_e(format_vn_time(when))}</time>',
-    ]
-    names = [clean_text(a) for a in (art.authors or art.agencies) if clean_text(a)]
-    if names:
-        meta.append(f'<span class="authors">{_e(", ".join(dict.fromkeys(names)))}</span>')
-    summary = _excerpt(clean_text(art.summary) or clean_text(art.body_text), SUMMARY_CHARS)
-    body = f'<p class="summary">{_e(summary)}</p>' if summary else ""
-    copies = [
-        f'<a href="{_e(sib.link)}">{_e(_source_name(sources, sib.source_id))}</a>'
-        for sib in item.siblings
-        if _linkable(sib.link)
-    ]
-    if copies:
-        body += f'<p class="also">Cũng đăng trên: {", ".join(copies)}</p>'
-    return (
-        f"<li><article><h3>{heading}</h3>"
-        f'<p class="meta">{" · ".join(meta)}</p>{body}</article></li>'
-    )
+def _empty_text(view: PageView) -> str:
+    pq = view.page
+    if pq.before is not None:
+        return "Không còn bài viết cũ hơn."
+    if pq.base.q:
+        return f"Không tìm thấy bài viết nào khớp với “{escape(pq.base.q)}”."
+    if pq.filtered:
+        return "Không có bài viết nào khớp với bộ lọc."
+    text = "Chưa có bài viết nào."
+    failing = [h for h in view.health if h.consecutive_failures]
+    if failing:
+        text += (f' {len(failing)} nguồn đang lỗi: xem lý do và lần thử tiếp theo ở'
+                 ' <a href="#nguon">bảng các nguồn</a>.')
+    return text
 
 
-def _sources_table(view: PageView) -> list[str]:
-    health = {h.source_id: h for h in view.health}
-    out = [
-        '<section aria-labelledby="nguon">',
-        '<h2 id="nguon">Các nguồn tin</h2>',
-        "<table>",
-        "<thead><tr><th>Nguồn</th><th>Bài viết</th><th>Lấy tin thành công gần nhất</th>"
-        "<th>Lỗi liên tiếp</th><th>Tình trạng</th><th>Nguồn cấp</th></tr></thead>",
-        "<tbody>",
-    ]
-    for source in view.config.sources.values():
-        h = health.get(source.id)
-        css, status = _status(source, h)
-        region = f'<br><span class="note">{_e(source.region)}</span>' if source.region else ""
-        out.append(
-            "<tr>"
-            f'<td><a href="{_e(site_home(source))}">{_e(source.name)}</a>{region}</td>'
-            f'<td class="num">{h.articles if h else 0}</td>'
-            f"<td>{_e(format_vn_time(h.last_success if h else None))}</td>"
-            f'<td class="num">{h.consecutive_failures if h else 0}</td>'
-            f'<td class="{css}">{_e(status)}</td>'
-            f"<td>{_feed_links(view.base_url, source.id)}</td>"
-            "</tr>"
-        )
-    out += ["</tbody>", "</table>", "</section>"]
-    return out
-
-
-def _status(source: SourceConfig, h: SourceHealth | None) -> tuple[str, str]:
-    """(css class, Vietnamese status text) of one source."""
-    if not source.enabled:
-        return "note", "Đã tắt"
-    if h is None or h.last_run is None:
-        return "note", "Chưa chạy lần nào"
-    if h.consecutive_failures:
-        return "bad", f"Lỗi {h.consecutive_failures} lần liên tiếp"
-    if h.degraded:
-        return "warn", f"Hoạt động nhưng suy giảm: {h.degraded}"
-    return "ok", "Bình thường"
-
-
-# -- helpers -------------------------------------------------------------------
-
-
-def _e(value: str) -> str:
-    return escape(value, quote=True)
-
-
-def _linkable(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in LINK_SCHEMES and bool(parts.netloc)
-
-
-def _source_name(sources: Mapping[str, SourceConfig], source_id: str) -> str:
-    source = sources.get(source_id)
-    return source.name if source else source_id
-
-
-def _iso(dt: datetime) -> str:
-    dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-    return dt.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _excerpt(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
-    return cut.rstrip(" ,;:.-") + "…"
+def _pager(view: PageView) -> str:
+    links = []
+    if view.next_cursor is not None:
+        href = view.home + "?" + view.page.query(before=view.next_cursor)
+        links.append(f'<a rel="next" href="{escape(href)}">Xem tiếp</a>')
+    if view.page.before is not None:
+        first = view.page.query(page=False)
+        href = view.home + (f"?{first}" if first else "")
+        links.append(f'<a href="{escape(href)}">Về tin mới nhất</a>')
+    return f'<nav class="pager" aria-label="Trang">{"".join(links)}</nav>' if links else ""

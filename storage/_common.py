@@ -6,6 +6,7 @@ backend supplies):
 
 - ``_articles.ArticleQueries``: reading articles, the feed query, search,
   re-extraction, near-duplicate filing;
+- ``_browse.BrowseQueries``: the page's filtered, cursor-paged lists and counts;
 - ``_state.SourceStateQueries``: conditional-GET validators, runs, health,
   backfill state;
 - ``_leases.LeaseQueries``: source leases;
@@ -15,6 +16,7 @@ backend supplies):
 from __future__ import annotations
 
 from ._articles import ArticleQueries
+from ._browse import BrowseQueries
 from ._export import ExportQueries
 from ._leases import LeaseQueries
 from ._sqlcore import ARTICLES_COUNTER, KEY_COLUMNS, SQLStoreCore
@@ -23,5 +25,7 @@ from ._state import SourceStateQueries
 __all__ = ["ARTICLES_COUNTER", "KEY_COLUMNS", "SQLStoreBase"]
 
 
-class SQLStoreBase(ArticleQueries, ExportQueries, SourceStateQueries, LeaseQueries, SQLStoreCore):
+class SQLStoreBase(
+    ArticleQueries, BrowseQueries, ExportQueries, SourceStateQueries, LeaseQueries, SQLStoreCore
+):
     """The Store methods common to the SQL backends; see the module docstring."""

@@ -92,6 +92,31 @@ class LeaseState:
     now: datetime  # the store's clock when the lease was looked at
 
 
+@dataclass(frozen=True)
+class ArticleFilter:
+    """What ``Store.browse`` and ``count_matching`` select (every field optional, ANDed).
+
+    ``source_ids``: any of these sources (``()``: every source); ``q``: search as in
+    ``latest``; ``start`` (inclusive) and ``end`` (exclusive) bound (published or
+    first_seen); ``sections``: the canonical URL has one of these as a path
+    segment, or the article is from one of ``section_sources`` (sources whose
+    every article is in those sections); ``collapse_clusters``: one entry per story, as in ``latest`` (only
+    without ``source_ids``).
+    """
+
+    source_ids: tuple[str, ...] = ()
+    q: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    sections: tuple[str, ...] = ()
+    section_sources: tuple[str, ...] = ()
+    collapse_clusters: bool = False
+
+    @property
+    def collapses(self) -> bool:
+        return self.collapse_clusters and not self.source_ids
+
+
 @runtime_checkable
 class Store(Protocol):
     """Where articles, raw pages, fetch validators and source health are kept."""
@@ -137,6 +162,19 @@ class Store(Protocol):
         first); a story matches ``q`` when any of its copies does, and ``since``
         and the order go by the earliest copy.
         """
+
+    def browse(
+        self,
+        flt: ArticleFilter,
+        *,
+        before: tuple[datetime, int] | None = None,
+        limit: int = DEFAULT_LATEST_LIMIT,
+    ) -> list[StoredArticle]:
+        """Like ``latest``, with ``flt``; ``before`` = (published or first_seen, id) of the
+        last entry already shown: only entries after it in the feed order."""
+
+    def count_matching(self, flt: ArticleFilter) -> int:
+        """How many entries ``browse(flt)`` would list without a limit."""
 
     def version(self) -> str:
         """A cheap token that changes whenever any article row changes."""

@@ -812,8 +812,8 @@ def test_page_search_and_source_filter(env: Env) -> None:
     doc = _doc(env.client.get("/?source=qk3"))
     titles = [h.get_text() for h in doc.select("ol.articles h3")]
     assert titles == ["Huấn luyện chiến sĩ mới"]
-    selected = doc.select("select#source option[selected]")
-    assert [o.get("value") for o in selected] == ["qk3"]
+    checked = doc.select('input[name="source"][checked]')
+    assert [o.get("value") for o in checked] == ["qk3"]
 
     doc = _doc(env.client.get("/", params={"q": "không có gì"}))
     assert doc.select("ol.articles") == []

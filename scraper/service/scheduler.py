@@ -19,30 +19,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from scraper.config import Config, SourceConfig
 from scraper.logs import event, get_logger
 from scraper.pipeline.runner import SourceRunner
+from scraper.schedule import BACKOFF_CAP, MAX_JITTER, backoff_delay  # noqa: F401  (re-exported)
 from scraper.service.leases import SourceLeases
 
 log = get_logger("scheduler")
 
-BACKOFF_CAP = timedelta(hours=6)
-MAX_JITTER = 60.0  # seconds
 
 
 def jitter_for(interval: float) -> float:
     return min(MAX_JITTER, interval * 0.1)
-
-
-def backoff_delay(interval: float, failures: int) -> timedelta:
-    """Delay before the next try after ``failures`` consecutive failed runs (1 -> one interval)."""
-    base = timedelta(seconds=interval)
-    delay = base * (2 ** min(max(failures - 1, 0), 10))
-    return min(delay, max(base, BACKOFF_CAP))
 
 
 class SourceScheduler:
