@@ -14,8 +14,10 @@ line saying so.
     thousand news and blog pages in many languages, publish day checked by hand).  Scored
     as htmldate's ``tests/evaluation.py`` does: a page is right when the tool's day equals
     the truth (or both have none).  qkfeed runs its generic extractor (an empty profile)
-    with the site time zone UTC: the truth is the day *as the page states it*, with no zone,
-    so qkfeed's instant is read back in the zone it read the page's zoneless dates in.  The
+    with the site time zone UTC.  The truth is the day *as the page states it*, with no zone,
+    and qkfeed gives an instant: its day counts when it is the truth's in UTC (where qkfeed
+    read the page's zoneless dates) or in one of the UTC offsets the page's own timestamps
+    state (``page_zones``).  The
     "time" column is the share of pages where qkfeed gives the right day *and* a time of day
     (not local midnight).  htmldate runs as its own evaluation runs it
     (``original_date=True, extensive_search=True``); trafilatura through
@@ -51,7 +53,7 @@ import unicodedata
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -99,6 +101,7 @@ class Case:
     day: date | None = None
     instant: datetime | None = None  # the truth to the minute (fundus, with an offset)
     truth_tz: tzinfo = UTC  # where the truth's day is read
+    truth_zones: tuple[tzinfo, ...] = ()  # (d): the zones an instant's day may be read in
     title: str | None = None
     authors: list[str] | None = None
 
@@ -126,8 +129,27 @@ def date_cases(root: Path, limit: int | None) -> list[Case]:
             continue
         value = item.get("date")
         day = date.fromisoformat(value) if isinstance(value, str) else None  # NaN: the page has none
-        cases.append(Case(name=item["file"], url=url, html=_decode(page.read_bytes()), day=day))
+        html = _decode(page.read_bytes())
+        cases.append(Case(name=item["file"], url=url, html=html, day=day, truth_zones=page_zones(html)))
     return cases
+
+
+_STATED_OFFSET = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(Z|[+-]\d\d:?\d\d)(?![\d:])")
+
+
+def page_zones(html: str) -> tuple[tzinfo, ...]:
+    """UTC and every UTC offset the page's own timestamps state.
+
+    (d)'s truth is the day as the page states it, without a zone, and qkfeed gives an
+    instant: its day is read in the zones the page itself uses (UTC is where qkfeed,
+    run with site zone UTC, read the page's zoneless dates).  Only offsets the page
+    writes count, so an instant hours away from the truth's day is never accepted.
+    """
+    zones: list[tzinfo] = [UTC]
+    for stated in {m.group(1).replace(":", "") for m in _STATED_OFFSET.finditer(html)} - {"Z"}:
+        minutes = int(stated[1:3]) * 60 + int(stated[3:5])
+        zones.append(timezone(timedelta(minutes=-minutes if stated[0] == "-" else minutes)))
+    return tuple(zones)
 
 
 def _version_key(name: str) -> tuple[int, ...]:
@@ -241,8 +263,9 @@ def _norm(text: str | None) -> str:
 def day_ok(c: Case, o: Output) -> bool:
     if c.day is None or o.published is None:
         return c.day is None and o.published is None
-    got = o.published.astimezone(c.truth_tz) if o.published.tzinfo else o.published
-    return got.date() == c.day
+    if o.published.tzinfo is None:
+        return o.published.date() == c.day
+    return any(o.published.astimezone(zone).date() == c.day for zone in c.truth_zones or (c.truth_tz,))
 
 
 def minute_ok(c: Case, o: Output) -> bool:
@@ -251,7 +274,8 @@ def minute_ok(c: Case, o: Output) -> bool:
         return day_ok(c, o)
     if o.published is None or o.published.tzinfo is None:
         return False
-    return abs(o.published - c.instant) < timedelta(minutes=1) and o.published.minute == c.instant.minute
+    return o.published.astimezone(UTC).replace(second=0, microsecond=0) == c.instant.astimezone(UTC).replace(
+        second=0, microsecond=0)
 
 
 def time_kept(c: Case, o: Output) -> bool:

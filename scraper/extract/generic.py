@@ -50,7 +50,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from scraper.extract.dateline import find_date_line
+from scraper.extract.dateline import date_lines, find_date_line
 from scraper.extract.hints import CHROME_TAGS, LEAD_HINT, label_of
 from scraper.extract.metadata import (
     find_title,
@@ -66,7 +66,7 @@ from scraper.extract.scoring import find_main_content
 from scraper.html import HtmlElement, link_density, text_of
 
 __all__ = [
-    "find_date_line", "find_lead", "find_main_content", "find_title", "is_noise_block",
+    "date_lines", "find_date_line", "find_lead", "find_main_content", "find_title", "is_noise_block",
     "json_ld_article", "json_ld_authors", "json_ld_body", "json_ld_image", "looks_like_error_page",
     "metadata_dates", "prune", "strip_site_suffix",
 ]  # fmt: skip

@@ -24,6 +24,15 @@ __all__ = [
     "json_ld_objects", "metadata_dates", "strip_site_suffix",
 ]  # fmt: skip
 
+# <meta> names CMSs state the publish time in (Open Graph, Dublin Core, Parse.ly, Sailthru,
+# the colon-spelled ``article:published:time`` variant), first the common ones.
+PUBLISHED_META = (
+    "article:published_time", "datePublished", "pubdate", "og:published_time", "dc.date.issued",
+    "article:published:time", "og:article:published_time", "article.published", "publish-date", "publishdate",
+    "publish_date", "published_time", "publication_date", "parsely-pub-date", "sailthru.date", "dcterms.created",
+    "dcterms.issued", "dc.date.created", "date.created", "created-date",
+)  # fmt: skip
+MODIFIED_META = ("article:modified_time", "dateModified", "og:updated_time", "article:modified:time", "dcterms.modified")
 TITLE_SUFFIX = re.compile(r"\s+(?:[-|–—:»]|::)\s+")
 
 
@@ -97,7 +106,7 @@ def metadata_dates(root: HtmlElement, ld: dict[str, Any], tz: Any) -> tuple[date
     published = parse_iso(str(ld.get("datePublished") or ""), tz=tz) if ld else None
     modified = parse_iso(str(ld.get("dateModified") or ""), tz=tz) if ld else None
     if published is None:
-        value = meta_content(root, "article:published_time", "datePublished", "pubdate", "og:published_time", "dc.date.issued")
+        value = meta_content(root, *PUBLISHED_META)
         published = parse_iso(value, tz=tz) if value else None
     if published is None:
         for el in _DATE_PUBLISHED(root):
@@ -105,7 +114,7 @@ def metadata_dates(root: HtmlElement, ld: dict[str, Any], tz: Any) -> tuple[date
             published = parse_iso(str(value), tz=tz) or parse_datetime(str(value), tz=tz)
             break
     if modified is None:
-        value = meta_content(root, "article:modified_time", "dateModified", "og:updated_time")
+        value = meta_content(root, *MODIFIED_META)
         modified = parse_iso(value, tz=tz) if value else None
     return published, modified
 
