@@ -197,7 +197,9 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         # the rest of the metadata (<meta name=author> is often the site's name)
         raw.byline = take_byline(body)
         meta_names, credited = metadata_authors(root, ld, url), parse_byline(raw.byline)
-        if meta_names.authors and (meta_names.source == "json-ld" or not (credited.authors or credited.agencies)):
+        if (meta_names.authors and meta_names.source == "json-ld") or (
+            meta_names and not (credited.authors or credited.agencies)
+        ):
             raw.authors, raw.agencies = meta_names.authors, meta_names.agencies
         raw.fallbacks.append("author")
     else:

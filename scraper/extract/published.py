@@ -37,14 +37,15 @@ from datetime import datetime, tzinfo
 
 from htmldate import find_date
 
-from scraper.html import drop, parse_html
+from scraper.html import HtmlElement, drop, parse_html
 from scraper.normalize.dates import parse_datetime, parse_iso
 
 __all__ = ["DateSignals", "has_time", "settle_published"]
 
 MAX_OTHER_LINES = 6  # date lines after the first looked at for the time of a date-only one
 HTMLDATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
-CHROME = ("header", "footer", "nav", "aside")  # left out of what htmldate reads
+CHROME = ("header", "footer", "nav", "aside")  # left out of what htmldate reads (see _page_chrome)
+CHROME_KEEP = frozenset({*CHROME, "article", "main"})
 
 logging.getLogger("htmldate").setLevel(logging.ERROR)  # it logs every rejected candidate
 
@@ -113,13 +114,20 @@ def settle_published(sig: DateSignals) -> tuple[str | None, datetime | None]:
     return first
 
 
+def _page_chrome(el: HtmlElement) -> bool:
+    """The page's own header/footer/nav/aside: a site clock, a licence or copyright date
+    (htmldate's text search takes them).  An article's ``<header>`` (inside ``<article>`` or
+    ``<main>``, or holding the ``<h1>`` or a ``<time>``) is where its date is: kept."""
+    if any(a.tag in CHROME_KEEP for a in el.iterancestors()):
+        return False
+    return el.find(".//h1") is None and el.find(".//time") is None
+
+
 def htmldate_published(html: str, url: str, tz: tzinfo) -> datetime | None:
     """htmldate's publish date of the page (aware UTC; a zoneless one read in ``tz``), or None."""
     try:
         tree = parse_html(html)
-        # the page's chrome holds dates that are never the article's: a site clock in the
-        # header, a licence or copyright date in the footer (htmldate's text search takes them)
-        for el in [el for el in tree.iter(*CHROME) if not any(a.tag in CHROME for a in el.iterancestors())]:
+        for el in [el for el in tree.iter(*CHROME) if _page_chrome(el)]:
             drop(el)
         found = find_date(
             tree, extensive_search=True, original_date=True, outputformat=HTMLDATE_FORMAT, url=url or None,
