@@ -29,7 +29,8 @@ line saying so.
     Title: exact after NFC and whitespace folding.  Authors: the same set of names
     (case-folded; qkfeed's agencies count as authors here, fundus lists them together).
     Day: the truth's calendar day in the truth's own offset (a zoneless truth: in the
-    country's zone), the tool's instant read in that offset; trafilatura gives a zoneless
+    country's zone), the tool's instant read in that offset (a truth dated after the page's
+    crawl date, day and month swapped, is left out); trafilatura gives a zoneless
     wall-clock date, compared as it is.  Minute (qkfeed): the same instant to the minute,
     on the pages whose truth has a time and an offset.  qkfeed runs its generic extractor
     with the time zone of the publisher's country (what a user adding the site would set).
@@ -104,6 +105,7 @@ class Case:
     truth_zones: tuple[tzinfo, ...] = ()  # (d): the zones an instant's day may be read in
     title: str | None = None
     authors: list[str] | None = None
+    day_unknown: bool = False  # (e): the truth's date is impossible; not scored
 
 
 def _decode(data: bytes) -> str:
@@ -152,6 +154,11 @@ def page_zones(html: str) -> tuple[tzinfo, ...]:
     return tuple(zones)
 
 
+def _crawl_day(name: str) -> date | None:
+    m = re.search(r"_(\d{4})_(\d\d)_(\d\d)\.html\.gz$", name)
+    return date(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
 def _version_key(name: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", name))
 
@@ -178,9 +185,17 @@ def fundus_cases(root: Path, limit: int | None) -> list[Case]:
                 published = item.get("publishing_date")
                 if isinstance(published, str) and published:
                     dt = datetime.fromisoformat(published)
-                    if dt.tzinfo is not None:
-                        case.instant, case.truth_tz = dt, dt.tzinfo
-                    case.day = dt.date()
+                    crawled = _crawl_day(page.name)
+                    if crawled is not None and dt.date() > crawled + timedelta(days=1):
+                        # days after the page was crawled cannot be right (day and month swapped);
+                        # one day after can (the crawl date is the crawler's, the truth the page's zone)
+                        print(f"  (e) {case.name}: publishing_date {published} is after the crawl "
+                              f"({crawled}), left out of the date scores", file=sys.stderr)
+                        case.day_unknown = True
+                    else:
+                        if dt.tzinfo is not None:
+                            case.instant, case.truth_tz = dt, dt.tzinfo
+                        case.day = dt.date()
                 cases.append(case)
     return cases[:limit]
 
@@ -301,6 +316,8 @@ def _misses(tool: str, cases: list[Case], outs: list[Output], checks: dict[str, 
     for c, o in zip(cases, outs, strict=True):
         for name, check in checks.items():
             if shown < count and not check(c, o):
+                if name in ("day", "minute") and c.day_unknown:
+                    continue
                 got = {"day": o.published, "minute": o.published, "title": o.title, "authors": o.authors}[name]
                 want = {"day": c.day, "minute": c.instant, "title": c.title, "authors": c.authors}[name]
                 print(f"  {tool}: {c.name}: {name}: got {got!r}, want {want!r}")
@@ -336,14 +353,17 @@ def report_dates(cases: list[Case], results: dict[str, tuple[list[Output], list[
 
 def report_fundus(cases: list[Case], results: dict[str, tuple[list[Output], list[float]]], misses: int) -> list[Goal]:
     timed = [c for c in cases if c.instant is not None]
-    print(f"\n(e) fundus parser test data: {len(cases)} pages ({len(timed)} with a time and offset) "
-          f"(qkfeed: generic extractor)\n")
+    unknown = sum(c.day_unknown for c in cases)
+    print(f"\n(e) fundus parser test data: {len(cases)} pages ({len(timed)} with a time and offset; "
+          f"{unknown} with an impossible date, left out of \"day\") (qkfeed: generic extractor)\n")
     checks = {"title": title_ok, "authors": authors_ok, "day": day_ok}
     rows, table = [], {}
     for tool, (outs, ms) in results.items():
         if tool == "htmldate":
             continue  # dates only: (d) measures it
         row = {name: _rate(cases, outs, check) for name, check in checks.items()}
+        dated = [(c, o) for c, o in zip(cases, outs, strict=True) if not c.day_unknown]
+        row["day"] = _rate([c for c, _ in dated], [o for _, o in dated], day_ok)
         timed_outs = [o for c, o in zip(cases, outs, strict=True) if c.instant is not None]
         row["minute"] = _rate(timed, timed_outs, minute_ok) if tool == "qkfeed" else math.nan
         row["ms"] = statistics.median(ms)
