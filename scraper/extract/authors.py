@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from scraper.html import HtmlElement, meta_content, text_of
+from scraper.html import HtmlElement, text_of
 from scraper.normalize.bylines import parse_byline
 
 __all__ = ["MetaAuthors", "json_ld_people", "metadata_authors"]
@@ -73,9 +73,23 @@ def _key(text: str) -> str:
     return re.sub(r"[^\w]", "", text.casefold())
 
 
-def _site_names(root: HtmlElement, ld: dict[str, Any], url: str) -> set[str]:
+def _metas(root: HtmlElement) -> dict[str, str]:
+    """Every ``<meta>`` value by its lower-cased property/name/itemprop, first one kept (one pass;
+    ``meta_content`` walks the page's metas on every call)."""
+    found: dict[str, str] = {}
+    for meta in root.iter("meta"):
+        value = (meta.get("content") or "").strip()
+        if value:
+            for attr in ("property", "name", "itemprop"):
+                key = meta.get(attr)
+                if key:
+                    found.setdefault(key.strip().lower(), value)
+    return found
+
+
+def _site_names(metas: dict[str, str], ld: dict[str, Any], url: str) -> set[str]:
     """Keys of the names the site goes by: og:site_name, publisher, application name, host."""
-    names = {meta_content(root, "og:site_name", "application-name", "twitter:site", "dc.publisher", "publisher")}
+    names = {metas.get(n) for n in ("og:site_name", "application-name", "twitter:site", "dc.publisher", "publisher")}
     publisher = ld.get("publisher")
     if isinstance(publisher, dict):
         names.add(publisher.get("name") if isinstance(publisher.get("name"), str) else None)
@@ -120,17 +134,14 @@ def metadata_authors(root: HtmlElement, ld: dict[str, Any], url: str) -> MetaAut
     / ``rel=author`` elements.  A source naming only the site (``<meta name=author
     content="VnExpress">``) gives way to the next, so a person named further down still counts.
     """
-    site_keys = _site_names(root, ld, url)
+    metas = _metas(root)
+    site_keys = _site_names(metas, ld, url)
     people, orgs = json_ld_people(ld) if ld else ([], [])
-    meta = [v for v in (meta_content(root, name) for name in AUTHOR_META) if v]
-    props: list[str] = []
-    for el in _AUTHOR_PROP(root):
-        name_el = el.find(".//*[@itemprop='name']")
-        value = el.get("content") or (name_el.get("content") if name_el is not None else None)
-        props.append(value or text_of(name_el if name_el is not None else el))
-    sources = (("json-ld", people, orgs), ("meta", meta, []), ("markup", props, []))
+    meta = [metas[name] for name in AUTHOR_META if name in metas]
+    sources = (("json-ld", lambda: people, orgs), ("meta", lambda: meta, []), ("markup", lambda: _marked(root), []))
     agencies: list[str] = []
-    for source, names, org_names in sources:
+    for source, names_of, org_names in sources:
+        names = names_of()  # the markup is searched only when the metadata names nobody
         found: list[str] = []
         for value in (html.unescape(v) for v in names):
             if _URL.search(value.strip()):
@@ -143,6 +154,16 @@ def metadata_authors(root: HtmlElement, ld: dict[str, Any], url: str) -> MetaAut
         if found:
             return MetaAuthors(_unique(found), _unique(agencies), source)
     return MetaAuthors((), _unique(agencies), "")
+
+
+def _marked(root: HtmlElement) -> list[str]:
+    """Names in ``itemprop=author`` (or its ``itemprop=name``) and ``rel=author`` elements."""
+    names = []
+    for el in _AUTHOR_PROP(root):
+        name_el = el.find(".//*[@itemprop='name']")
+        value = el.get("content") or (name_el.get("content") if name_el is not None else None)
+        names.append(value or text_of(name_el if name_el is not None else el))
+    return names
 
 
 def _sort(name: str, site_keys: set[str], people: list[str], agencies: list[str]) -> None:

@@ -18,9 +18,10 @@ from lxml import etree
 
 from scraper.html import HtmlElement, meta_content, text_of
 from scraper.normalize.dates import parse_datetime, parse_iso
+from scraper.text import clean_text
 
 __all__ = [
-    "find_title", "json_ld_article", "json_ld_authors", "json_ld_body", "json_ld_image",
+    "find_title", "heading_text", "json_ld_article", "json_ld_authors", "json_ld_body", "json_ld_image",
     "json_ld_objects", "metadata_dates", "strip_site_suffix",
 ]  # fmt: skip
 
@@ -130,11 +131,23 @@ def strip_site_suffix(title: str) -> str:
     return max(parts, key=len).strip() if len(parts) > 1 else title.strip()
 
 
+def heading_text(el: HtmlElement) -> str:
+    """A heading's text with its inline pieces joined as written: a space between two pieces
+    only where both sides are letters or digits ("Kicker</span><span>: Title" stays "Kicker:
+    Title", not "Kicker : Title"; "<span>Kicker</span><span>Title</span>" is "Kicker Title")."""
+    out = ""
+    for piece in el.itertext():
+        if out and piece and out[-1].isalnum() and piece[0].isalnum():
+            out += " "
+        out += piece
+    return clean_text(out)
+
+
 def find_title(root: HtmlElement) -> tuple[str | None, HtmlElement | None]:
     """(title text, its element) — the h1 closest to og:title/<title>, else those metadata."""
     title_el = root.find(".//title")
     hint = meta_content(root, "og:title", "twitter:title") or text_of(title_el)
-    h1s = [(h, text_of(h)) for h in root.iter("h1")]
+    h1s = [(h, heading_text(h)) for h in root.iter("h1")]
     h1s = [(h, t) for h, t in h1s if len(t) >= 8]
     if h1s:
         best, text = max(h1s, key=lambda ht: (_similar(ht[1], hint) if hint else 0, len(ht[1])))

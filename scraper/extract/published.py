@@ -12,11 +12,14 @@ lines, free text).  The order, in general form:
 2. otherwise what was found first keeps its precedence (a profile's date selector,
    else metadata, else the date line nearest the title);
 3. when our rules find no date, or only a date-only one, htmldate is asked
-   (``find_date(..., original_date=True, extensive_search=True)``): it is the well-kept
-   library for exactly this, with rules for markup in every language we have no rules
-   for.  Its answer fills a missing date, or lends its time to a date-only one of the
-   same day; it never overrides a date of ours on another day (our lines are read with
-   the site's day/month order and time zone, htmldate guesses both).
+   (``find_date(..., original_date=True)``): it is the well-kept library for exactly
+   this, with rules for markup in every language we have no rules for.  Its answer
+   fills a missing date (``extensive_search=True``: free text too, as its own evaluation
+   runs it), or lends its time to a date-only one of the same day (markup only: the
+   text search finds days, not times); it never overrides a date of ours on another
+   day (our lines are read with the site's day/month order and time zone, htmldate
+   guesses both).  A bare 1 January from htmldate is its reading of a lone year
+   ("© 2016", "năm 2023") and is not taken.
 
 "Date-only" is judged by the value: local midnight.  A real article published at
 00:00:00 sharp is rare, and reading it as date-only costs nothing (a full timestamp of
@@ -106,7 +109,9 @@ def settle_published(sig: DateSignals) -> tuple[str | None, datetime | None]:
             other = parse_datetime(text, tz=tz, month_first=sig.month_first)
             if other is not None and has_time(other, tz) and _same_day(other, day, tz):
                 return text, other
-    found = htmldate_published(sig.html, sig.url, tz)
+    # with a day known, only its time is wanted: htmldate's markup search (fast) states times,
+    # its text search (extensive) mostly days
+    found = htmldate_published(sig.html, sig.url, tz, extensive=first is None)
     if first is None:
         return None, found
     if found is not None and has_time(found, tz) and _same_day(found, first[1], tz):
@@ -123,14 +128,14 @@ def _page_chrome(el: HtmlElement) -> bool:
     return el.find(".//h1") is None and el.find(".//time") is None
 
 
-def htmldate_published(html: str, url: str, tz: tzinfo) -> datetime | None:
+def htmldate_published(html: str, url: str, tz: tzinfo, *, extensive: bool = True) -> datetime | None:
     """htmldate's publish date of the page (aware UTC; a zoneless one read in ``tz``), or None."""
     try:
         tree = parse_html(html)
         for el in [el for el in tree.iter(*CHROME) if _page_chrome(el)]:
             drop(el)
         found = find_date(
-            tree, extensive_search=True, original_date=True, outputformat=HTMLDATE_FORMAT, url=url or None,
+            tree, extensive_search=extensive, original_date=True, outputformat=HTMLDATE_FORMAT, url=url or None,
         )
     except Exception:  # noqa: BLE001 -- a third-party parser on hostile input; a page without a date is no error
         return None
