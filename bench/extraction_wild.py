@@ -306,6 +306,10 @@ def authors_ok(c: Case, o: Output) -> bool:
     return {_norm(a).casefold() for a in o.authors if _norm(a)} == {_norm(a).casefold() for a in c.authors or [] if _norm(a)}
 
 
+def _f(rate: float) -> str:
+    return f"{rate:.3f}"
+
+
 def _rate(cases: list[Case], outs: list[Output], check: Callable[[Case, Output], bool]) -> float:
     return sum(check(c, o) for c, o in zip(cases, outs, strict=True)) / len(cases) if cases else math.nan
 
@@ -335,8 +339,8 @@ def report_dates(cases: list[Case], results: dict[str, tuple[list[Output], list[
         table[tool] = (_rate(cases, outs, day_ok), _rate(cases, outs, time_kept), statistics.median(ms),
                        _rate(sub, sub_outs, day_ok))
         no_date = sum(o.published is None for o in outs) / len(cases)
-        rows.append([tool, table[tool][0], table[tool][3], table[tool][1] if tool == "qkfeed" else "-", no_date,
-                     table[tool][2]])
+        rows.append([tool, _f(table[tool][0]), _f(table[tool][3]), _f(table[tool][1]) if tool == "qkfeed" else "-",
+                     _f(no_date), table[tool][2]])
     print_table(["tool", "day", "day (extracted pages)", "day+time", "no date", "ms/page"], rows)
     if misses and "qkfeed" in results:
         _misses("qkfeed", cases, results["qkfeed"][0], {"day": day_ok}, misses)
@@ -368,8 +372,8 @@ def report_fundus(cases: list[Case], results: dict[str, tuple[list[Output], list
         row["minute"] = _rate(timed, timed_outs, minute_ok) if tool == "qkfeed" else math.nan
         row["ms"] = statistics.median(ms)
         table[tool] = row
-        rows.append([tool, row["title"], row["authors"], row["day"],
-                     row["minute"] if tool == "qkfeed" else "-", row["ms"]])
+        rows.append([tool, _f(row["title"]), _f(row["authors"]), _f(row["day"]),
+                     _f(row["minute"]) if tool == "qkfeed" else "-", row["ms"]])
     print_table(["tool", "title", "authors", "day", "minute", "ms/page"], rows)
     if misses and "qkfeed" in results:
         _misses("qkfeed", cases, results["qkfeed"][0], {**checks, "minute": minute_ok}, misses)

@@ -104,7 +104,7 @@ def test_extraction_wild_bench(tmp_path: Path) -> None:
     out = run_bench("extraction_wild.py", f"--dates={dates}", f"--fundus={tmp_path / 'fundus'}",
                     "--tools=qkfeed,htmldate")
     assert "(d) date evaluation set: 2 pages" in out and "(e) fundus parser test data: 2 pages" in out
-    assert "| qkfeed   | 1.00 | 1.00" in out  # both sets: every field of these plain pages right
+    assert "| qkfeed   | 1.000 | 1.000" in out  # both sets: every field of these plain pages right
     assert out.count("GOAL") == 2  # (d) against htmldate; (e) needs trafilatura in --tools
 
 
