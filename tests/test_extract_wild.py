@@ -82,6 +82,15 @@ def test_without_a_date_of_ours_htmldate_finds_one_with_its_time() -> None:
     assert a.published is not None and a.published.isoformat() == "2021-03-04T08:15:00+00:00"
 
 
+def test_htmldate_lends_its_time_to_a_date_only_line_of_the_same_day_only() -> None:
+    # <meta name="date"> is no name of ours; htmldate's markup search reads it
+    line = f"<h1>Story title here</h1><div class='date'>05/01/2024</div>{BODY}"
+    same = article(page(line, head="<meta name='date' content='2024-01-05T17:37:00+07:00'>"))
+    assert same.published is not None and same.published.isoformat() == "2024-01-05T10:37:00+00:00"
+    other = article(page(line, head="<meta name='date' content='2024-01-09T17:37:00+07:00'>"))
+    assert other.published is not None and other.published.isoformat() == "2024-01-04T17:00:00+00:00"
+
+
 def test_the_colon_spelled_published_time_meta_is_read() -> None:
     meta = "<meta property='article:published:time' content='2024-10-23T15:48:15+00:00'>"
     a = article(page(f"<h1>Story title here</h1>{BODY}", head=meta))
