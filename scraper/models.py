@@ -44,6 +44,8 @@ class RawArticle:
     published: datetime | None = None  # from machine-readable metadata, if any
     modified: datetime | None = None
     byline: str | None = None  # raw author text (may hold several names, a prefix ...)
+    authors: tuple[str, ...] = ()  # people named one by one (metadata): taken as written, before byline's
+    agencies: tuple[str, ...] = ()  # agencies named one by one (metadata), added to byline's
     body_html: str | None = None
     lead: str | None = None  # the summary/sapo paragraph, if the site has one apart
     image_url: str | None = None

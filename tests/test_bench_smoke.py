@@ -78,3 +78,42 @@ def test_serve_bench() -> None:
 def test_export_bench() -> None:
     out = run_bench("export.py", "--sizes=50,150", "--formats=warc,jsonl")
     assert out.count("GOAL") == 2
+
+
+def _wild_page(title: str, when: str, author: str) -> str:
+    text = " ".join(f"Sentence {n} of the synthetic article about {title.lower()}, long enough to be a body." for n in range(8))
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title} - Synthetic Times</title>"
+        f"<meta property='article:published_time' content='{when}'><meta name='author' content='{author}'></head>"
+        f"<body><article><h1>{title}</h1><p>{text}</p><p>{text}</p></article></body></html>"
+    )
+
+
+def test_extraction_wild_bench(tmp_path: Path) -> None:
+    """Both sets, laid out as their projects lay them out, with two synthetic pages each."""
+    import gzip
+    import json
+
+    dates, fundus = tmp_path / "dates", tmp_path / "fundus" / "xx"
+    (dates / "eval").mkdir(parents=True)
+    fundus.mkdir(parents=True)
+    truth, versions = {}, {}
+    for n, (when, day) in enumerate([("2021-03-04T09:15:00+01:00", "2021-03-04"), ("2022-07-01T23:30:00Z", "2022-07-01")]):
+        (dates / "eval" / f"p{n}.html").write_text(_wild_page(f"Story number {n}", when, "Dana Whitfield"), "utf-8")
+        truth[f"https://example.org/p{n}"] = {"file": f"p{n}.html", "date": day}
+        (fundus / f"Pub_2024_05_0{n + 1}.html.gz").write_bytes(
+            gzip.compress(_wild_page(f"Story number {n}", when, "Dana Whitfield").encode()))
+        versions[f"V{n + 1}"] = {"title": f"Story number {n}", "authors": ["Dana Whitfield"], "publishing_date": when}
+    (dates / "eval_default.json").write_text(json.dumps(truth), "utf-8")
+    (fundus / "Pub.json").write_text(json.dumps(versions), "utf-8")
+    out = run_bench("extraction_wild.py", f"--dates={dates}", f"--fundus={tmp_path / 'fundus'}",
+                    "--tools=qkfeed,htmldate")
+    assert "(d) date evaluation set: 2 pages" in out and "(e) fundus parser test data: 2 pages" in out
+    assert "| qkfeed   | 1.000 | 1.000" in out  # both sets: every field of these plain pages right
+    assert out.count("GOAL") == 2  # (d) against htmldate; (e) needs trafilatura in --tools
+
+
+def test_extraction_wild_bench_without_data() -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "extraction_wild.py")], capture_output=True, text=True,
+                         timeout=TIMEOUT, cwd=ROOT, env={k: v for k, v in os.environ.items() if not k.startswith("QKFEED_EVAL")})
+    assert out.returncode == 0 and out.stdout.count("skipped: no data directory") == 2

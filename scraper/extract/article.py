@@ -24,8 +24,10 @@ from lxml import etree
 from scraper.config import Profile, SourceConfig
 from scraper.errors import ExtractError
 from scraper.extract import generic
+from scraper.extract.authors import metadata_authors
 from scraper.extract.byline import strip_trailers, take_byline
 from scraper.extract.markup import absolutize, flatten, normalize_figures
+from scraper.extract.published import DateSignals, settle_published
 from scraper.html import (
     HtmlElement,
     drop,
@@ -38,7 +40,7 @@ from scraper.html import (
     text_of,
 )
 from scraper.models import RawArticle
-from scraper.normalize.bylines import looks_like_byline
+from scraper.normalize.bylines import parse_byline
 from scraper.normalize.dates import find_publish_date
 from scraper.urls import absolute_url
 
@@ -129,7 +131,8 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     if lead_el is not None:
         raw.lead = text_of(lead_el)
 
-    # date: visible date line first, then metadata
+    # date: the profile's line, else metadata, else the line nearest the title; a full
+    # timestamp of the same day beats a date-only one, htmldate fills what is missing
     raw.published, raw.modified = generic.metadata_dates(root, ld, tz)
     date_el = _profile_pick(root, profile, "date", raw)
     if date_el is not None:
@@ -139,11 +142,14 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         else:
             raw.failed_selectors["date"] = profile.date or ""
             date_el = None
+    signals = DateSignals(html, url, tz, source.month_first, raw.date_text, line_first=raw.date_text is not None,
+                          metadata=raw.published)
     if raw.date_text is None:
-        line, date_el = generic.find_date_line(root, title_el, tz, source.month_first)
-        if raw.published is None:
-            raw.date_text = line  # else the metadata date wins; the line is only kept out of the body
+        lines = generic.date_lines(root, title_el, tz, source.month_first)
+        line, date_el = next(lines, (None, None))  # kept out of the body whichever date wins
+        signals.line, signals.other_lines = line, (text for text, _ in lines)
         raw.fallbacks.append("date")
+    raw.date_text, raw.published = settle_published(signals)
 
     # author from the profile (removed from the body when inside it)
     author_el = _profile_pick(root, profile, "author", raw)
@@ -187,14 +193,14 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     normalize_figures(body)
 
     if raw.byline is None:
+        # people named one by one in JSON-LD beat the byline line; a byline naming people beats
+        # the rest of the metadata (<meta name=author> is often the site's name)
         raw.byline = take_byline(body)
-        if raw.byline is None and ld:
-            names = generic.json_ld_authors(ld)
-            raw.byline = ", ".join(names) if names else None
-        if raw.byline is None:
-            meta_author = meta_content(root, "author", "article:author", "dc.creator")
-            if meta_author and looks_like_byline(meta_author) and not meta_author.startswith("http"):
-                raw.byline = meta_author
+        meta_names, credited = metadata_authors(root, ld, url), parse_byline(raw.byline)
+        if (meta_names.authors and meta_names.source == "json-ld") or (
+            meta_names and not (credited.authors or credited.agencies)
+        ):
+            raw.authors, raw.agencies = meta_names.authors, meta_names.agencies
         raw.fallbacks.append("author")
     else:
         strip_trailers(body)

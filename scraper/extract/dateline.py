@@ -17,7 +17,7 @@ from scraper.extract.hints import SKIP_TAGS, label_of
 from scraper.html import HtmlElement, text_of
 from scraper.normalize.dates import parse_datetime
 
-__all__ = ["find_date_line"]
+__all__ = ["date_lines", "find_date_line"]
 
 MAX_DATE_LINE = 160  # a date line is short
 DATE_LINES_BEFORE = 12  # text nodes before the title searched for a date line
@@ -48,6 +48,17 @@ def find_date_line(
 
     Without a title element, the first such line in the page body outside its header.
     """
+    return next(date_lines(root, title_el, tz, month_first), (None, None))
+
+
+def date_lines(
+    root: HtmlElement, title_el: HtmlElement | None, tz: Any, month_first: bool = False
+) -> Iterator[tuple[str, HtmlElement]]:
+    """Every date line in the order ``find_date_line`` ranks them, nearest the title first.
+
+    The ones after the first are where a page states the time of a date-only first line
+    (``published.py``); the page is scanned once, lazily, when the first one is asked for.
+    """
     body = root.find("body")
     scope = body if body is not None else root
     texts: list[tuple[str, HtmlElement]] = []
@@ -70,7 +81,7 @@ def find_date_line(
     if title_el is None:
         before, after = [], list(range(len(texts)))
     elif title_at is None:
-        return None, None
+        return
     else:
         before = list(range(title_at - 1, max(-1, title_at - 1 - DATE_LINES_BEFORE), -1))
         after = list(range(begin, len(texts)))
@@ -91,8 +102,7 @@ def find_date_line(
             continue
         if parent.tag == "a" or _in_chrome(parent):
             continue
-        return line, parent
-    return None, None
+        yield line, parent
 
 
 def _text_pieces(el: HtmlElement) -> Iterator[str]:

@@ -10,7 +10,8 @@ date       metadata first (JSON-LD, ``article:published_time``, itemprop);
            few lines before it (``div.post-head``, a breadcrumb) or after it,
            never in the page header (a site clock), inside a link or a list
            of links (related articles), or deep in the text; a yearless date
-           (``Chiều 05/01``) never counts
+           (``Chiều 05/01``) never counts.  A full timestamp of the same day beats
+           a date-only one, and htmldate fills a missing date (``published.py``)
 main text  one pass over the page measures every block's own text, link text
            and punctuation; a block of prose is *content*, link text and
            link lists are *boilerplate*.  The main container is the element
@@ -26,7 +27,8 @@ main text  one pass over the page measures every block's own text, link text
            after a "Related stories" heading; caption and credit boxes
            become ``<figcaption>``.  A page that renders its text with
            JavaScript still states it in JSON-LD ``articleBody``.
-byline     at the end of the body (``article.py``)
+byline     at the end of the body (``article.py``); else the people the metadata
+           names, agencies and the site's own name apart (``authors.py``)
 
 Hand-written because the generic extractors (trafilatura, newspaper) get
 these Vietnamese specifics wrong: they take header clocks or yearless lead
@@ -38,6 +40,8 @@ The rules live in one module per concept; this module gathers them (the names
 
 ``metadata``  JSON-LD, ``<meta>`` dates, the title
 ``dateline``  the visible date line near the title
+``published`` which date signal is the publish time (and the htmldate fallback)
+``authors``   authors from metadata (JSON-LD, ``<meta>``, ``itemprop``/``rel=author``)
 ``scoring``   main-content scoring (the container of the article)
 ``pruning``   what inside that container is not the article
 ``hints``     what class/id names and tags say about a box
@@ -50,7 +54,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from scraper.extract.dateline import find_date_line
+from scraper.extract.dateline import date_lines, find_date_line
 from scraper.extract.hints import CHROME_TAGS, LEAD_HINT, label_of
 from scraper.extract.metadata import (
     find_title,
@@ -66,7 +70,7 @@ from scraper.extract.scoring import find_main_content
 from scraper.html import HtmlElement, link_density, text_of
 
 __all__ = [
-    "find_date_line", "find_lead", "find_main_content", "find_title", "is_noise_block",
+    "date_lines", "find_date_line", "find_lead", "find_main_content", "find_title", "is_noise_block",
     "json_ld_article", "json_ld_authors", "json_ld_body", "json_ld_image", "looks_like_error_page",
     "metadata_dates", "prune", "strip_site_suffix",
 ]  # fmt: skip

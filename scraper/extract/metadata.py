@@ -18,12 +18,22 @@ from lxml import etree
 
 from scraper.html import HtmlElement, meta_content, text_of
 from scraper.normalize.dates import parse_datetime, parse_iso
+from scraper.text import clean_text
 
 __all__ = [
-    "find_title", "json_ld_article", "json_ld_authors", "json_ld_body", "json_ld_image",
+    "find_title", "heading_text", "json_ld_article", "json_ld_authors", "json_ld_body", "json_ld_image",
     "json_ld_objects", "metadata_dates", "strip_site_suffix",
 ]  # fmt: skip
 
+# <meta> names CMSs state the publish time in (Open Graph, Dublin Core, Parse.ly, Sailthru,
+# the colon-spelled ``article:published:time`` variant), first the common ones.
+PUBLISHED_META = (
+    "article:published_time", "datePublished", "pubdate", "og:published_time", "dc.date.issued",
+    "article:published:time", "og:article:published_time", "article.published", "publish-date", "publishdate",
+    "publish_date", "published_time", "publication_date", "parsely-pub-date", "sailthru.date", "dcterms.created",
+    "dcterms.issued", "dc.date.created", "date.created", "created-date",
+)  # fmt: skip
+MODIFIED_META = ("article:modified_time", "dateModified", "og:updated_time", "article:modified:time", "dcterms.modified")
 TITLE_SUFFIX = re.compile(r"\s+(?:[-|–—:»]|::)\s+")
 
 
@@ -97,7 +107,7 @@ def metadata_dates(root: HtmlElement, ld: dict[str, Any], tz: Any) -> tuple[date
     published = parse_iso(str(ld.get("datePublished") or ""), tz=tz) if ld else None
     modified = parse_iso(str(ld.get("dateModified") or ""), tz=tz) if ld else None
     if published is None:
-        value = meta_content(root, "article:published_time", "datePublished", "pubdate", "og:published_time", "dc.date.issued")
+        value = meta_content(root, *PUBLISHED_META)
         published = parse_iso(value, tz=tz) if value else None
     if published is None:
         for el in _DATE_PUBLISHED(root):
@@ -105,7 +115,7 @@ def metadata_dates(root: HtmlElement, ld: dict[str, Any], tz: Any) -> tuple[date
             published = parse_iso(str(value), tz=tz) or parse_datetime(str(value), tz=tz)
             break
     if modified is None:
-        value = meta_content(root, "article:modified_time", "dateModified", "og:updated_time")
+        value = meta_content(root, *MODIFIED_META)
         modified = parse_iso(value, tz=tz) if value else None
     return published, modified
 
@@ -121,11 +131,23 @@ def strip_site_suffix(title: str) -> str:
     return max(parts, key=len).strip() if len(parts) > 1 else title.strip()
 
 
+def heading_text(el: HtmlElement) -> str:
+    """A heading's text with its inline pieces joined as written: a space between two pieces
+    only where both sides are letters or digits ("Kicker</span><span>: Title" stays "Kicker:
+    Title", not "Kicker : Title"; "<span>Kicker</span><span>Title</span>" is "Kicker Title")."""
+    out = ""
+    for piece in el.itertext():
+        if out and piece and out[-1].isalnum() and piece[0].isalnum():
+            out += " "
+        out += piece
+    return clean_text(out)
+
+
 def find_title(root: HtmlElement) -> tuple[str | None, HtmlElement | None]:
     """(title text, its element) — the h1 closest to og:title/<title>, else those metadata."""
     title_el = root.find(".//title")
     hint = meta_content(root, "og:title", "twitter:title") or text_of(title_el)
-    h1s = [(h, text_of(h)) for h in root.iter("h1")]
+    h1s = [(h, heading_text(h)) for h in root.iter("h1")]
     h1s = [(h, t) for h, t in h1s if len(t) >= 8]
     if h1s:
         best, text = max(h1s, key=lambda ht: (_similar(ht[1], hint) if hint else 0, len(ht[1])))

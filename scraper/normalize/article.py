@@ -73,8 +73,8 @@ def normalize(raw: RawArticle, source: SourceConfig) -> Article:
         source_id=source.id,
         title=title,
         published=published,
-        authors=byline.authors if byline else (),
-        agencies=byline.agencies if byline else (),
+        authors=tuple(clean_text(a) for a in raw.authors) or (byline.authors if byline else ()),
+        agencies=_merged(raw.agencies, byline.agencies if byline else ()),
         body_html=body_html,
         body_text=body_text,
         summary=make_summary(lead, body_text),
@@ -84,6 +84,17 @@ def normalize(raw: RawArticle, source: SourceConfig) -> Article:
         fingerprint=fingerprint(title, body_text),
         original_url=raw.url,
     )
+
+
+def _merged(*groups: tuple[str, ...]) -> tuple[str, ...]:
+    """Names in order, each once (case-insensitive)."""
+    seen: set[str] = set()
+    out = []
+    for name in (clean_text(n) for group in groups for n in group):
+        if name and name.casefold() not in seen:
+            seen.add(name.casefold())
+            out.append(name)
+    return tuple(out)
 
 
 def _escape(text: str) -> str:
