@@ -76,8 +76,11 @@ def prune(body: HtmlElement) -> None:
             t = total[i]
             if t and junk[i] > 0.6 * t and content[i] < 0.5 * t:
                 gone[i] = True
-        if not gone[i] and 0 < page.own_n[i] <= 4 and (el.text or "").strip().isdigit() and not len(el):
-            gone[i] = True  # a gallery counter, a slide number
+        if (
+            not gone[i] and 0 < page.own_n[i] <= 4 and tag not in ("td", "th")
+            and (el.text or "").strip().isdigit() and not len(el)
+        ):
+            gone[i] = True  # a gallery counter, a slide number (a number in a table cell is data)
         if gone[i]:
             drop(el)
         elif page.caption[i] and not page.caption[parent[i]] and tag not in ("figure", "table", "img", "figcaption"):

@@ -1,0 +1,100 @@
+"""Generic rules for what real Vietnamese (and other) news pages do, one small page per rule.
+
+Each page here is written for the test: it reproduces a class of page seen in the wild (a
+byline marked above the text, a photo story told in captions, a data table …), not any
+real page's text.
+"""
+
+from __future__ import annotations
+
+from scraper.config import Profile, SourceConfig
+from scraper.extract.article import extract_article
+from scraper.normalize.article import body_text_of, normalize
+
+URL = "https://bao.example.vn/thoi-su/bai-viet-1234.html"
+PARA = (
+    "Bộ Chỉ huy Quân sự tỉnh tổ chức hội nghị tổng kết công tác quân sự, quốc phòng năm 2023, "
+    "triển khai nhiệm vụ năm 2024 với sự tham dự của lãnh đạo tỉnh và các đơn vị."
+)
+PARA2 = (
+    "Năm 2023, lực lượng vũ trang tỉnh hoàn thành tốt các nhiệm vụ được giao, huấn luyện đạt chất "
+    "lượng khá, bảo đảm an toàn tuyệt đối; công tác tuyển quân đạt 100% chỉ tiêu."
+)
+PARA3 = (
+    "Dịp này, Bộ Chỉ huy Quân sự tỉnh khen thưởng các tập thể, cá nhân có thành tích xuất sắc "
+    "trong thực hiện nhiệm vụ quân sự, quốc phòng địa phương năm 2023."
+)
+RELATED = "".join(f"<li><a href='/tin-{n}.html'>Tin khác số {n} về hoạt động của lực lượng vũ trang</a></li>" for n in range(8))
+
+
+def source() -> SourceConfig:
+    return SourceConfig(id="t", name="t", start_urls=("https://bao.example.vn/",), profile=Profile())
+
+
+def page(main: str, *, head: str = "") -> str:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Tiêu đề bài - Báo Ví Dụ</title>"
+        f"<meta name='author' content='Báo Ví Dụ'>{head}</head><body>"
+        "<header><nav><ul><li><a href='/'>Trang chủ</a></li><li><a href='/thoi-su'>Thời sự</a></li></ul></nav></header>"
+        f"<div class='main'>{main}</div>"
+        f"<aside class='sidebar'><ul>{RELATED}</ul></aside>"
+        "<footer><p>Bản quyền thuộc Báo Ví Dụ.</p></footer></body></html>"
+    )
+
+
+def article(html: str):
+    return normalize(extract_article(html, URL, source()), source())
+
+
+# --- bylines marked above the text ------------------------------------------------------
+
+
+def test_an_author_link_on_the_date_line_above_the_text_is_the_byline() -> None:
+    a = article(page(
+        "<h1>Tiêu đề bài viết</h1>"
+        "<div class='info-top'><div><a href='' class='author green'>Nguyên Minh </a>"
+        "<span class='post-time'> - 07/03/2026 08:47</span></div><div class='share'><a href='#'>In bài</a></div></div>"
+        f"<div id='content'><p>{PARA}</p><p>{PARA2}</p><p>{PARA3}</p></div>"
+    ))
+    assert a.authors == ("Nguyên Minh",)
+    assert "Nguyên Minh" not in a.body_text
+
+
+def test_a_data_role_author_paragraph_is_the_byline_and_not_the_site_in_meta() -> None:
+    a = article(page(
+        "<h1>Tiêu đề bài viết</h1><div class='detail-author'><div class='author-info'>"
+        "<p class='name' data-role='author'>Minh Chiến </p></div></div>"
+        f"<div class='detail-content'><p>{PARA}</p><p>{PARA2}</p><p>{PARA3}</p></div>"
+    ))
+    assert a.authors == ("Minh Chiến",)
+
+
+def test_the_byline_at_the_end_of_the_text_wins_over_a_marked_one() -> None:
+    a = article(page(
+        "<h1>Tiêu đề bài viết</h1><span itemprop='author'>Ban Biên tập</span>"
+        f"<div class='detail-content'><p>{PARA}</p><p>{PARA2}</p><p>{PARA3}</p><p><strong>VĂN TOẢN</strong></p></div>"
+    ))
+    assert a.authors == ("Văn Toản",)
+
+
+def test_an_author_box_below_the_text_is_not_the_byline() -> None:
+    a = article(page(
+        f"<h1>Tiêu đề bài viết</h1><div class='detail-content'><p>{PARA}</p><p>{PARA2}</p><p>{PARA3}</p></div>"
+        "<div class='author-list'><a class='author' href='/tac-gia/1'>Minh Chiến</a></div>"
+    ))
+    assert a.authors == ()
+
+
+# --- tables of data ---------------------------------------------------------------------
+
+
+def test_numbers_in_a_table_of_results_stay() -> None:
+    rows = "".join(
+        f"<tr><td>{n}</td><td>Đơn vị số {n}</td><td>{100 - n}</td></tr>" for n in range(1, 6)
+    )
+    a = article(page(
+        f"<h1>Kết quả hội thao</h1><div class='content'><p>{PARA}</p><p>{PARA2}</p>"
+        f"<table><tr><th>Hạng</th><th>Đơn vị</th><th>Điểm</th></tr>{rows}</table><p>{PARA3}</p></div>"
+    ))
+    text = " ".join(body_text_of(a.body_html).split())
+    assert "1 Đơn vị số 1 99" in text and "5 Đơn vị số 5 95" in text
