@@ -98,3 +98,34 @@ def test_numbers_in_a_table_of_results_stay() -> None:
     ))
     text = " ".join(body_text_of(a.body_html).split())
     assert "1 Đơn vị số 1 99" in text and "5 Đơn vị số 5 95" in text
+
+
+# --- photo stories ----------------------------------------------------------------------
+
+
+def test_a_photo_story_told_in_caption_cells_is_the_body() -> None:
+    cells = "".join(
+        f"<table class='tplCaption'><tr><td><p class='Image'><img src='/anh/{n}.jpg'></p></td></tr>"
+        f"<tr><td><p class='Image'>{text}</p></td></tr></table>"
+        for n, text in enumerate((PARA, PARA2, PARA3))
+    )
+    a = article(page(
+        "<h1>Tiêu đề phóng sự ảnh</h1><div class='short_intro'>Chiều 1/5, đơn vị tổ chức lễ ra quân huấn luyện "
+        "với sự tham gia của hàng trăm cán bộ, chiến sĩ.</div>"
+        "<div class='relative_new'><ul><li><a href='/tin-1.html'>Một bài viết liên quan đến lễ ra quân</a></li></ul></div>"
+        f"<div class='fck_detail'>{cells}<p style='text-align:right'><strong>Tâm Giao</strong><br>"
+        "<em>Ảnh:</em><span> Cao Trung Hiếu</span></p></div>"
+    ))
+    for text in (PARA, PARA2, PARA3):
+        assert text in a.body_text
+    assert a.body_html.count("<figure>") == 3
+    assert a.authors == ("Tâm Giao",)  # the photo credit on the next line is no author
+    assert "Cao Trung Hiếu" not in a.body_text
+
+
+def test_captions_do_not_outweigh_an_article_with_photos() -> None:
+    a = article(page(
+        f"<h1>Tiêu đề bài viết</h1><div class='content'><p>{PARA}</p><p>{PARA2}</p><p>{PARA3}</p>"
+        f"<figure><img src='/a.jpg'><figcaption>{PARA2[:90]}</figcaption></figure><p>{PARA} {PARA3}</p></div>"
+    ))
+    assert PARA3 in a.body_text and a.title == "Tiêu đề bài viết"

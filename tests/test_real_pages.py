@@ -26,13 +26,6 @@ from scraper.pipeline import article_from_file
 # (page id, field) -> why the generic extractor misses it today.  Keep it honest: an entry
 # whose field passes fails the run (strict xfail), and every entry must name a real page.
 KNOWN_MISSES: dict[tuple[str, str], str] = {
-    ("vnexpress-2985539", "authors"):
-        "2014 template: the last right-aligned paragraph holds the name and a photo credit "
-        "(<strong>NAME</strong><br><em>Ảnh:</em> ...); the meta author, the publishing "
-        "company, is taken instead",
-    ("vnexpress-2985539", "body"):
-        "photo story: the text sits in image-caption table cells; the lead and a related-"
-        "article blurb are chosen as the body",
 }
 
 PAGES = {page.id: page for page in corpus()}

@@ -99,10 +99,20 @@ def take_byline(body: HtmlElement) -> str | None:
             a.tag == "figure" for a in block.iterancestors()
         ):
             return None
+        lines = _lines(block)
+        if len(lines) >= 2 and PHOTO_CREDIT.match(_line_text(lines[-1])):
+            # "<strong>Tâm Giao</strong><br><em>Ảnh:</em> Cao Trung Hiếu": the byline, then the photo credit
+            name = _line_text(lines[-2])
+            if looks_like_byline(name):
+                if len(lines) == 2:
+                    drop(block)
+                else:
+                    _drop_last_line(block)
+                    _drop_last_line(block)
+                return name
         if looks_like_byline(text):
             drop(block)
             return text
-        lines = _lines(block)
         if len(lines) >= 2:
             # "…nhiệm vụ./.<br><strong>Ngọc Trâm</strong>": the last line is the byline
             last = _line_text(lines[-1])

@@ -41,6 +41,9 @@ BOILERPLATE_WEIGHT = 1.5  # a character of link text costs this many characters 
 ZONE_MAX_SHARE = 0.5  # a hinted box holding this share of the page's prose is not a box
 STRONG_ZONE_MAX_SHARE = 0.8  # the same for strong hints (comments, cookie boxes, ads)
 MIN_PROSE = 25  # shorter blocks are neither content nor boilerplate (headings, datelines)
+# A photo story: caption prose this long, and this many times the prose of the best container.
+PHOTO_STORY_MIN = 400
+PHOTO_STORY_RATIO = 2.0
 
 
 _STRONG, _WEAK, _CAPTION, _MAIN, _CHROME = 1, 2, 4, 8, 16
@@ -68,7 +71,7 @@ class BlockScores:
     element; ``score`` sums them up the tree.  Elements are numbered in document order."""
 
     __slots__ = ("scope", "order", "index", "parent", "own_n", "own_link", "own_commas", "flags",
-                 "caption", "skipped", "total", "content", "junk")  # fmt: skip
+                 "caption", "skipped", "total", "content", "junk", "captioned")  # fmt: skip
 
     def __init__(self, scope: HtmlElement) -> None:
         self.scope = scope
@@ -148,6 +151,7 @@ class BlockScores:
         self.total: list[int] = []
         self.content: list[float] = []
         self.junk: list[float] = []
+        self.captioned: list[float] = []
 
     def score(self, zones: list[bool] | None = None) -> None:
         """Text, content and boilerplate characters of every element (``zones`` hold no content)."""
@@ -161,6 +165,7 @@ class BlockScores:
         total = [0] * n
         content = [0.0] * n
         junk = [0.0] * n
+        captioned = [0.0] * n  # prose in captions (a photo story's text)
         order = self.order
         for i in range(n - 1, 0, -1) if n else ():  # children before their parents; 0 is the scope
             k = own_n[i]
@@ -174,16 +179,21 @@ class BlockScores:
                     prose = k - linked
                     if prose >= MIN_PROSE and (prose >= 80 or own_commas[i] or order[i].tag == "p"):
                         content[i] += prose
+                else:
+                    prose = k - linked
+                    if prose >= MIN_PROSE and (prose >= 80 or own_commas[i]):
+                        captioned[i] += prose
             p = parent[i]
             total[p] += total[i]
             content[p] += content[i]
             junk[p] += junk[i]
+            captioned[p] += captioned[i]
         if n:
             # loose text right in the scope (<body>) is not an article
             k = own_n[0]
             total[0] += k
             junk[0] += own_link[0]
-        self.total, self.content, self.junk = total, content, junk
+        self.total, self.content, self.junk, self.captioned = total, content, junk, captioned
 
 
 def mark_zones(page: BlockScores, title_el: HtmlElement | None = None) -> list[bool]:
@@ -233,13 +243,26 @@ def find_main_content(root: HtmlElement, title_el: HtmlElement | None = None) ->
     scope = body if body is not None else root
     page = BlockScores(scope)
     mark_zones(page, title_el)
+    best, best_i = _best(page, with_captions=False)
+    # a photo story tells its text in image captions: then caption prose counts as prose
+    captioned = page.captioned[0] if page.order else 0.0
+    prose = page.content[best_i] if best is not None else 0.0
+    if captioned >= PHOTO_STORY_MIN and captioned >= PHOTO_STORY_RATIO * prose:
+        best, _ = _best(page, with_captions=True)
+    return best
+
+
+def _best(page: BlockScores, *, with_captions: bool) -> tuple[HtmlElement | None, int]:
+    """The best container and its index (-1: none)."""
     best: HtmlElement | None = None
+    best_i = -1
     best_score = 0.0
     fallback: HtmlElement | None = None
+    fallback_i = -1
     fallback_score = 0.0
-    content, junk, flags = page.content, page.junk, page.flags
+    content, junk, flags, captioned = page.content, page.junk, page.flags, page.captioned
     for i in range(len(page.order) - 1, -1, -1):
-        c = content[i]
+        c = content[i] + captioned[i] if with_captions else content[i]
         if not c:
             continue
         el = page.order[i]
@@ -249,9 +272,9 @@ def find_main_content(root: HtmlElement, title_el: HtmlElement | None = None) ->
         if flags[i] & _MAIN:
             score *= 1.2
         if score > best_score:
-            best, best_score = el, score
+            best, best_i, best_score = el, i, score
         # boilerplate outweighs prose everywhere (a list of linked headlines with a line each,
         # paragraphs next to a big related box): the innermost element with the most prose
         if c > fallback_score:
-            fallback, fallback_score = el, c
-    return best if best is not None else fallback
+            fallback, fallback_i, fallback_score = el, i, c
+    return (best, best_i) if best is not None else (fallback, fallback_i)
