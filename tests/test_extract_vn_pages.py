@@ -129,3 +129,36 @@ def test_captions_do_not_outweigh_an_article_with_photos() -> None:
         f"<figure><img src='/a.jpg'><figcaption>{PARA2[:90]}</figcaption></figure><p>{PARA} {PARA3}</p></div>"
     ))
     assert PARA3 in a.body_text and a.title == "Tiêu đề bài viết"
+
+
+# --- bylines at the end of the text -----------------------------------------------------
+
+
+def _ending(ending: str) -> str:
+    return page(f"<h1>Tiêu đề bài viết</h1><div class='content'><p>{PARA}</p><p>{PARA2}</p><p>{PARA3}</p>{ending}</div>")
+
+
+def test_a_name_split_across_inline_tags_is_read_whole() -> None:
+    a = article(_ending("<p style='text-align:right'><strong>TRẦ</strong><strong>N HOÀI</strong></p>"))
+    assert a.authors == ("Trần Hoài",)
+    assert "HOÀI" not in a.body_text
+
+
+def test_a_byline_before_a_column_blurb() -> None:
+    blurb = ("<p><em>Chuyên mục Góc nhìn được thực hiện với sự phối hợp của các chuyên gia quân sự, "
+             "mỗi tuần một kỳ, đăng vào sáng thứ bảy.</em></p>")
+    a = article(_ending(f"<p><strong>TRẦN HOÀI</strong></p>{blurb}"))
+    assert a.authors == ("Trần Hoài",)
+    assert "Chuyên mục Góc nhìn" in a.body_text  # the blurb is visible text and stays
+
+
+def test_a_byline_with_a_role_suffix_before_a_promo_paragraph() -> None:
+    promo = "<p>Độc giả có thể gửi ý kiến, câu hỏi về chuyên mục qua hộp thư của tòa soạn.</p>"
+    a = article(_ending(f"<p><strong>Lan Anh</strong> (tổng hợp)</p>{promo}"))
+    assert a.authors == ("Lan Anh",)
+
+
+def test_a_plain_last_paragraph_after_a_name_line_is_not_looked_past() -> None:
+    a = article(_ending(f"<p><strong>Nguyễn Văn An</strong></p><p>{PARA2} Đây là đoạn cuối của bài.</p>"))
+    assert a.authors == ()
+    assert "Nguyễn Văn An" in a.body_text
