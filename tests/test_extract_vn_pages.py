@@ -162,3 +162,38 @@ def test_a_plain_last_paragraph_after_a_name_line_is_not_looked_past() -> None:
     a = article(_ending(f"<p><strong>Nguyễn Văn An</strong></p><p>{PARA2} Đây là đoạn cuối của bài.</p>"))
     assert a.authors == ()
     assert "Nguyễn Văn An" in a.body_text
+
+
+# --- reader comments ----------------------------------------------------------------------
+
+COMMENTS = "".join(
+    f"<tr><td><b>Bạn đọc {n}</b><br>Tôi rất đồng tình với bài viết, mong rằng các đơn vị sẽ tiếp tục phát huy, "
+    f"làm tốt hơn nữa công tác huấn luyện, sẵn sàng chiến đấu, xây dựng đơn vị vững mạnh toàn diện. Xin cảm ơn tác giả.</td></tr>"
+    for n in range(6)
+)
+
+
+def test_reader_comments_named_by_their_heading_are_not_the_body_of_a_table_page() -> None:
+    html = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Tiêu đề bài</title></head><body>"
+        "<form id='form1' action='Default.aspx'><table width='100%'><tr><td width='200'><a href='/'>Trang chủ</a></td>"
+        f"<td><span id='ctl00_lblTitle' class='tieude'>Tiêu đề bài viết</span><br>{PARA}<br><br>{PARA2}<br><br>{PARA3}</td></tr>"
+        "<tr><td></td><td><table><tr><td><span class='bold'>Ý kiến bạn đọc</span></td></tr>"
+        f"{COMMENTS}</table>"
+        "<table><tr><td>Họ tên <input type='text'> Email <input type='text'></td></tr>"
+        "<tr><td><textarea rows='5'></textarea> <input type='submit' value='Gửi'></td></tr></table></td></tr></table>"
+        "</form></body></html>"
+    )
+    a = article(html)
+    assert PARA in a.body_text and PARA3 in a.body_text
+    assert "Bạn đọc" not in a.body_text and "đồng tình" not in a.body_text
+
+
+def test_a_comments_heading_inside_the_article_container_ends_it_there() -> None:
+    a = article(page(
+        f"<h1>Tiêu đề bài viết</h1><div class='content'><p>{PARA}</p><p>{PARA2}</p><p>{PARA3}</p>"
+        "<h3>Bình luận</h3><ul>"
+        + "".join(f"<li>Bạn đọc {n}: tôi rất đồng tình với bài viết, mong các đơn vị tiếp tục phát huy, làm tốt hơn.</li>" for n in range(3))
+        + "</ul></div>"
+    ))
+    assert PARA3 in a.body_text and "đồng tình" not in a.body_text

@@ -48,6 +48,18 @@ PHOTO_STORY_RATIO = 2.0
 
 _STRONG, _WEAK, _CAPTION, _MAIN, _CHROME = 1, 2, 4, 8, 16
 MAIN_HINT = re.compile(r"article-?body|post-?body|entry-?content|story-?body")
+# Reader-comment boxes named in Vietnamese or generically, beyond ``hints.STRONG_NEGATIVE``
+# (old ASP.NET pages: ``ucYKienBanDoc``, ``pnlGuiYKien``).
+COMMENT_HINT = re.compile(r"y-?kien-?(?:ban-?doc|doc-?gia)|gui-?y-?kien|feedback|thao-?luan")
+# The heading of a reader-comment box or form: its box is a zone whatever its class says.
+COMMENT_HEADING = re.compile(
+    r"^\W*(?:\d+\s+)?(?:ý kiến (?:bạn đọc|của bạn|độc giả)|gửi ý kiến(?: của bạn| bạn đọc)?|bình luận(?: của bạn| bài viết)?"
+    r"|viết bình luận|gửi bình luận|thảo luận|comments?|reader comments|leave a (?:comment|reply)|join the discussion"
+    r"|add (?:a|your) comment|post a comment)\W*(?:\(\d+\))?\W*$",
+    re.I,
+)
+HEADING_TAGS = frozenset({"h2", "h3", "h4", "h5", "h6", "strong", "b", "span", "div", "p", "td", "th", "legend", "label"})
+MAX_HEADING = 40  # characters: a comment box's heading, not a sentence about comments
 
 
 @lru_cache(maxsize=4096)
@@ -55,7 +67,7 @@ def _hint_flags(label: str) -> int:
     """What a class/id string says about its box (cached: pages repeat their class strings)."""
     norm = CAMEL_BOUNDARY.sub("-", label).lower()
     flags = 0
-    if STRONG_NEGATIVE.search(norm):
+    if STRONG_NEGATIVE.search(norm) or COMMENT_HINT.search(norm):
         flags |= _STRONG
     if NEGATIVE_HINT.search(norm):
         flags |= _WEAK
@@ -223,6 +235,7 @@ def mark_zones(page: BlockScores, title_el: HtmlElement | None = None) -> list[b
         f = flags[i]
         if f & _STRONG and not f & _MAIN and not protected[i] and not (page.content[i] >= limit > 0):
             zones[i] = True
+    _mark_comment_boxes(page, zones, protected, limit)
     if any(zones):
         page.score(zones)
         grand = page.content[0]
@@ -235,6 +248,78 @@ def mark_zones(page: BlockScores, title_el: HtmlElement | None = None) -> list[b
             zones[i] = True
     page.score(zones)
     return zones
+
+
+def _mark_comment_boxes(page: BlockScores, zones: list[bool], protected: list[bool], limit: float) -> None:
+    """Reader-comment boxes known by their heading ("Ý kiến bạn đọc", "Bình luận", "Comments") or
+    by their form (a ``<textarea>``), whatever their class: the smallest box around the heading
+    or form that holds more than it; when that box is the article's own (it holds the title or
+    most of the prose), what follows the heading in it."""
+    index, parent, total, content = page.index, page.parent, page.total, page.content
+    marks: list[int] = []
+    for i, el in enumerate(page.order):
+        text = el.text
+        if text and len(text) <= 2 * MAX_HEADING and not text.isspace():
+            stripped = text.strip()
+            if (
+                len(stripped) <= MAX_HEADING and el.tag in HEADING_TAGS and not len(el)
+                and COMMENT_HEADING.match(stripped) and not _in_control(el)
+            ):
+                marks.append(i)
+    forms: set[int] = set()
+    for el in page.skipped:
+        if el.tag == "textarea":
+            p = el.getparent()
+            if p is not None and p in index:
+                marks.append(index[p])
+                forms.add(index[p])
+    for i in marks:
+        own = total[i]
+        child, box = i, parent[i]
+        while box > 0 and total[box] <= own + MAX_HEADING and not protected[box]:
+            child, box = box, parent[box]
+        if box < 0 or zones[box]:
+            continue
+        # a comment box starts with its heading (or holds its form); a heading further down
+        # is inside another box, the article's own perhaps
+        leads = i in forms or _starts_with(page.order[box], page.order[i])
+        if leads and not protected[box] and not content[box] >= limit > 0:
+            zones[box] = True
+            continue
+        if page.order[child].tag not in ("h2", "h3", "h4", "h5", "h6"):
+            continue  # only a heading of its own ends an article's container
+        # the heading sits in the article's own container: what follows it there
+        after = False
+        for j in range(child + 1, len(page.order)):
+            if parent[j] == box:
+                after = True
+                zones[j] = True
+            elif not _inside(parent, j, box):
+                break
+        if not after:
+            zones[child] = True
+
+
+def _starts_with(box: HtmlElement, heading: HtmlElement) -> bool:
+    """Whether ``heading`` holds the first text of ``box``."""
+    for text in box.itertext():
+        if text.strip():
+            return text.strip() == (heading.text or "").strip()
+    return False
+
+
+def _in_control(el: HtmlElement) -> bool:
+    """Inside a link or a button (a "Comments" button that opens them, not their box)."""
+    for _, anc in zip(range(4), el.iterancestors(), strict=False):
+        if anc.tag in ("a", "button"):
+            return True
+    return False
+
+
+def _inside(parent: list[int], j: int, box: int) -> bool:
+    while j > box:
+        j = parent[j]
+    return j == box
 
 
 def find_main_content(root: HtmlElement, title_el: HtmlElement | None = None) -> HtmlElement | None:
