@@ -197,3 +197,32 @@ def test_a_comments_heading_inside_the_article_container_ends_it_there() -> None
         + "</ul></div>"
     ))
     assert PARA3 in a.body_text and "đồng tình" not in a.body_text
+
+
+# --- other posts on the page ----------------------------------------------------------------
+
+
+def test_teasers_with_cut_off_excerpts_are_not_the_article() -> None:
+    teasers = "".join(
+        f"<li><a href='/tin-{n}.html'>Tin nổi bật số {n} trong ngày</a> <span>Sáng nay, lãnh đạo tỉnh đã kiểm tra "
+        f"công tác sẵn sàng chiến đấu tại các đơn vị đóng quân trên địa bàn, động viên cán bộ, chiến sĩ...</span></li>"
+        for n in range(8)
+    )
+    a = article(page(
+        f"<div class='wrap'><div class='breaking'><b>Tin nóng</b><ul>{teasers}</ul></div>"
+        f"<div class='post'><h1>Tiêu đề bài viết</h1><p>{PARA}</p><p>{PARA2}</p></div></div>"
+    ))
+    assert PARA in a.body_text and PARA2 in a.body_text
+    assert "Tin nổi bật" not in a.body_text and "động viên" not in a.body_text
+
+
+def test_the_titles_own_article_element_beside_other_posts_articles() -> None:
+    others = "".join(
+        f"<article class='post'><h3><a href='/bai-{n}.html'>Bài khác số {n}</a></h3><p>{PARA2} {PARA3}</p></article>"
+        for n in range(3)
+    )
+    a = article(page(
+        f"<div id='primary'><article class='post'><h1>Tiêu đề bài viết</h1><p>{PARA} {PARA3}</p></article>"
+        f"<section class='more'><h3>Có thể bạn thích</h3>{others}</section></div>"
+    ))
+    assert PARA in a.body_text and PARA2 not in a.body_text

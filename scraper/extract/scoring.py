@@ -40,10 +40,12 @@ NOT_CONTAINERS = frozenset({"html", "a", "p", "span", "li", "h1", "h2", "h3", "h
 BOILERPLATE_WEIGHT = 1.5  # a character of link text costs this many characters of prose
 ZONE_MAX_SHARE = 0.5  # a hinted box holding this share of the page's prose is not a box
 STRONG_ZONE_MAX_SHARE = 0.8  # the same for strong hints (comments, cookie boxes, ads)
+ELLIPSES = ("...", "…", "[…]", "[...]")
 MIN_PROSE = 25  # shorter blocks are neither content nor boilerplate (headings, datelines)
 # A photo story: caption prose this long, and this many times the prose of the best container.
 PHOTO_STORY_MIN = 400
 PHOTO_STORY_RATIO = 2.0
+MIN_OWN_ARTICLE = 200  # prose in the title's <article> for it to be the body (see _own_article)
 
 
 _STRONG, _WEAK, _CAPTION, _MAIN, _CHROME = 1, 2, 4, 8, 16
@@ -83,7 +85,7 @@ class BlockScores:
     element; ``score`` sums them up the tree.  Elements are numbered in document order."""
 
     __slots__ = ("scope", "order", "index", "parent", "own_n", "own_link", "own_commas", "flags",
-                 "caption", "skipped", "total", "content", "junk", "captioned")  # fmt: skip
+                 "caption", "skipped", "total", "content", "junk", "captioned", "teaser")  # fmt: skip
 
     def __init__(self, scope: HtmlElement) -> None:
         self.scope = scope
@@ -92,6 +94,7 @@ class BlockScores:
         own_n: list[int] = []
         own_link: list[int] = []
         own_commas: list[int] = []
+        cut: list[bool] = []  # the block's text ends in an ellipsis (a teaser's cut-off excerpt)
         flags: list[int] = []
         caption: list[bool] = []
         self.skipped: list[HtmlElement] = []
@@ -122,6 +125,7 @@ class BlockScores:
                 own_n.append(0)
                 own_link.append(0)
                 own_commas.append(0)
+                cut.append(False)
                 eid = el.get("id")
                 f = _hint_flags(f"{cls or ''} {eid or ''}") if (cls or eid) and tag in HINTED_TAGS else 0
                 if tag in CHROME_TAGS:
@@ -137,11 +141,12 @@ class BlockScores:
                 text = el.text
                 if text and not text.isspace():
                     b = blocks[-1]
-                    n = len(text.strip())
-                    own_n[b] += n
+                    stripped = text.strip()
+                    own_n[b] += len(stripped)
                     if link_depth:
-                        own_link[b] += n
+                        own_link[b] += len(stripped)
                     own_commas[b] += text.count(",") + text.count("，") + text.count("、")
+                    cut[b] = stripped.endswith(ELLIPSES)
             else:
                 i = path.pop()
                 if i >= 0:
@@ -152,13 +157,15 @@ class BlockScores:
                 tail = el.tail
                 if tail and el is not scope and blocks and not tail.isspace():
                     b = blocks[-1]
-                    n = len(tail.strip())
-                    own_n[b] += n
+                    stripped = tail.strip()
+                    own_n[b] += len(stripped)
                     if link_depth:
-                        own_link[b] += n
+                        own_link[b] += len(stripped)
                     own_commas[b] += tail.count(",") + tail.count("，") + tail.count("、")
+                    cut[b] = stripped.endswith(ELLIPSES)
         self.order, self.parent, self.flags, self.caption = order, parent, flags, caption
         self.own_n, self.own_link, self.own_commas = own_n, own_link, own_commas
+        self.teaser = [c and own_link[i] > 0 and order[i].tag != "p" for i, c in enumerate(cut)]
         self.index = {el: i for i, el in enumerate(order)}
         self.total: list[int] = []
         self.content: list[float] = []
@@ -169,6 +176,7 @@ class BlockScores:
         """Text, content and boilerplate characters of every element (``zones`` hold no content)."""
         n = len(self.order)
         parent, own_n, own_link, own_commas, caption = self.parent, self.own_n, self.own_link, self.own_commas, self.caption
+        teaser = self.teaser
         inside = list(zones) if zones is not None else [False] * n
         for i in range(n):  # parents come first
             p = parent[i]
@@ -184,8 +192,8 @@ class BlockScores:
             if k:
                 linked = own_link[i]
                 total[i] += k
-                if inside[i] or linked * 2 > k:
-                    junk[i] += k
+                if inside[i] or linked * 2 > k or teaser[i]:
+                    junk[i] += k  # a zone, a link list, a linked headline with its cut-off excerpt
                 elif not caption[i]:  # captions are no prose
                     junk[i] += linked
                     prose = k - linked
@@ -333,8 +341,24 @@ def find_main_content(root: HtmlElement, title_el: HtmlElement | None = None) ->
     captioned = page.captioned[0] if page.order else 0.0
     prose = page.content[best_i] if best is not None else 0.0
     if captioned >= PHOTO_STORY_MIN and captioned >= PHOTO_STORY_RATIO * prose:
-        best, _ = _best(page, with_captions=True)
-    return best
+        best, best_i = _best(page, with_captions=True)
+    return _own_article(page, best, best_i, title_el)
+
+
+def _own_article(page: BlockScores, best: HtmlElement | None, best_i: int, title_el: HtmlElement | None) -> HtmlElement | None:
+    """The title's own ``<article>`` when the best container holds it and other ``<article>`` s
+    too (teasers of other posts, the next article of an endless page): those are not this page's
+    article.  Only when the title's ``<article>`` holds text, not just the headline."""
+    if best is None or title_el is None or best_i < 0:
+        return best
+    own = next((a for a in title_el.iterancestors("article")), None)
+    if own is None or own is best:
+        return best
+    i = page.index.get(own)
+    if i is None or not _inside(page.parent, i, best_i) or page.content[i] < MIN_OWN_ARTICLE:
+        return best
+    others = [a for a in best.iter("article") if a is not own and own not in a.iterancestors() and a not in own.iterancestors()]
+    return own if others else best
 
 
 def _best(page: BlockScores, *, with_captions: bool) -> tuple[HtmlElement | None, int]:
