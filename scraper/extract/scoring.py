@@ -61,6 +61,9 @@ COMMENT_HEADING = re.compile(
     re.I,
 )
 HEADING_TAGS = frozenset({"h2", "h3", "h4", "h5", "h6", "strong", "b", "span", "div", "p", "td", "th", "legend", "label"})
+# Posts embedded in the text by the networks' own markup (tweets, Instagram, TikTok, Bluesky, Threads).
+EMBEDDED_POST = re.compile(r"twitter-tweet|instagram-media|tiktok-embed|bluesky-embed|text-post-media")
+EMBED_WRAPPERS = 2  # wrappers around an embedded post that its protection reaches
 MAX_HEADING = 40  # characters: a comment box's heading, not a sentence about comments
 
 
@@ -234,6 +237,15 @@ def mark_zones(page: BlockScores, title_el: HtmlElement | None = None) -> list[b
             i = page.index.get(el)
             if i is not None:
                 protected[i] = True
+    for i, el in enumerate(page.order):
+        if el.tag == "blockquote" and EMBEDDED_POST.search(el.get("class") or ""):
+            # a post quoted in the text (a tweet) is text, whatever its wrapper's class ("social-embed")
+            j = i
+            for _ in range(EMBED_WRAPPERS + 1):
+                if j < 0:
+                    break
+                protected[j] = True
+                j = page.parent[j]
     flags = page.flags
     page.score()
     grand = page.content[0] if n else 0.0
