@@ -232,6 +232,9 @@ def test_a_tweet_quoted_in_the_text_stays_despite_its_wrappers_social_class() ->
     tweet = ("<div class='social-media-embed'><blockquote class='twitter-tweet'><p>Lễ ra quân huấn luyện năm nay "
              "diễn ra trang nghiêm, đúng quy định của Bộ Quốc phòng.</p>— Một bạn đọc (@bandoc) "
              "<a href='https://twitter.com/bandoc/status/1'>04/01/2024</a></blockquote></div>")
-    a = article(page(f"<h1>Tiêu đề bài viết</h1><div class='content'><p>{PARA}</p>{tweet}<p>{PARA2}</p><p>{PARA3}</p></div>"))
+    a = article(page(
+        f"<h1>Tiêu đề bài viết</h1><div class='date'>Thứ năm, 04/01/2024 09:15</div>"
+        f"<div class='content'><p>{PARA}</p>{tweet}<p>{PARA2}</p><p>{PARA3}</p></div>"
+    ))
     assert "diễn ra trang nghiêm" in a.body_text
     assert "Một bạn đọc" in a.body_text
