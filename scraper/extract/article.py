@@ -24,7 +24,7 @@ from lxml import etree
 from scraper.config import Profile, SourceConfig
 from scraper.errors import ExtractError
 from scraper.extract import generic
-from scraper.extract.authormark import marked_byline
+from scraper.extract.authormark import take_marked_byline
 from scraper.extract.byline import strip_trailers, take_byline
 from scraper.extract.markup import absolutize, flatten, normalize_figures
 from scraper.html import (
@@ -160,9 +160,7 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         meta_img = meta_content(root, "og:image", "twitter:image") or generic.json_ld_image(ld)
         raw.image_url = absolute_url(url, meta_img)
 
-    # a byline marked as such above the text (asked when the body's end and the metadata name nobody)
-    marked_el = marked_byline(root, title_el, body) if author_el is None else None
-
+    page_body = body  # the page's own element: a byline marked above it is looked for around it
     if body is None:
         if not generic.json_ld_body(ld):
             raise ExtractError(f"{url}: no article body found")
@@ -178,7 +176,7 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     for sel in profile.remove:
         for el in select_all(body, sel):
             drop(el)
-    for el in (title_el, _line_of(date_el), lead_el, author_el, marked_el):
+    for el in (title_el, _line_of(date_el), lead_el, author_el):
         if el is not None:
             text = text_of(el)
             for twin in list(body.iter(el.tag)):
@@ -195,8 +193,8 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         if raw.byline is None and ld:
             names = generic.json_ld_authors(ld)
             raw.byline = ", ".join(names) if names else None
-        if marked_el is not None and (raw.byline is None or not parse_byline(raw.byline).authors):
-            raw.byline = text_of(marked_el)
+        if raw.byline is None or not parse_byline(raw.byline).authors:
+            raw.byline = take_marked_byline(root, title_el, page_body, body) or raw.byline
         if raw.byline is None:
             meta_author = meta_content(root, "author", "article:author", "dc.creator")
             if meta_author and looks_like_byline(meta_author) and not meta_author.startswith("http"):

@@ -9,27 +9,30 @@ Many CMSs print the author between the headline and the text, marked by a class,
 
 ``marked_byline`` finds the innermost such element whose text is a credit line (the
 ``looks_like_byline`` test, which says no to sentences and to a name glued to a date), after
-the title and no later than the start of the body's text — the author boxes further down a
+the title and no later than the body's first paragraph — the author boxes further down a
 page (bios, "more from this author", a sidebar of columnists) are not the byline.  The
-generic extractor asks it only when the body's last lines and the metadata name no person.
+generic extractor asks it only when the body's last lines and the metadata name no person
+(``take_marked_byline``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from lxml import etree
 
-from scraper.html import HtmlElement, text_of
+from scraper.html import HtmlElement, drop, text_of
 from scraper.normalize.bylines import looks_like_byline
 
-__all__ = ["marked_byline"]
+__all__ = ["marked_byline", "take_marked_byline"]
 
 # Class/id tokens, itemprop, rel and data-role values that mark the author.
 AUTHOR_MARK = re.compile(r"author|byline|tac-?gia|writer|reporter|phong-?vien|nguoi-?viet", re.I)
 # Author boxes that are not the byline: bios, avatars, follow buttons, lists of columnists.
 NOT_BYLINE = re.compile(r"bio\b|avatar|follow|social|list|more|other|related|popular|photo|image|img", re.I)
 CHROME = frozenset({"nav", "footer", "aside"})
+INLINE_HOLDERS = frozenset({"a", "strong", "b", "span", "p", "em", "i"})  # tags a name is set in
 MAX_CHARS = 80  # a credit line; longer text is a bio or a paragraph
 MAX_STEPS = 3000  # elements walked at most (a page's head and the top of its text are enough)
 
@@ -44,19 +47,17 @@ def _marked(el: HtmlElement) -> bool:
 
 def marked_byline(root: HtmlElement, title_el: HtmlElement | None, body: HtmlElement | None) -> HtmlElement | None:
     """The element holding the byline above the article's text, or None (module docstring)."""
-    started = title_el is None
-    first_text = _first_text_block(body)
+    in_body = False
     steps = 0
-    for el in root.iter(etree.Element):
+    for el in _after(title_el) if title_el is not None else root.iter(etree.Element):
         steps += 1
         if steps > MAX_STEPS:
             break
-        if el is title_el:
-            started = True
-            continue
-        if el is first_text:
+        if el is body:
+            in_body = True
+        elif in_body and el.tag == "p":
             break  # past the top of the text
-        if not started or not _marked(el) or any(a.tag in CHROME for a in el.iterancestors()):
+        if not _marked(el) or any(a.tag in CHROME for a in el.iterancestors()):
             continue
         found = _innermost_byline(el)
         if found is not None:
@@ -64,24 +65,55 @@ def marked_byline(root: HtmlElement, title_el: HtmlElement | None, body: HtmlEle
     return None
 
 
+def take_marked_byline(
+    root: HtmlElement, title_el: HtmlElement | None, page_body: HtmlElement | None, body: HtmlElement
+) -> str | None:
+    """The marked byline's text, its copy taken out of ``body`` (the cleaned copy of ``page_body``)."""
+    found = marked_byline(root, title_el, page_body)
+    if found is None:
+        return None
+    text = text_of(found)
+    for twin in list(body.iter(found.tag)):
+        if twin is not body and text_of(twin) == text:
+            drop(twin)
+    return text
+
+
+def _after(el: HtmlElement) -> Iterator[HtmlElement]:
+    """Elements after ``el`` in document order (not its descendants)."""
+    node: HtmlElement | None = el
+    while node is not None:
+        for sib in node.itersiblings():
+            yield from sib.iter(etree.Element)
+        node = node.getparent()
+
+
+def _short_text(el: HtmlElement, limit: int) -> str | None:
+    """The text of ``el`` if it is at most ``limit`` characters (None: longer; stops reading there)."""
+    parts = []
+    n = 0
+    for part in el.itertext():
+        n += len(part.strip())
+        if n > limit:
+            return None
+        parts.append(part)
+    return text_of(" ".join(parts))
+
+
 def _innermost_byline(el: HtmlElement) -> HtmlElement | None:
     """``el`` or the deepest element in it whose whole text is a credit line."""
-    text = text_of(el)
-    if not text or len(text) > 4 * MAX_CHARS:
+    text = _short_text(el, 4 * MAX_CHARS)
+    if not text:
         return None
+    verdicts: dict[str, bool] = {}  # text -> looks like a byline (wrappers repeat their child's text)
     for inner in reversed(list(el.iter(etree.Element))):  # the deepest first
+        if not (inner is el or inner.tag in INLINE_HOLDERS or _marked(inner)):
+            continue
         inner_text = text_of(inner)
-        if inner_text and len(inner_text) <= MAX_CHARS and looks_like_byline(inner_text):
-            if inner is el or inner_text == text or _marked(inner) or inner.tag in ("a", "strong", "b", "span", "p"):
-                return inner
-    return None
-
-
-def _first_text_block(body: HtmlElement | None) -> HtmlElement | None:
-    """The body's first paragraph of prose (the byline is above it or in its line)."""
-    if body is None:
-        return None
-    for el in body.iter("p", "div", "td", "li"):
-        if len(text_of(el)) >= 80 and not any(c.tag in ("p", "div") for c in el):
-            return el
+        if not inner_text or len(inner_text) > MAX_CHARS:
+            continue
+        if inner_text not in verdicts:
+            verdicts[inner_text] = looks_like_byline(inner_text)
+        if verdicts[inner_text]:
+            return inner
     return None

@@ -88,7 +88,7 @@ class BlockScores:
     element; ``score`` sums them up the tree.  Elements are numbered in document order."""
 
     __slots__ = ("scope", "order", "index", "parent", "own_n", "own_link", "own_commas", "flags",
-                 "caption", "skipped", "total", "content", "junk", "captioned", "teaser")  # fmt: skip
+                 "caption", "skipped", "total", "content", "junk", "captioned", "teaser", "headings", "embeds")  # fmt: skip
 
     def __init__(self, scope: HtmlElement) -> None:
         self.scope = scope
@@ -101,6 +101,8 @@ class BlockScores:
         flags: list[int] = []
         caption: list[bool] = []
         self.skipped: list[HtmlElement] = []
+        self.headings: list[int] = []  # elements whose text is a comment box's heading
+        self.embeds: list[int] = []  # posts embedded in the text (tweets …)
         path: list[int] = []  # indices of the open elements (-1: a skipped one)
         blocks: list[int] = []  # indices of the open block elements
         link_depth = 0
@@ -136,6 +138,8 @@ class BlockScores:
                 if el.get("itemprop") == "articleBody":
                     f |= _MAIN
                 flags.append(f)
+                if tag == "blockquote" and cls and EMBEDDED_POST.search(cls):
+                    self.embeds.append(i)
                 caption.append((p >= 0 and caption[p]) or tag == "figcaption" or bool(f & _CAPTION))
                 if tag in BLOCK_TAGS or not blocks:
                     blocks.append(i)
@@ -150,6 +154,8 @@ class BlockScores:
                         own_link[b] += len(stripped)
                     own_commas[b] += text.count(",") + text.count("，") + text.count("、")
                     cut[b] = stripped.endswith(ELLIPSES)
+                    if len(stripped) <= MAX_HEADING and tag in HEADING_TAGS and COMMENT_HEADING.match(stripped):
+                        self.headings.append(i)
             else:
                 i = path.pop()
                 if i >= 0:
@@ -237,15 +243,14 @@ def mark_zones(page: BlockScores, title_el: HtmlElement | None = None) -> list[b
             i = page.index.get(el)
             if i is not None:
                 protected[i] = True
-    for i, el in enumerate(page.order):
-        if el.tag == "blockquote" and EMBEDDED_POST.search(el.get("class") or ""):
-            # a post quoted in the text (a tweet) is text, whatever its wrapper's class ("social-embed")
-            j = i
-            for _ in range(EMBED_WRAPPERS + 1):
-                if j < 0:
-                    break
-                protected[j] = True
-                j = page.parent[j]
+    for i in page.embeds:
+        # a post quoted in the text (a tweet) is text, whatever its wrapper's class ("social-embed")
+        j = i
+        for _ in range(EMBED_WRAPPERS + 1):
+            if j < 0:
+                break
+            protected[j] = True
+            j = page.parent[j]
     flags = page.flags
     page.score()
     grand = page.content[0] if n else 0.0
@@ -276,16 +281,7 @@ def _mark_comment_boxes(page: BlockScores, zones: list[bool], protected: list[bo
     or form that holds more than it; when that box is the article's own (it holds the title or
     most of the prose), what follows the heading in it."""
     index, parent, total, content = page.index, page.parent, page.total, page.content
-    marks: list[int] = []
-    for i, el in enumerate(page.order):
-        text = el.text
-        if text and len(text) <= 2 * MAX_HEADING and not text.isspace():
-            stripped = text.strip()
-            if (
-                len(stripped) <= MAX_HEADING and el.tag in HEADING_TAGS and not len(el)
-                and COMMENT_HEADING.match(stripped) and not _in_control(el)
-            ):
-                marks.append(i)
+    marks = [i for i in page.headings if not len(page.order[i]) and not _in_control(page.order[i])]
     forms: set[int] = set()
     for el in page.skipped:
         if el.tag == "textarea":
