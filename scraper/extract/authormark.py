@@ -31,17 +31,19 @@ __all__ = ["marked_byline", "take_marked_byline"]
 AUTHOR_MARK = re.compile(r"author|byline|tac-?gia|writer|reporter|phong-?vien|nguoi-?viet", re.I)
 # Author boxes that are not the byline: bios, avatars, follow buttons, lists of columnists.
 NOT_BYLINE = re.compile(r"bio\b|avatar|follow|social|list|more|other|related|popular|photo|image|img", re.I)
+MARK_ATTRS = frozenset({"class", "id", "itemprop", "rel", "data-role"})
 CHROME = frozenset({"nav", "footer", "aside"})
 INLINE_HOLDERS = frozenset({"a", "strong", "b", "span", "p", "em", "i"})  # tags a name is set in
 MAX_CHARS = 80  # a credit line; longer text is a bio or a paragraph
-MAX_STEPS = 3000  # elements walked at most (a page's head and the top of its text are enough)
+MAX_STEPS = 600  # elements walked at most from the title (the byline sits between it and the text)
 
 
 def _marked(el: HtmlElement) -> bool:
-    for attr in ("class", "id", "itemprop", "rel", "data-role"):
-        value = el.get(attr)
-        if value and AUTHOR_MARK.search(value) and not NOT_BYLINE.search(value):
-            return True
+    for attr in el.keys():  # noqa: SIM118 (an element is no dict: keys() is lxml's attribute list)
+        if attr in MARK_ATTRS:
+            value = el.get(attr)
+            if value and AUTHOR_MARK.search(value) and not NOT_BYLINE.search(value):
+                return True
     return False
 
 

@@ -119,10 +119,12 @@ def take_byline(body: HtmlElement) -> str | None:
     """
     blocks = strip_trailers(body)
     for block in reversed(blocks[-(MAX_AFTER + 1) :]):
+        if block is body:
+            return None
         text = _shown(block)
         if block.tag == "figcaption" and PHOTO_CREDIT.match(text) and block.getparent() is not None and block.getparent().tag != "figure":
             continue  # a photo credit line after the byline
-        if block is body or block.find(".//img") is not None or block.tag == "figcaption" or any(
+        if block.find(".//img") is not None or block.tag == "figcaption" or any(
             a.tag == "figure" for a in block.iterancestors()
         ):
             return None

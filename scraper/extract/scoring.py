@@ -72,7 +72,7 @@ def _hint_flags(label: str) -> int:
     """What a class/id string says about its box (cached: pages repeat their class strings)."""
     norm = CAMEL_BOUNDARY.sub("-", label).lower()
     flags = 0
-    if STRONG_NEGATIVE.search(norm) or COMMENT_HINT.search(norm):
+    if STRONG_NEGATIVE.search(norm) or (("kien" in norm or "feedback" in norm or "thao" in norm) and COMMENT_HINT.search(norm)):
         flags |= _STRONG
     if NEGATIVE_HINT.search(norm):
         flags |= _WEAK
@@ -107,38 +107,50 @@ class BlockScores:
         blocks: list[int] = []  # indices of the open block elements
         link_depth = 0
         walker = etree.iterwalk(scope, events=("start", "end"))
+        # hand-bound methods: this loop runs over every element of every page
+        skip_subtree, order_append, parent_append, path_append, path_pop = (
+            walker.skip_subtree, order.append, parent.append, path.append, path.pop,
+        )
         for event, el in walker:
             if event == "start":
                 tag = el.tag
-                cls = el.get("class")
-                if (
-                    tag.__class__ is not str
-                    or tag in SKIP_TAGS
-                    or el.get("hidden") is not None
-                    or (cls and not HIDDEN_CLASSES.isdisjoint(cls.split()))
-                    or ((style := el.get("style")) and HIDDEN_STYLE.search(style))
-                ):
+                keys = el.keys()
+                cls = eid = None
+                f = 0
+                if keys:
+                    cls = el.get("class")
+                    if (
+                        "hidden" in keys
+                        or (cls and not HIDDEN_CLASSES.isdisjoint(cls.split()))
+                        or ("style" in keys and HIDDEN_STYLE.search(el.get("style")))
+                    ):
+                        self.skipped.append(el)
+                        skip_subtree()
+                        path_append(-1)
+                        continue
+                    eid = el.get("id")
+                    if (cls or eid) and tag in HINTED_TAGS:
+                        f = _hint_flags(f"{cls or ''} {eid or ''}")
+                    if "itemprop" in keys and el.get("itemprop") == "articleBody":
+                        f |= _MAIN
+                if tag.__class__ is not str or tag in SKIP_TAGS:
                     self.skipped.append(el)
-                    walker.skip_subtree()
-                    path.append(-1)
+                    skip_subtree()
+                    path_append(-1)
                     continue
                 i = len(order)
                 p = path[-1] if path else -1
-                order.append(el)
-                parent.append(p)
-                path.append(i)
+                order_append(el)
+                parent_append(p)
+                path_append(i)
                 own_n.append(0)
                 own_link.append(0)
                 own_commas.append(0)
                 cut.append(False)
-                eid = el.get("id")
-                f = _hint_flags(f"{cls or ''} {eid or ''}") if (cls or eid) and tag in HINTED_TAGS else 0
                 if tag in CHROME_TAGS:
                     f |= _CHROME
-                if el.get("itemprop") == "articleBody":
-                    f |= _MAIN
                 flags.append(f)
-                if tag == "blockquote" and cls and EMBEDDED_POST.search(cls):
+                if cls and tag == "blockquote" and EMBEDDED_POST.search(cls):
                     self.embeds.append(i)
                 caption.append((p >= 0 and caption[p]) or tag == "figcaption" or bool(f & _CAPTION))
                 if tag in BLOCK_TAGS or not blocks:
@@ -149,28 +161,32 @@ class BlockScores:
                 if text and not text.isspace():
                     b = blocks[-1]
                     stripped = text.strip()
-                    own_n[b] += len(stripped)
+                    n = len(stripped)
+                    own_n[b] += n
                     if link_depth:
-                        own_link[b] += len(stripped)
-                    own_commas[b] += text.count(",") + text.count("，") + text.count("、")
+                        own_link[b] += n
+                    if "," in text or "，" in text or "、" in text:
+                        own_commas[b] += text.count(",") + text.count("，") + text.count("、")
                     cut[b] = stripped.endswith(ELLIPSES)
-                    if len(stripped) <= MAX_HEADING and tag in HEADING_TAGS and COMMENT_HEADING.match(stripped):
+                    if n <= MAX_HEADING and tag in HEADING_TAGS and COMMENT_HEADING.match(stripped):
                         self.headings.append(i)
             else:
-                i = path.pop()
+                i = path_pop()
                 if i >= 0:
+                    if i == blocks[-1] if blocks else False:
+                        blocks.pop()
                     if el.tag == "a":
                         link_depth -= 1
-                    if blocks and blocks[-1] == i:
-                        blocks.pop()
                 tail = el.tail
-                if tail and el is not scope and blocks and not tail.isspace():
+                if tail and blocks and el is not scope and not tail.isspace():
                     b = blocks[-1]
                     stripped = tail.strip()
-                    own_n[b] += len(stripped)
+                    n = len(stripped)
+                    own_n[b] += n
                     if link_depth:
-                        own_link[b] += len(stripped)
-                    own_commas[b] += tail.count(",") + tail.count("，") + tail.count("、")
+                        own_link[b] += n
+                    if "," in tail or "，" in tail or "、" in tail:
+                        own_commas[b] += tail.count(",") + tail.count("，") + tail.count("、")
                     cut[b] = stripped.endswith(ELLIPSES)
         self.order, self.parent, self.flags, self.caption = order, parent, flags, caption
         self.own_n, self.own_link, self.own_commas = own_n, own_link, own_commas
