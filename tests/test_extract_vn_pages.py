@@ -10,6 +10,7 @@ from __future__ import annotations
 from scraper.config import Profile, SourceConfig
 from scraper.extract.article import extract_article
 from scraper.normalize.article import body_text_of, normalize
+from scraper.normalize.bylines import Byline, parse_byline
 
 URL = "https://bao.example.vn/thoi-su/bai-viet-1234.html"
 PARA = (
@@ -238,3 +239,24 @@ def test_a_tweet_quoted_in_the_text_stays_despite_its_wrappers_social_class() ->
     ))
     assert "diễn ra trang nghiêm" in a.body_text
     assert "Một bạn đọc" in a.body_text
+
+
+def test_theo_and_a_persons_full_name_credits_the_writer_not_a_source() -> None:
+    assert parse_byline("Theo Hồ Hương") == Byline(("Hồ Hương",), (), None)
+    assert parse_byline("Theo NGUYỄN HÀ") == Byline(("Nguyễn Hà",), (), None)
+    # a paper whose name reads like a person's, an agency, a pen name without a surname: the source
+    assert parse_byline("Theo Tuổi Trẻ") == Byline((), ("Tuổi Trẻ",), "Tuổi Trẻ")
+    assert parse_byline("Theo Hà Nội Mới") == Byline((), ("Hà Nội Mới",), "Hà Nội Mới")
+    assert parse_byline("Theo TTXVN") == Byline((), ("TTXVN",), "TTXVN")
+    assert parse_byline("VĂN TOẢN - Theo TTXVN") == Byline(("Văn Toản",), ("TTXVN",), "TTXVN")
+
+
+def test_a_theo_byline_in_the_metadata_names_the_writer() -> None:
+    ld = ('<script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle", '
+          '"headline": "Tiêu đề bài viết", "author": {"@type": "Person", "name": "Theo Hồ Hương"}}</script>')
+    a = article(page(
+        f"<h1>Tiêu đề bài viết</h1><div class='detail-content'><p>{PARA}</p><p>{PARA2}</p><p>{PARA3}</p></div>"
+        "<div class='content_source'><p class='author'>Theo Hồ Hương</p><p class='source'>Đại Đoàn kết</p></div>",
+        head=ld,
+    ))
+    assert a.authors == ("Hồ Hương",)
