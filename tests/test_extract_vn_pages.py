@@ -260,3 +260,20 @@ def test_a_theo_byline_in_the_metadata_names_the_writer() -> None:
         head=ld,
     ))
     assert a.authors == ("Hồ Hương",)
+
+
+def test_a_lone_bold_name_right_after_the_text_is_the_author() -> None:
+    a = article(page(
+        f"<h1>Tiêu đề bài viết</h1><div class='box'><div class='detail-content'><p>{PARA}</p><p>{PARA2}</p>"
+        f"<p>{PARA3}</p></div><p style='text-align:right'><strong>Hoàng Anh</strong></p></div>"
+    ))
+    assert a.authors == ("Hoàng Anh",)
+
+
+def test_a_heading_or_a_plain_line_after_the_text_is_no_author() -> None:
+    for after in ("<h3>Hoàng Anh</h3>", "<p>Hoàng Anh</p>", "<p><strong><a href='/tac-gia/1'>Hoàng Anh</a></strong></p>"):
+        a = article(page(
+            f"<h1>Tiêu đề bài viết</h1><div class='box'><div class='detail-content'><p>{PARA}</p><p>{PARA2}</p>"
+            f"<p>{PARA3}</p></div>{after}</div>"
+        ))
+        assert a.authors == (), after

@@ -24,7 +24,7 @@ from lxml import etree
 from scraper.config import Profile, SourceConfig
 from scraper.errors import ExtractError
 from scraper.extract import generic
-from scraper.extract.authormark import take_marked_byline
+from scraper.extract.authormark import take_byline_around
 from scraper.extract.byline import strip_trailers, take_byline
 from scraper.extract.markup import absolutize, flatten, normalize_figures
 from scraper.html import (
@@ -194,7 +194,7 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
             names = generic.json_ld_authors(ld)
             raw.byline = ", ".join(names) if names else None
         if raw.byline is None or not parse_byline(raw.byline).authors:
-            raw.byline = take_marked_byline(root, title_el, page_body, body) or raw.byline
+            raw.byline = take_byline_around(root, title_el, page_body, body) or raw.byline
         if raw.byline is None:
             meta_author = meta_content(root, "author", "article:author", "dc.creator")
             if meta_author and looks_like_byline(meta_author) and not meta_author.startswith("http"):

@@ -12,7 +12,7 @@ Many CMSs print the author between the headline and the text, marked by a class,
 the title and no later than the body's first paragraph — the author boxes further down a
 page (bios, "more from this author", a sidebar of columnists) are not the byline.  The
 generic extractor asks it only when the body's last lines and the metadata name no person
-(``take_marked_byline``).
+(``take_byline_around``, which then also tries a lone bold name right after the body).
 """
 
 from __future__ import annotations
@@ -22,15 +22,17 @@ from collections.abc import Iterator
 
 from lxml import etree
 
+from scraper.extract.pruning import BOILERPLATE_LINE, RELATED_HEADING
 from scraper.html import HtmlElement, drop, text_of
 from scraper.normalize.bylines import looks_like_byline
 
-__all__ = ["marked_byline", "take_marked_byline"]
+__all__ = ["marked_byline", "take_byline_around", "trailing_byline"]
 
 # Class/id tokens, itemprop, rel and data-role values that mark the author.
 AUTHOR_MARK = re.compile(r"author|byline|tac-?gia|writer|reporter|phong-?vien|nguoi-?viet", re.I)
 # Author boxes that are not the byline: bios, avatars, follow buttons, lists of columnists.
 NOT_BYLINE = re.compile(r"bio\b|avatar|follow|social|list|more|other|related|popular|photo|image|img", re.I)
+HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 MARK_ATTRS = frozenset({"class", "id", "itemprop", "rel", "data-role"})
 CHROME = frozenset({"nav", "footer", "aside"})
 INLINE_HOLDERS = frozenset({"a", "strong", "b", "span", "p", "em", "i"})  # tags a name is set in
@@ -67,11 +69,14 @@ def marked_byline(root: HtmlElement, title_el: HtmlElement | None, body: HtmlEle
     return None
 
 
-def take_marked_byline(
+def take_byline_around(
     root: HtmlElement, title_el: HtmlElement | None, page_body: HtmlElement | None, body: HtmlElement
 ) -> str | None:
-    """The marked byline's text, its copy taken out of ``body`` (the cleaned copy of ``page_body``)."""
+    """The byline marked above the text, else a lone bold name right after it (``trailing_byline``);
+    its copy is taken out of ``body`` (the cleaned copy of ``page_body``)."""
     found = marked_byline(root, title_el, page_body)
+    if found is None and page_body is not None:
+        found = trailing_byline(page_body)
     if found is None:
         return None
     text = text_of(found)
@@ -79,6 +84,27 @@ def take_marked_byline(
         if twin is not body and text_of(twin) == text:
             drop(twin)
     return text
+
+
+def trailing_byline(page_body: HtmlElement) -> HtmlElement | None:
+    """The first text after the body when it is a name set in bold on its own, and nothing else
+    (``<p><strong>Hoàng Anh</strong></p>`` just past the article's container)."""
+    for steps, el in enumerate(_after(page_body)):
+        if steps > MAX_STEPS or el.tag in CHROME:
+            return None
+        own = (el.text or "").strip()
+        if not own:
+            continue
+        block = el if el.tag not in INLINE_HOLDERS or el.getparent() is None else el.getparent()
+        text = text_of(block)
+        if (
+            len(text) > MAX_CHARS or block.tag in HEADINGS or block.tag == "a" or block.find(".//a") is not None
+            or RELATED_HEADING.match(text) or BOILERPLATE_LINE.match(text)
+        ):
+            return None  # a section heading, a link, "Related stories"
+        bold = el.tag in ("strong", "b") or any(text_of(b) == text for b in block.iter("strong", "b"))
+        return block if bold and text_of(el) == text and looks_like_byline(text) else None
+    return None
 
 
 def _after(el: HtmlElement) -> Iterator[HtmlElement]:
