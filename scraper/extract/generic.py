@@ -24,9 +24,15 @@ main text  one pass over the page measures every block's own text, link text
            would not call the article: link lists, hinted boxes, hidden
            elements, lines like "Advertisement" or "Comments", and the tail
            after a "Related stories" heading; caption and credit boxes
-           become ``<figcaption>``.  A page that renders its text with
-           JavaScript still states it in JSON-LD ``articleBody``.
-byline     at the end of the body (``article.py``)
+           become ``<figcaption>``.  Reader-comment boxes are known by their
+           class, their heading ("Ý kiến bạn đọc") or their form; a linked
+           headline with a cut-off excerpt is a teaser; beside other posts'
+           ``<article>`` s, the title's own is the body; a photo story told
+           in captions takes its captions as text.  A page that renders its
+           text with JavaScript still states it in JSON-LD ``articleBody``.
+byline     at the end of the body, past a photo credit or a note
+           (``byline.py``); else marked as such above the text, or a lone
+           bold name right after it (``authormark.py``)
 
 Hand-written because the generic extractors (trafilatura, newspaper) get
 these Vietnamese specifics wrong: they take header clocks or yearless lead
