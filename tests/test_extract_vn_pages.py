@@ -277,3 +277,16 @@ def test_a_heading_or_a_plain_line_after_the_text_is_no_author() -> None:
             f"<p>{PARA3}</p></div>{after}</div>"
         ))
         assert a.authors == (), after
+
+
+def test_a_header_only_article_element_is_not_the_body() -> None:
+    others = "".join(
+        f"<article class='post'><h3><a href='/bai-{n}.html'>Bài khác số {n}</a></h3><p>{PARA2} {PARA3}</p></article>"
+        for n in range(2)
+    )
+    sapo = f"{PARA3} {PARA3[:80]}"
+    a = article(page(
+        f"<div id='primary'><article class='head'><h1>Tiêu đề bài viết</h1><p class='sapo'>{sapo}</p></article>"
+        f"<div class='detail'><p>{PARA}</p><p>{PARA} {PARA2}</p><p>{PARA3} {PARA}</p></div>{others}</div>"
+    ))
+    assert PARA in a.body_text

@@ -382,7 +382,14 @@ def _own_article(page: BlockScores, best: HtmlElement | None, best_i: int, title
     if i is None or not _inside(page.parent, i, best_i) or page.content[i] < MIN_OWN_ARTICLE:
         return best
     others = [a for a in best.iter("article") if a is not own and own not in a.iterancestors() and a not in own.iterancestors()]
-    return own if others else best
+    if not others:
+        return best
+    # the page's prose is in the <article>s (else the title's <article> may hold just the header)
+    outer = {id(a) for a in others}
+    in_others = sum(page.content[j] for a in others if (j := page.index.get(a)) is not None
+                    and not any(id(b) in outer for b in a.iterancestors()))
+    outside = page.content[best_i] - page.content[i] - in_others
+    return own if outside < page.content[i] else best
 
 
 def _best(page: BlockScores, *, with_captions: bool) -> tuple[HtmlElement | None, int]:
