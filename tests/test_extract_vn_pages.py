@@ -290,3 +290,10 @@ def test_a_header_only_article_element_is_not_the_body() -> None:
         f"<div class='detail'><p>{PARA}</p><p>{PARA} {PARA2}</p><p>{PARA3} {PARA}</p></div>{others}</div>"
     ))
     assert PARA in a.body_text
+
+
+def test_a_paragraph_div_ending_in_an_ellipsis_with_a_link_inside_stays() -> None:
+    trailing = ("<div>Đơn vị đã phối hợp với <a href='/dia-phuong'>chính quyền địa phương</a> giúp nhân dân khắc phục "
+                "hậu quả bão lũ, sửa chữa nhà cửa, trường học, dọn dẹp đường làng, ngõ xóm...</div>")
+    a = article(page(f"<h1>Tiêu đề bài viết</h1><div class='content'><div>{PARA}</div><div>{PARA2}</div>{trailing}<div>{PARA3}</div></div>"))
+    assert "dọn dẹp đường làng" in a.body_text

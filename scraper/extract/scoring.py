@@ -98,6 +98,7 @@ class BlockScores:
         own_link: list[int] = []
         own_commas: list[int] = []
         cut: list[bool] = []  # the block's text ends in an ellipsis (a teaser's cut-off excerpt)
+        led: list[bool] = []  # the block's text starts with a link (a teaser's headline)
         flags: list[int] = []
         caption: list[bool] = []
         self.skipped: list[HtmlElement] = []
@@ -147,6 +148,7 @@ class BlockScores:
                 own_link.append(0)
                 own_commas.append(0)
                 cut.append(False)
+                led.append(False)
                 if tag in CHROME_TAGS:
                     f |= _CHROME
                 flags.append(f)
@@ -162,6 +164,8 @@ class BlockScores:
                     b = blocks[-1]
                     stripped = text.strip()
                     n = len(stripped)
+                    if not own_n[b]:
+                        led[b] = link_depth > 0
                     own_n[b] += n
                     if link_depth:
                         own_link[b] += n
@@ -182,6 +186,8 @@ class BlockScores:
                     b = blocks[-1]
                     stripped = tail.strip()
                     n = len(stripped)
+                    if not own_n[b]:
+                        led[b] = link_depth > 0
                     own_n[b] += n
                     if link_depth:
                         own_link[b] += n
@@ -190,7 +196,7 @@ class BlockScores:
                     cut[b] = stripped.endswith(ELLIPSES)
         self.order, self.parent, self.flags, self.caption = order, parent, flags, caption
         self.own_n, self.own_link, self.own_commas = own_n, own_link, own_commas
-        self.teaser = [c and own_link[i] > 0 and order[i].tag != "p" for i, c in enumerate(cut)]
+        self.teaser = [c and led[i] and order[i].tag != "p" for i, c in enumerate(cut)]
         self.index = {el: i for i, el in enumerate(order)}
         self.total: list[int] = []
         self.content: list[float] = []
