@@ -297,3 +297,16 @@ def test_a_paragraph_div_ending_in_an_ellipsis_with_a_link_inside_stays() -> Non
                 "hậu quả bão lũ, sửa chữa nhà cửa, trường học, dọn dẹp đường làng, ngõ xóm...</div>")
     a = article(page(f"<h1>Tiêu đề bài viết</h1><div class='content'><div>{PARA}</div><div>{PARA2}</div>{trailing}<div>{PARA3}</div></div>"))
     assert "dọn dẹp đường làng" in a.body_text
+
+
+def test_a_byline_before_a_differently_worded_promo_line_with_a_link() -> None:
+    promo = "<p><em>Mời quý độc giả xem thêm các video tại kênh <a href='/video'>Truyền hình của báo</a>.</em></p>"
+    a = article(_ending(f"<p><strong>QUỲNH OANH (tổng hợp)</strong></p>{promo}"))
+    assert a.authors == ("Quỳnh Oanh",)
+    assert "QUỲNH OANH" not in a.body_text
+
+
+def test_an_agency_byline_is_kept_apart_from_people() -> None:
+    a = article(_ending("<p><strong>NGỌC ANH - HỒNG SƠN (TTXVN)</strong></p>"))
+    assert a.authors == ("Ngọc Anh", "Hồng Sơn")
+    assert a.agencies == ("TTXVN",)
