@@ -310,3 +310,11 @@ def test_an_agency_byline_is_kept_apart_from_people() -> None:
     a = article(_ending("<p><strong>NGỌC ANH - HỒNG SƠN (TTXVN)</strong></p>"))
     assert a.authors == ("Ngọc Anh", "Hồng Sơn")
     assert a.agencies == ("TTXVN",)
+
+
+def test_a_discussion_section_of_an_article_is_text() -> None:
+    a = article(page(
+        f"<h1>Tiêu đề bài viết</h1><div class='content'><p>{PARA}</p><p>{PARA2}</p>"
+        f"<h3>Thảo luận</h3><p>{PARA3}</p><p>{PARA} {PARA2}</p></div>"
+    ))
+    assert PARA3 in a.body_text

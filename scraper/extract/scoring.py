@@ -56,7 +56,7 @@ COMMENT_HINT = re.compile(r"y-?kien-?(?:ban-?doc|doc-?gia)|gui-?y-?kien|feedback
 # The heading of a reader-comment box or form: its box is a zone whatever its class says.
 COMMENT_HEADING = re.compile(
     r"^\W*(?:\d+\s+)?(?:ý kiến (?:bạn đọc|của bạn|độc giả)|gửi ý kiến(?: của bạn| bạn đọc)?|bình luận(?: của bạn| bài viết)?"
-    r"|viết bình luận|gửi bình luận|thảo luận|comments?|reader comments|leave a (?:comment|reply)|join the discussion"
+    r"|viết bình luận|gửi bình luận|comments?|reader comments|leave a (?:comment|reply)|join the discussion"
     r"|add (?:a|your) comment|post a comment)\W*(?:\(\d+\))?\W*$",
     re.I,
 )
