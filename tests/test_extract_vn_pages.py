@@ -318,3 +318,13 @@ def test_a_discussion_section_of_an_article_is_text() -> None:
         f"<h3>Thảo luận</h3><p>{PARA3}</p><p>{PARA} {PARA2}</p></div>"
     ))
     assert PARA3 in a.body_text
+
+
+def test_the_pages_tag_list_goes_but_a_tag_link_inside_a_sentence_stays() -> None:
+    tags = ("<p><strong>Từ khóa<br><a href='/tag/huan-luyen' rel='tag'>huấn luyện</a>, "
+            "<a href='/tag/quan-khu' rel='tag'>quân khu</a>, <a href='/tag/dien-tap' rel='tag'>diễn tập</a></strong></p>")
+    inline = ("<p>Công tác <a href='/tag/huan-luyen' rel='tag'>huấn luyện</a> được các đơn vị triển khai chặt chẽ, "
+              "đúng kế hoạch, bảo đảm an toàn tuyệt đối về người và vũ khí, trang bị.</p>")
+    a = article(page(f"<h1>Tiêu đề bài viết</h1><div class='content'><p>{PARA}</p>{inline}<p>{PARA2}</p><p>{PARA3}</p>{tags}</div>"))
+    assert "Công tác huấn luyện được" in a.body_text
+    assert "diễn tập" not in a.body_text and "Từ khóa" not in a.body_text
