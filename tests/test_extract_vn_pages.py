@@ -328,3 +328,13 @@ def test_the_pages_tag_list_goes_but_a_tag_link_inside_a_sentence_stays() -> Non
     a = article(page(f"<h1>Tiêu đề bài viết</h1><div class='content'><p>{PARA}</p>{inline}<p>{PARA2}</p><p>{PARA3}</p>{tags}</div>"))
     assert "Công tác huấn luyện được" in a.body_text
     assert "diễn tập" not in a.body_text and "Từ khóa" not in a.body_text
+
+
+def test_a_hover_card_inside_a_sentence_is_not_text_and_does_not_sink_its_paragraph() -> None:
+    card = ("<span class='people'><a href='/nguoi/1'>Nguyễn Văn An</a><span class='card'><span><img src='/a.jpg'>"
+            + "".join(f"<a href='/bai-{n}'>Một bài viết khác rất dài về hoạt động của đồng chí số {n}</a> " for n in range(4))
+            + "<a href='/nguoi/1'>XEM THÊM</a></span></span></span>")
+    first = f"<p>Đại tá {card} cho biết, đơn vị đã hoàn thành tốt nhiệm vụ huấn luyện năm 2023.</p>"
+    a = article(page(f"<h1>Tiêu đề bài viết</h1><div class='content'>{first}<p>{PARA}</p><p>{PARA2}</p><p>{PARA3}</p></div>"))
+    assert "Đại tá Nguyễn Văn An cho biết" in " ".join(a.body_text.split())
+    assert "Một bài viết khác" not in a.body_text

@@ -40,6 +40,7 @@ NOT_CONTAINERS = frozenset({"html", "a", "p", "span", "li", "h1", "h2", "h3", "h
 BOILERPLATE_WEIGHT = 1.5  # a character of link text costs this many characters of prose
 ZONE_MAX_SHARE = 0.5  # a hinted box holding this share of the page's prose is not a box
 STRONG_ZONE_MAX_SHARE = 0.8  # the same for strong hints (comments, cookie boxes, ads)
+HOVER_CARDS = etree.XPath(".//p//span[.//img][count(.//a) >= 3][not(.//span[.//img][count(.//a) >= 3])]")
 ELLIPSES = ("...", "…", "[…]", "[...]")
 MIN_PROSE = 25  # shorter blocks are neither content nor boilerplate (headings, datelines)
 # A photo story: caption prose this long, and this many times the prose of the best container.
@@ -107,6 +108,9 @@ class BlockScores:
         path: list[int] = []  # indices of the open elements (-1: a skipped one)
         blocks: list[int] = []  # indices of the open block elements
         link_depth = 0
+        # a hover card in a sentence (a name that pops up a photo and links to their stories): an
+        # inline box of links that a reader does not see in the text
+        cards = set(HOVER_CARDS(scope))
         walker = etree.iterwalk(scope, events=("start", "end"))
         # hand-bound methods: this loop runs over every element of every page
         skip_subtree, order_append, parent_append, path_append, path_pop = (
@@ -134,7 +138,7 @@ class BlockScores:
                         f = _hint_flags(f"{cls or ''} {eid or ''}")
                     if "itemprop" in keys and el.get("itemprop") == "articleBody":
                         f |= _MAIN
-                if tag.__class__ is not str or tag in SKIP_TAGS:
+                if tag.__class__ is not str or tag in SKIP_TAGS or (cards and el in cards):
                     self.skipped.append(el)
                     skip_subtree()
                     path_append(-1)
