@@ -37,7 +37,7 @@ MARK_ATTRS = frozenset({"class", "id", "itemprop", "rel", "data-role"})
 CHROME = frozenset({"nav", "footer", "aside"})
 INLINE_HOLDERS = frozenset({"a", "strong", "b", "span", "p", "em", "i"})  # tags a name is set in
 MAX_CHARS = 80  # a credit line; longer text is a bio or a paragraph
-MAX_STEPS = 600  # elements walked at most from the title (the byline sits between it and the text)
+MAX_STEPS = 300  # elements walked at most from the title (the byline sits between it and the text)
 
 
 def _marked(el: HtmlElement) -> bool:
@@ -52,9 +52,7 @@ def _marked(el: HtmlElement) -> bool:
 def marked_byline(root: HtmlElement, title_el: HtmlElement | None, body: HtmlElement | None) -> HtmlElement | None:
     """The element holding the byline above the article's text, or None (module docstring)."""
     in_body = False
-    steps = 0
-    for el in _after(title_el) if title_el is not None else root.iter(etree.Element):
-        steps += 1
+    for steps, el in enumerate(_after(title_el) if title_el is not None else root.iter(etree.Element)):
         if steps > MAX_STEPS:
             break
         if el is body:

@@ -93,6 +93,16 @@ class BlockScores:
 
     def __init__(self, scope: HtmlElement) -> None:
         self.scope = scope
+        if self._walk(scope, set()):
+            # an image in an inline box of a paragraph: maybe a hover card (a name that pops up a photo
+            # and links to their stories), an inline box of links a reader does not see in the text
+            cards = set(HOVER_CARDS(scope))
+            if cards:
+                self._walk(scope, cards)
+
+    def _walk(self, scope: HtmlElement, cards: set[HtmlElement]) -> bool:
+        """The pass itself, leaving ``cards`` out; True if an image sits in a ``<span>`` in a ``<p>``."""
+        suspect = False
         order: list[HtmlElement] = []
         parent: list[int] = []
         own_n: list[int] = []
@@ -108,9 +118,6 @@ class BlockScores:
         path: list[int] = []  # indices of the open elements (-1: a skipped one)
         blocks: list[int] = []  # indices of the open block elements
         link_depth = 0
-        # a hover card in a sentence (a name that pops up a photo and links to their stories): an
-        # inline box of links that a reader does not see in the text
-        cards = set(HOVER_CARDS(scope))
         walker = etree.iterwalk(scope, events=("start", "end"))
         # hand-bound methods: this loop runs over every element of every page
         skip_subtree, order_append, parent_append, path_append, path_pop = (
@@ -163,6 +170,8 @@ class BlockScores:
                     blocks.append(i)
                 if tag == "a":
                     link_depth += 1
+                elif tag == "img" and not suspect:
+                    suspect = _in_inline_box(order, path)
                 text = el.text
                 if text and not text.isspace():
                     b = blocks[-1]
@@ -206,6 +215,7 @@ class BlockScores:
         self.content: list[float] = []
         self.junk: list[float] = []
         self.captioned: list[float] = []
+        return suspect
 
     def score(self, zones: list[bool] | None = None) -> None:
         """Text, content and boilerplate characters of every element (``zones`` hold no content)."""
@@ -249,6 +259,22 @@ class BlockScores:
             total[0] += k
             junk[0] += own_link[0]
         self.total, self.content, self.junk, self.captioned = total, content, junk, captioned
+
+
+def _in_inline_box(order: list[HtmlElement], path: list[int]) -> bool:
+    """Whether the open elements end in a ``<span>`` inside a ``<p>`` (an image's place)."""
+    span = False
+    for i in reversed(path):
+        if i < 0:
+            return False
+        tag = order[i].tag
+        if tag == "span":
+            span = True
+        elif tag == "p":
+            return span
+        elif tag in BLOCK_TAGS:
+            return False
+    return False
 
 
 def mark_zones(page: BlockScores, title_el: HtmlElement | None = None) -> list[bool]:
