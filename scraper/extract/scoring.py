@@ -142,7 +142,8 @@ class BlockScores:
                         continue
                     eid = el.get("id")
                     if (cls or eid) and tag in HINTED_TAGS:
-                        f = _hint_flags(f"{cls or ''} {eid or ''}")
+                        # class and id apart: classes repeat across a page (cached), ids seldom
+                        f = (_hint_flags(cls) if cls else 0) | (_hint_flags(eid) if eid else 0)
                     if "itemprop" in keys and el.get("itemprop") == "articleBody":
                         f |= _MAIN
                 if tag.__class__ is not str or tag in SKIP_TAGS or (cards and el in cards):
@@ -185,7 +186,7 @@ class BlockScores:
                     if "," in text or "，" in text or "、" in text:
                         own_commas[b] += text.count(",") + text.count("，") + text.count("、")
                     cut[b] = stripped.endswith(ELLIPSES)
-                    if n <= MAX_HEADING and tag in HEADING_TAGS and COMMENT_HEADING.match(stripped):
+                    if n <= MAX_HEADING and tag in HEADING_TAGS and _may_name_comments(stripped):
                         self.headings.append(i)
             else:
                 i = path_pop()
@@ -248,17 +249,30 @@ class BlockScores:
                     prose = k - linked
                     if prose >= MIN_PROSE and (prose >= 80 or own_commas[i]):
                         captioned[i] += prose
-            p = parent[i]
-            total[p] += total[i]
-            content[p] += content[i]
-            junk[p] += junk[i]
-            captioned[p] += captioned[i]
+            t = total[i]
+            if t:  # (an element without text has nothing else either)
+                p = parent[i]
+                total[p] += t
+                if c := content[i]:
+                    content[p] += c
+                if j := junk[i]:
+                    junk[p] += j
+                if c := captioned[i]:
+                    captioned[p] += c
         if n:
             # loose text right in the scope (<body>) is not an article
             k = own_n[0]
             total[0] += k
             junk[0] += own_link[0]
         self.total, self.content, self.junk, self.captioned = total, content, junk, captioned
+
+
+def _may_name_comments(text: str) -> bool:
+    """``COMMENT_HEADING``, with a quick look for its key words first (this runs on every short text)."""
+    low = text.lower()
+    return ("kiến" in low or "luận" in low or "comment" in low or "reply" in low or "discussion" in low) and bool(
+        COMMENT_HEADING.match(text)
+    )
 
 
 def _in_inline_box(order: list[HtmlElement], path: list[int]) -> bool:
@@ -319,11 +333,13 @@ def mark_zones(page: BlockScores, title_el: HtmlElement | None = None) -> list[b
     # with the title known, only a box holding nearly all prose is a wrapper
     limit = (STRONG_ZONE_MAX_SHARE if title_el is not None else ZONE_MAX_SHARE) * grand
     content = page.content
+    added = False
     for i in range(n):
         f = flags[i]
         if f & (_WEAK | _CHROME) and not zones[i] and not protected[i] and not f & _MAIN and not (content[i] >= limit > 0):
-            zones[i] = True
-    page.score(zones)
+            zones[i] = added = True
+    if added:  # else the scores of the zones so far stand
+        page.score(zones)
     return zones
 
 
