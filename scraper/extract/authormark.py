@@ -52,6 +52,8 @@ def _marked(el: HtmlElement) -> bool:
 def marked_byline(root: HtmlElement, title_el: HtmlElement | None, body: HtmlElement | None) -> HtmlElement | None:
     """The element holding the byline above the article's text, or None (module docstring)."""
     in_body = False
+    tried: set[HtmlElement] = set()
+    verdicts: dict[str, bool] = {}  # text -> looks like a byline (nested boxes repeat their texts)
     for steps, el in enumerate(_after(title_el) if title_el is not None else root.iter(etree.Element)):
         if steps > MAX_STEPS:
             break
@@ -59,9 +61,13 @@ def marked_byline(root: HtmlElement, title_el: HtmlElement | None, body: HtmlEle
             in_body = True
         elif in_body and el.tag == "p":
             break  # past the top of the text
-        if not _marked(el) or any(a.tag in CHROME for a in el.iterancestors()):
+        if not _marked(el) or any(a.tag in CHROME or a in tried for a in el.iterancestors()):
+            continue  # (a marked box inside one tried already was looked at with it)
+        text = _short_text(el, 4 * MAX_CHARS)
+        if not text:
             continue
-        found = _innermost_byline(el)
+        tried.add(el)
+        found = _innermost_byline(el, text, verdicts)
         if found is not None:
             return found
     return None
@@ -126,11 +132,19 @@ def _short_text(el: HtmlElement, limit: int) -> str | None:
     return text_of(" ".join(parts))
 
 
-def _innermost_byline(el: HtmlElement) -> HtmlElement | None:
-    """``el`` or the deepest element in it whose whole text is a credit line."""
-    text = _short_text(el, 4 * MAX_CHARS)
-    if not text:
-        return None
+def _innermost_byline(el: HtmlElement, text: str, verdicts: dict[str, bool]) -> HtmlElement | None:
+    """``el`` (whose text is ``text``) or the deepest element in it whose whole text is a credit line."""
+    for inner in reversed(list(el.iter(etree.Element))):  # the deepest first
+        if not (inner is el or inner.tag in INLINE_HOLDERS or _marked(inner)):
+            continue
+        inner_text = text if inner is el else text_of(inner)
+        if not inner_text or len(inner_text) > MAX_CHARS:
+            continue
+        if inner_text not in verdicts:
+            verdicts[inner_text] = looks_like_byline(inner_text)
+        if verdicts[inner_text]:
+            return inner
+    return None
     verdicts: dict[str, bool] = {}  # text -> looks like a byline (wrappers repeat their child's text)
     for inner in reversed(list(el.iter(etree.Element))):  # the deepest first
         if not (inner is el or inner.tag in INLINE_HOLDERS or _marked(inner)):
