@@ -68,7 +68,7 @@ EMBED_WRAPPERS = 2  # wrappers around an embedded post that its protection reach
 MAX_HEADING = 40  # characters: a comment box's heading, not a sentence about comments
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)  # class names recur across a site's pages (ids seldom do)
 def _hint_flags(label: str) -> int:
     """What a class/id string says about its box (cached: pages repeat their class strings)."""
     norm = CAMEL_BOUNDARY.sub("-", label).lower()
@@ -77,9 +77,10 @@ def _hint_flags(label: str) -> int:
         flags |= _STRONG
     if NEGATIVE_HINT.search(norm):
         flags |= _WEAK
-    if CAPTION_HINT.search(norm):
+    # (a substring look first: these two patterns need one of these words, and most labels have none)
+    if ("capt" in norm or "credit" in norm or "legend" in norm or "info" in norm or "desc" in norm) and CAPTION_HINT.search(norm):
         flags |= _CAPTION
-    if MAIN_HINT.search(norm):
+    if ("body" in norm or "content" in norm) and MAIN_HINT.search(norm):
         flags |= _MAIN
     return flags
 
