@@ -338,3 +338,17 @@ def test_a_hover_card_inside_a_sentence_is_not_text_and_does_not_sink_its_paragr
     a = article(page(f"<h1>Tiêu đề bài viết</h1><div class='content'>{first}<p>{PARA}</p><p>{PARA2}</p><p>{PARA3}</p></div>"))
     assert "Đại tá Nguyễn Văn An cho biết" in " ".join(a.body_text.split())
     assert "Một bài viết khác" not in a.body_text
+
+
+def test_reader_comments_named_by_an_aspnet_id_or_known_by_their_form_are_not_the_body() -> None:
+    for box in (
+        f"<div id='ctl00_ContentPlaceHolder1_ucYKienBanDoc'><table>{COMMENTS}</table></div>",
+        f"<div class='box'><table>{COMMENTS}</table><div>Họ tên <input type='text'> <textarea></textarea></div></div>",
+    ):
+        html = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>Tiêu đề bài</title></head><body><form id='form1'>"
+            f"<table><tr><td><h1>Tiêu đề bài viết</h1><br>{PARA}<br><br>{PARA2}<br><br>{PARA3}</td></tr>"
+            f"<tr><td>{box}</td></tr></table></form></body></html>"
+        )
+        a = article(html)
+        assert PARA in a.body_text and "đồng tình" not in a.body_text, box[:40]
