@@ -352,3 +352,11 @@ def test_reader_comments_named_by_an_aspnet_id_or_known_by_their_form_are_not_th
         )
         a = article(html)
         assert PARA in a.body_text and "đồng tình" not in a.body_text, box[:40]
+
+
+def test_names_on_the_line_before_an_agency_credit_are_the_authors() -> None:
+    a = article(_ending("<p><strong>NGUYỄN HÀ</strong></p><p style='text-align:right'>(Theo TTXVN)</p>"))
+    assert a.authors == ("Nguyễn Hà",) and a.agencies == ("TTXVN",)
+    assert "NGUYỄN HÀ" not in a.body_text
+    b = article(_ending("<p>(Theo TTXVN)</p>"))  # the text's last paragraph is no name
+    assert b.authors == () and b.agencies == ("TTXVN",) and PARA3 in b.body_text

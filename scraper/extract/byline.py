@@ -20,7 +20,7 @@ from scraper.html import (
     rendered_text,
     text_of,
 )
-from scraper.normalize.bylines import looks_like_byline
+from scraper.normalize.bylines import looks_like_byline, parse_byline
 from scraper.text import clean_text, strip_xml_illegal
 
 __all__ = ["strip_trailers", "take_byline"]
@@ -118,22 +118,31 @@ def take_byline(body: HtmlElement) -> str | None:
     ``MAX_AFTER`` such blocks are looked past.
     """
     blocks = strip_trailers(body)
-    for block in reversed(blocks[-(MAX_AFTER + 1) :]):
+    for n, block in enumerate(reversed(blocks[-(MAX_AFTER + 1) :])):
         if block is body:
             return None
         text = _shown(block)
         if block.tag == "figcaption" and PHOTO_CREDIT.match(text) and block.getparent() is not None and block.getparent().tag != "figure":
             continue  # a photo credit line after the byline
-        if block.find(".//img") is not None or block.tag == "figcaption" or any(
-            a.tag == "figure" for a in block.iterancestors()
-        ):
+        if _is_figure(block):
             return None
         found = _byline_of(block, text)
         if found is not None:
+            # "NGUYỄN HÀ" then "(Theo TTXVN)" on a line of its own: the people are on the line before
+            before = blocks[-n - 2] if len(blocks) >= n + 2 else None
+            if before is not None and before is not body and not parse_byline(found).authors and not _is_figure(before):
+                people = _shown(before)
+                if parse_byline(people).authors and looks_like_byline(people):
+                    drop(before)
+                    return f"{people} - {found}"
             return found
         if not (PHOTO_CREDIT.match(text) or _is_note(block, text)):
             return None
     return None
+
+
+def _is_figure(block: HtmlElement) -> bool:
+    return block.find(".//img") is not None or block.tag == "figcaption" or any(a.tag == "figure" for a in block.iterancestors())
 
 
 def _byline_of(block: HtmlElement, text: str) -> str | None:
