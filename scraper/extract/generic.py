@@ -45,6 +45,7 @@ The rules live in one module per concept; this module gathers them (the names
 ``metadata``  JSON-LD, ``<meta>`` dates, the title
 ``dateline``  the visible date line near the title
 ``scoring``   main-content scoring (the container of the article)
+``comments``  reader-comment boxes known by their heading, form or id
 ``pruning``   what inside that container is not the article
 ``hints``     what class/id names and tags say about a box
 """

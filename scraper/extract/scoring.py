@@ -18,6 +18,13 @@ from functools import lru_cache
 
 from lxml import etree
 
+from scraper.extract.comments import (
+    COMMENT_HINT,
+    HEADING_TAGS,
+    MAX_HEADING,
+    mark_comment_boxes,
+    may_name_comments,
+)
 from scraper.extract.hints import (
     CAMEL_BOUNDARY,
     CAPTION_HINT,
@@ -51,21 +58,10 @@ MIN_OWN_ARTICLE = 200  # prose in the title's <article> for it to be the body (s
 
 _STRONG, _WEAK, _CAPTION, _MAIN, _CHROME = 1, 2, 4, 8, 16
 MAIN_HINT = re.compile(r"article-?body|post-?body|entry-?content|story-?body")
-# Reader-comment boxes named in Vietnamese or generically, beyond ``hints.STRONG_NEGATIVE``
-# (old ASP.NET pages: ``ucYKienBanDoc``, ``pnlGuiYKien``).
-COMMENT_HINT = re.compile(r"y-?kien-?(?:ban-?doc|doc-?gia)|gui-?y-?kien|feedback|thao-?luan")
-# The heading of a reader-comment box or form: its box is a zone whatever its class says.
-COMMENT_HEADING = re.compile(
-    r"^\W*(?:\d+\s+)?(?:ý kiến (?:bạn đọc|của bạn|độc giả)|gửi ý kiến(?: của bạn| bạn đọc)?|bình luận(?: của bạn| bài viết)?"
-    r"|viết bình luận|gửi bình luận|comments?|reader comments|leave a (?:comment|reply)|join the discussion"
-    r"|add (?:a|your) comment|post a comment)\W*(?:\(\d+\))?\W*$",
-    re.I,
-)
-HEADING_TAGS = frozenset({"h2", "h3", "h4", "h5", "h6", "strong", "b", "span", "div", "p", "td", "th", "legend", "label"})
 # Posts embedded in the text by the networks' own markup (tweets, Instagram, TikTok, Bluesky, Threads).
 EMBEDDED_POST = re.compile(r"twitter-tweet|instagram-media|tiktok-embed|bluesky-embed|text-post-media")
 EMBED_WRAPPERS = 2  # wrappers around an embedded post that its protection reaches
-MAX_HEADING = 40  # characters: a comment box's heading, not a sentence about comments
+
 
 
 @lru_cache(maxsize=16384)  # class names recur across a site's pages (ids seldom do)
@@ -187,7 +183,7 @@ class BlockScores:
                     if "," in text or "，" in text or "、" in text:
                         own_commas[b] += text.count(",") + text.count("，") + text.count("、")
                     cut[b] = stripped.endswith(ELLIPSES)
-                    if n <= MAX_HEADING and tag in HEADING_TAGS and _may_name_comments(stripped):
+                    if n <= MAX_HEADING and tag in HEADING_TAGS and may_name_comments(stripped):
                         self.headings.append(i)
             else:
                 i = path_pop()
@@ -268,14 +264,6 @@ class BlockScores:
         self.total, self.content, self.junk, self.captioned = total, content, junk, captioned
 
 
-def _may_name_comments(text: str) -> bool:
-    """``COMMENT_HEADING``, with a quick look for its key words first (this runs on every short text)."""
-    low = text.lower()
-    return ("kiến" in low or "luận" in low or "comment" in low or "reply" in low or "discussion" in low) and bool(
-        COMMENT_HEADING.match(text)
-    )
-
-
 def _in_inline_box(order: list[HtmlElement], path: list[int]) -> bool:
     """Whether the open elements end in a ``<span>`` inside a ``<p>`` (an image's place)."""
     span = False
@@ -327,7 +315,7 @@ def mark_zones(page: BlockScores, title_el: HtmlElement | None = None) -> list[b
         f = flags[i]
         if f & _STRONG and not f & _MAIN and not protected[i] and not (page.content[i] >= limit > 0):
             zones[i] = True
-    _mark_comment_boxes(page, zones, protected, limit)
+    mark_comment_boxes(page, zones, protected, limit)
     if any(zones):
         page.score(zones)
         grand = page.content[0]
@@ -342,63 +330,6 @@ def mark_zones(page: BlockScores, title_el: HtmlElement | None = None) -> list[b
     if added:  # else the scores of the zones so far stand
         page.score(zones)
     return zones
-
-
-def _mark_comment_boxes(page: BlockScores, zones: list[bool], protected: list[bool], limit: float) -> None:
-    """Reader-comment boxes known by their heading ("Ý kiến bạn đọc", "Bình luận", "Comments") or
-    by their form (a ``<textarea>``), whatever their class: the smallest box around the heading
-    or form that holds more than it; when that box is the article's own (it holds the title or
-    most of the prose), what follows the heading in it."""
-    index, parent, total, content = page.index, page.parent, page.total, page.content
-    marks = [i for i in page.headings if not len(page.order[i]) and not _in_control(page.order[i])]
-    forms: set[int] = set()
-    for el in page.skipped:
-        if el.tag == "textarea":
-            p = el.getparent()
-            if p is not None and p in index:
-                marks.append(index[p])
-                forms.add(index[p])
-    for i in marks:
-        own = total[i]
-        child, box = i, parent[i]
-        while box > 0 and total[box] <= own + MAX_HEADING and not protected[box]:
-            child, box = box, parent[box]
-        if box < 0 or zones[box]:
-            continue
-        # a comment box starts with its heading (or holds its form); a heading further down
-        # is inside another box, the article's own perhaps
-        leads = i in forms or _starts_with(page.order[box], page.order[i])
-        if leads and not protected[box] and not content[box] >= limit > 0:
-            zones[box] = True
-            continue
-        if page.order[child].tag not in ("h2", "h3", "h4", "h5", "h6"):
-            continue  # only a heading of its own ends an article's container
-        # the heading sits in the article's own container: what follows it there
-        after = False
-        for j in range(child + 1, len(page.order)):
-            if parent[j] == box:
-                after = True
-                zones[j] = True
-            elif not _inside(parent, j, box):
-                break
-        if not after:
-            zones[child] = True
-
-
-def _starts_with(box: HtmlElement, heading: HtmlElement) -> bool:
-    """Whether ``heading`` holds the first text of ``box``."""
-    for text in box.itertext():
-        if text.strip():
-            return text.strip() == (heading.text or "").strip()
-    return False
-
-
-def _in_control(el: HtmlElement) -> bool:
-    """Inside a link or a button (a "Comments" button that opens them, not their box)."""
-    for _, anc in zip(range(4), el.iterancestors(), strict=False):
-        if anc.tag in ("a", "button"):
-            return True
-    return False
 
 
 def _inside(parent: list[int], j: int, box: int) -> bool:
