@@ -26,23 +26,6 @@ from scraper.pipeline import article_from_file
 # (page id, field) -> why the generic extractor misses it today.  Keep it honest: an entry
 # whose field passes fails the run (strict xfail), and every entry must name a real page.
 KNOWN_MISSES: dict[tuple[str, str], str] = {
-    ("baodautu-d538952", "authors"):
-        "byline above the body is a link glued to the date line (<a class=author>NAME</a> "
-        "<span class=post-time>- 07/03/2026 08:47</span>); no person in the metadata",
-    ("cafef-188260307071033787", "authors"):
-        "a 'Theo NAME' byline that names a person (<p class=author>Theo NAME</p>, the paper in a "
-        "separate <p class=source>; the same text in article:author and a JSON-LD Person) is "
-        "filed as the source, so the page gets no author",
-    ("nld-196260307071308923", "authors"):
-        "byline above the body (<p class=name data-role=author>); the JSON-LD author name is "
-        "empty and the meta author is the site",
-    ("vnexpress-2985539", "authors"):
-        "2014 template: the last right-aligned paragraph holds the name and a photo credit "
-        "(<strong>NAME</strong><br><em>Ảnh:</em> ...); the meta author, the publishing "
-        "company, is taken instead",
-    ("vnexpress-2985539", "body"):
-        "photo story: the text sits in image-caption table cells; the lead and a related-"
-        "article blurb are chosen as the body",
 }
 
 PAGES = {page.id: page for page in corpus()}

@@ -24,6 +24,7 @@ from lxml import etree
 from scraper.config import Profile, SourceConfig
 from scraper.errors import ExtractError
 from scraper.extract import generic
+from scraper.extract.authormark import take_byline_around
 from scraper.extract.authors import metadata_authors
 from scraper.extract.byline import strip_trailers, take_byline
 from scraper.extract.markup import absolutize, flatten, normalize_figures
@@ -165,6 +166,7 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         meta_img = meta_content(root, "og:image", "twitter:image") or generic.json_ld_image(ld)
         raw.image_url = absolute_url(url, meta_img)
 
+    page_body = body  # the page's own element: a byline marked above it is looked for around it
     if body is None:
         if not generic.json_ld_body(ld):
             raise ExtractError(f"{url}: no article body found")
@@ -196,10 +198,13 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         # people named one by one in JSON-LD beat the byline line; a byline naming people beats
         # the rest of the metadata (<meta name=author> is often the site's name)
         raw.byline = take_byline(body)
-        meta_names, credited = metadata_authors(root, ld, url), parse_byline(raw.byline)
-        if (meta_names.authors and meta_names.source == "json-ld") or (
-            meta_names and not (credited.authors or credited.agencies)
-        ):
+        meta_names = metadata_authors(root, ld, url)
+        ld_people = bool(meta_names.authors) and meta_names.source == "json-ld"
+        if not ld_people and (raw.byline is None or not parse_byline(raw.byline).authors):
+            # no person at the body's end: a byline marked above the text, or a bold name after it
+            raw.byline = take_byline_around(root, title_el, page_body, body) or raw.byline
+        credited = parse_byline(raw.byline)
+        if ld_people or (meta_names and not (credited.authors or credited.agencies)):
             raw.authors, raw.agencies = meta_names.authors, meta_names.agencies
         raw.fallbacks.append("author")
     else:

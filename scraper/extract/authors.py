@@ -169,9 +169,19 @@ def _marked(root: HtmlElement) -> list[str]:
 def _sort(name: str, site_keys: set[str], people: list[str], agencies: list[str]) -> None:
     agency = _agency_name(name, site_keys)
     if agency is None:
-        people.append(name)
+        people.append(_without_credit_word(name))
     else:
         agencies.append(agency)
+
+
+def _without_credit_word(name: str) -> str:
+    """'Theo Hồ Hương' -> 'Hồ Hương': the byline rules read one person after a credit word;
+    the name itself stays as written (its case, its hyphens)."""
+    parsed = parse_byline(name)
+    if len(parsed.authors) != 1:
+        return name
+    tail = name.strip()[-len(parsed.authors[0]):].strip()
+    return tail if _key(tail) == _key(parsed.authors[0]) and len(tail) < len(name.strip()) else name
 
 
 def _unique(names: list[str]) -> tuple[str, ...]:

@@ -25,10 +25,15 @@ main text  one pass over the page measures every block's own text, link text
            would not call the article: link lists, hinted boxes, hidden
            elements, lines like "Advertisement" or "Comments", and the tail
            after a "Related stories" heading; caption and credit boxes
-           become ``<figcaption>``.  A page that renders its text with
-           JavaScript still states it in JSON-LD ``articleBody``.
-byline     at the end of the body (``article.py``); else the people the metadata
-           names, agencies and the site's own name apart (``authors.py``)
+           become ``<figcaption>``.  Reader-comment boxes are known by their
+           class, their heading ("Ý kiến bạn đọc") or their form; a linked
+           headline with a cut-off excerpt is a teaser; beside other posts'
+           ``<article>`` s, the title's own is the body; a photo story told
+           in captions takes its captions as text.  A page that renders its
+           text with JavaScript still states it in JSON-LD ``articleBody``.
+byline     at the end of the body, past a photo credit or a note
+           (``byline.py``); else marked as such above the text, or a lone
+           bold name right after it (``authormark.py``)
 
 Hand-written because the generic extractors (trafilatura, newspaper) get
 these Vietnamese specifics wrong: they take header clocks or yearless lead
@@ -43,6 +48,7 @@ The rules live in one module per concept; this module gathers them (the names
 ``published`` which date signal is the publish time (and the htmldate fallback)
 ``authors``   authors from metadata (JSON-LD, ``<meta>``, ``itemprop``/``rel=author``)
 ``scoring``   main-content scoring (the container of the article)
+``comments``  reader-comment boxes known by their heading, form or id
 ``pruning``   what inside that container is not the article
 ``hints``     what class/id names and tags say about a box
 """

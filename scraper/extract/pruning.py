@@ -24,7 +24,7 @@ BOILERPLATE_LINE = re.compile(
     r"share(?: this)?(?: article| story| post| on \w+)?|click here\b.*|tell us what you think\W*|"
     r"media playback is unsupported.*|this slideshow requires javascript\W*|"
     r"(?:sign up|subscribe)(?: now| today)?(?: for| to)? (?:our|the)? ?newsletter.*|iklan|"
-    r"quảng cáo|chia sẻ(?: bài viết)?|bình luận|gửi bình luận|in bài(?: viết)?)\W*$",
+    r"quảng cáo|chia sẻ(?: bài viết)?|bình luận|gửi bình luận|in bài(?: viết)?|tags?|từ khóa|từ khoá)\W*$",
     re.I,
 )
 RELATED_HEADING = re.compile(
@@ -56,6 +56,8 @@ def prune(body: HtmlElement) -> None:
     for el in list(body.iter(*SKIP_TAGS)):
         if el.tag not in ("iframe", "video", "audio"):
             drop(el)
+    for a in [a for a in body.iter("a") if "tag" in (a.get("rel") or "").lower().split() and _in_tag_list(a)]:
+        drop(a)  # the page's tags (rel=tag) listed apart, not linked words of its text
     page = BlockScores(body)
     zones = mark_zones(page)
     for el in page.skipped:
@@ -76,13 +78,23 @@ def prune(body: HtmlElement) -> None:
             t = total[i]
             if t and junk[i] > 0.6 * t and content[i] < 0.5 * t:
                 gone[i] = True
-        if not gone[i] and 0 < page.own_n[i] <= 4 and (el.text or "").strip().isdigit() and not len(el):
-            gone[i] = True  # a gallery counter, a slide number
+        if (
+            not gone[i] and 0 < page.own_n[i] <= 4 and tag not in ("td", "th")
+            and (el.text or "").strip().isdigit() and not len(el)
+        ):
+            gone[i] = True  # a gallery counter, a slide number (a number in a table cell is data)
         if gone[i]:
             drop(el)
         elif page.caption[i] and not page.caption[parent[i]] and tag not in ("figure", "table", "img", "figcaption"):
             _as_caption(el)
     _drop_boilerplate_lines(body)
+
+
+def _in_tag_list(a: HtmlElement) -> bool:
+    """A tag link between separators (", ", a line break), not a word of a sentence."""
+    prev = a.getprevious()
+    before = prev.tail if prev is not None else (a.getparent().text if a.getparent() is not None else None)
+    return not _ALNUM.search(before or "") and not _ALNUM.search(a.tail or "")
 
 
 def _drop_boilerplate_lines(body: HtmlElement) -> None:

@@ -106,6 +106,10 @@ _KNOWN_AGENCIES = {
     "cand", "qpvn", "vnexpress", "tass", "reuters", "afp", "ap", "xinhua", "tân hoa xã", "sputnik",
     "ria novosti", "bbc", "cnn", "kyodo", "yonhap", "bernama", "al jazeera", "quân đội nhân dân",
     "thông tấn xã việt nam", "truyền hình quốc phòng",
+    # papers whose names read like a person's when title-cased ("Theo Tuổi Trẻ", "Theo Hà Nội Mới")
+    "tuổi trẻ", "thanh niên", "nhân dân", "tiền phong", "lao động", "người lao động", "hà nội mới",
+    "dân trí", "dân việt", "đại đoàn kết", "sài gòn giải phóng", "công an nhân dân", "pháp luật",
+    "kinh tế đô thị", "an ninh thủ đô", "giáo dục thời đại", "vietnamnet", "znews", "zing", "vtc news",
 }  # fmt: skip
 _AGENCY_PREFIX = re.compile(
     r"^(?:báo|tạp chí|đài|truyền hình|thông tấn xã|cổng thông tin(?: điện tử)?|trang thông tin(?: điện tử)?"
@@ -304,6 +308,8 @@ def _classify(piece: str) -> tuple[str, str]:
     m = re.match(r"theo\s+(.+)$", piece, re.I)
     if m:
         origin = m.group(1).strip(_EDGE_JUNK)
+        if not _is_agency(origin) and _is_name(origin, allow_single=False) and origin.split()[0].casefold() in _SURNAMES:
+            return "name", _name_case(origin)  # "Theo Hồ Hương": a person's full name credits the writer
         if _is_agency(origin) or _is_name(origin, allow_single=True):
             return "source", _agency_text(origin)
         return "other", piece
