@@ -69,7 +69,12 @@ class StorageConfig(_Frozen):
     @field_validator("url")
     @classmethod
     def _scheme(cls, v: str) -> str:
-        if not re.match(r"^(sqlite|postgres|postgresql)(\+\w+)?://", v):
+        # the same rule storage.open_store applies (a URL it refuses is a config error there too)
+        if v.lower().startswith("sqlite:"):
+            if not v.startswith("sqlite:///") or v == "sqlite:///":
+                raise ValueError("a SQLite storage URL is sqlite:///relative/path.db, "
+                                 "sqlite:////absolute/path.db or sqlite:///:memory:")
+        elif not re.match(r"^(postgres|postgresql)(\+\w+)?://", v, re.I):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return v
 

@@ -10,6 +10,8 @@
     │   └── OffsiteRedirect  a page redirected to a host no configured source lives on
     ├── ExtractError         a page yielded no usable article (layout drift, error page)
     └── StorageError         the database cannot be opened or is from a newer version
+        └── StorageURLError  the storage URL names no store qkfeed can open (a usage
+                             or configuration error, exit 2, not a failing store)
 
 Which fetch errors are retried is data (``scraper.fetch.client.RETRY_STATUSES`` and
 ``RETRY_EXCEPTIONS``), not scattered ``except`` clauses.
@@ -72,3 +74,8 @@ class ExtractError(QkfeedError):
 
 class StorageError(QkfeedError):
     """The store cannot be used (unreadable path, newer schema, ...)."""
+
+
+class StorageURLError(StorageError):
+    """The storage URL itself is unusable (unknown scheme, no path): fixed in the config or
+    the command line, so the CLI reports it as a usage error (exit 2), not a storage one."""

@@ -7,15 +7,17 @@
     open_store("sqlite:////var/lib/qkfeed.db")  absolute path
     open_store("sqlite:///:memory:")            in memory, for tests
     open_store("postgresql://user:pw@host:5432/qkfeed")   PostgreSQL (also postgres://;
-                                               needs psycopg: pip install 'qkfeed[postgres]')
+                                               needs psycopg: pip install '.[postgres]')
 
 ``open_store`` migrates the database before returning it.  Everything that
-goes wrong with a database is a ``scraper.errors.StorageError``.
+goes wrong with a database is a ``scraper.errors.StorageError``; a URL that names no
+store at all (unknown scheme, ``sqlite:///`` without a path) is its subclass
+``StorageURLError``, which the CLI reports as a usage error (exit 2).
 """
 
 from __future__ import annotations
 
-from scraper.errors import StorageError
+from scraper.errors import StorageError, StorageURLError
 
 from .base import Store, StoreLost, UpsertResult
 from .sqlite import SQLiteStore
@@ -36,7 +38,7 @@ def open_store(url: str, *, pool_size: int | None = None) -> Store:
     store: Store
     if scheme == "sqlite":
         if not url.startswith(SQLITE_PREFIX) or url == SQLITE_PREFIX:
-            raise StorageError(
+            raise StorageURLError(
                 "a SQLite storage URL is sqlite:///relative/path.db, sqlite:////absolute/path.db "
                 "or sqlite:///:memory:"
             )
@@ -46,13 +48,14 @@ def open_store(url: str, *, pool_size: int | None = None) -> Store:
             from .postgres import PostgresStore
         except ImportError as exc:
             raise StorageError(
-                "PostgreSQL support needs psycopg: pip install 'qkfeed[postgres]'"
+                "PostgreSQL support needs psycopg: pip install '.[postgres]' "
+                "(in qkfeed's source folder)"
             ) from exc
         store = PostgresStore(url) if pool_size is None else PostgresStore(url, pool_size=pool_size)
     else:
         # Never echo the URL itself: it may hold a password.
         shown = f"scheme {scheme!r}" if scheme else "a URL without a scheme"
-        raise StorageError(
+        raise StorageURLError(
             f"unsupported storage URL ({shown}); expected sqlite:/// or postgresql://"
         )
     try:

@@ -43,6 +43,7 @@ from scraper.dedup.syndication import cluster_key
 from scraper.errors import (
     ExtractError,
     FetchError,
+    HTTPStatusError,
     OffsiteRedirect,
     QkfeedError,
     StorageError,
@@ -54,7 +55,7 @@ from scraper.models import Article, Page
 from scraper.normalize.article import normalize
 from scraper.pipeline.backfill import BackfillWalk
 from scraper.pipeline.extractpool import ExtractPool, Prepared, WorkerDied
-from scraper.pipeline.results import RECORD_TIMEOUT, RunResult, may_pass
+from scraper.pipeline.results import LISTING_END_STATUSES, RECORD_TIMEOUT, RunResult, may_pass
 from scraper.urls import canonical_url, on_hosts, site_hosts
 from storage.offloop import StoreTimeout, off_loop
 
@@ -101,7 +102,11 @@ class SourceRunner(BackfillWalk):
 
     # --- listing pages -------------------------------------------------------------------
 
-    async def _fetch_listing(self, source: SourceConfig, url: str, result: RunResult, *, conditional: bool) -> Page | None:
+    async def _fetch_listing(self, source: SourceConfig, url: str, result: RunResult, *, conditional: bool,
+                             past_first: bool = False) -> Page | None:
+        """The listing page at ``url``, or None (counted).  ``past_first``: a backfill's page after the
+        first of its start URL, where a LISTING_END_STATUSES answer is the end of the pagination (None,
+        not an error)."""
         etag = last_modified = None
         if conditional:
             etag, last_modified = await off_loop(self.store.http_cache_get, url)  # type: ignore[attr-defined]
@@ -110,6 +115,9 @@ class SourceRunner(BackfillWalk):
             page = await self.fetcher.get(url, etag=etag, last_modified=last_modified)
             self._check_host(url, page)
         except FetchError as exc:
+            if past_first and isinstance(exc, HTTPStatusError) and exc.status in LISTING_END_STATUSES:
+                event(log, "listing_end", source=source.id, url=url, status=exc.status)
+                return None
             result.listings_failed += 1
             result.retry_listings = result.retry_listings or may_pass(exc)
             result.unsettled = result.unsettled or may_pass(exc)  # a backfill holds its progress here
@@ -125,9 +133,14 @@ class SourceRunner(BackfillWalk):
         result.listings_ok += 1
         return page
 
-    def _links(self, source: SourceConfig, page: Page, result: RunResult, found: list[str] | None = None) -> list[str]:
+    def _links(self, source: SourceConfig, page: Page, result: RunResult, found: list[str] | None = None,
+               *, past_first: bool = False) -> list[str]:
+        """The article links of a listing page; none is layout drift, except on a backfill's page
+        after the first (``past_first``): a pagination that goes past its end (an empty page)."""
         links = extract_links(page.text, page.url, source) if found is None else found
-        if not links:
+        if not links and past_first:
+            event(log, "listing_end", source=source.id, url=page.url, links=0)
+        elif not links:
             what = f"profile selector 'links' ({source.profile.links})" if source.profile.links else "the generic link rule"
             result.degraded = f"{what} found no article links on {page.url}"
             result.error(f"listing {page.url}: no article links found")
@@ -143,7 +156,7 @@ class SourceRunner(BackfillWalk):
                 found = await self.extraction.read_listing(page.text, page.url, source, page_no)
         if found is None:
             found = read_listing(page.text, page.url, source, page_no)  # one parse for both
-        return self._links(source, page, result, found[0]), found[1]
+        return self._links(source, page, result, found[0], past_first=page_no > 0), found[1]
 
     # --- articles ------------------------------------------------------------------------
 
