@@ -2,6 +2,7 @@
 
     QkfeedError
     ├── ConfigError          bad config file: names the file, the key and the problem
+    ├── UsageError           bad command-line input that argparse itself cannot catch
     ├── FetchError           a URL could not be fetched (after retries)
     │   ├── BlockedByRobots  robots.txt disallows the URL
     │   ├── AddressBlocked   the URL resolves to a non-global address
@@ -33,6 +34,10 @@ class ConfigError(QkfeedError):
         self.problem = problem
         where = f"{path}: {key}" if key else path
         super().__init__(f"{where}: {problem}")
+
+
+class UsageError(QkfeedError):
+    """Bad command-line input that argparse itself cannot catch (exit 2)."""
 
 
 class FetchError(QkfeedError):

@@ -77,7 +77,7 @@ def _apply(
         "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
         (migration.version, utc_now()),
     )
-    event(log, "migration_applied", logging.DEBUG, version=migration.version, name=migration.name, store=name)
+    event(log, "migration_applied", logging.DEBUG, version=migration.version, migration=migration.name, store=name)
 
 
 def _check_writable(conn: psycopg.Connection[Any], name: str, describe: Describe) -> None:

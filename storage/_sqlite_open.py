@@ -131,7 +131,7 @@ def migrate(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                 (migration.version, utc_now().isoformat(timespec="microseconds")),
             )
-            event(log, "migration_applied", logging.DEBUG, version=migration.version, name=migration.name, store=str(path))
+            event(log, "migration_applied", logging.DEBUG, version=migration.version, migration=migration.name, store=str(path))
 
 
 def check_writable(conn: sqlite3.Connection, path: str) -> None:

@@ -37,6 +37,17 @@ def positive_int(value: str) -> int:
     return number
 
 
+def port_number(value: str) -> int:
+    """A TCP port, 0 to 65535 (0: any free one), else a usage error (exit 2) like any bad argument."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"ports are 0 to 65535, not {number}")
+    return number
+
+
 WAIT_HELP = ("when a worker (or another command) is running the source, wait up to SECONDS for it "
              "to finish (default 0: report it busy, exit 4)")
 
@@ -66,8 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="qkfeed: Vietnamese military news sites -> clean articles -> one combined feed.",
-        epilog="Exit codes: 0 ok, 1 something failed, 2 usage/config error, 3 storage error, "
-               "4 busy (a requested source was being fetched by a worker or another command).",
+        epilog="Exit codes: 0 ok, 1 something failed (a source, a page, a taken port), 2 usage/config "
+               "error (arguments, config file, storage URL), 3 storage error (the store fails when used), "
+               "4 busy (a requested source was being fetched by a worker or another command), "
+               "130/143 interrupted.",
         parents=[common_options(True)],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -77,14 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "until SIGTERM/SIGINT (then finish the write in progress and exit 0). "
                                    "A store that fails its integrity check on start is refused (exit 3).")
     p.add_argument("--host", help="listen address (default: [server] host)")
-    p.add_argument("--port", type=int, help="listen port (default: [server] port)")
+    p.add_argument("--port", type=port_number, help="listen port (default: [server] port)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", parents=[common], help="the service against bundled sample pages (no network needed)",
                        description="Serve the bundled sample pages of every site on local ports and run the full "
                                    "service against them: the page and feeds fill within seconds.")
     p.add_argument("--host", help="listen address (default: [server] host)")
-    p.add_argument("--port", type=int, help="listen port (default: [server] port)")
+    p.add_argument("--port", type=port_number, help="listen port (default: [server] port)")
     p.add_argument("--db", metavar="FILE", help="keep the demo database in FILE (default: a temporary one)")
     p.set_defaults(func=cmd_demo)
 
