@@ -42,7 +42,7 @@ from scraper.extract.listing import numbered_page_url
 from scraper.logs import event, get_logger
 from scraper.models import Page
 from scraper.pipeline.results import RECORD_TIMEOUT, RunResult
-from scraper.urls import canonical_url
+from scraper.urls import url_identity
 from storage.offloop import StoreTimeout, off_loop
 
 if TYPE_CHECKING:
@@ -311,7 +311,7 @@ def _resumes(state: dict[str, Any] | None, pages: int | None, since: datetime | 
 def _key(url: str) -> str:
     """A URL's identity for the walk's visited sets."""
     try:
-        return canonical_url(url)
+        return url_identity(url)
     except ValueError:  # unparsable: compared as it is
         return url
 

@@ -56,7 +56,7 @@ from scraper.normalize.article import normalize
 from scraper.pipeline.backfill import BackfillWalk
 from scraper.pipeline.extractpool import ExtractPool, Prepared, WorkerDied
 from scraper.pipeline.results import LISTING_END_STATUSES, RECORD_TIMEOUT, RunResult, may_pass
-from scraper.urls import canonical_url, on_hosts, site_hosts
+from scraper.urls import canonical_url, on_hosts, scheme_twin, site_hosts
 from storage.offloop import StoreTimeout, off_loop
 
 log = get_logger("pipeline")
@@ -173,14 +173,18 @@ class SourceRunner(BackfillWalk):
     def _known_and_young(self, keys: dict[str, str]) -> tuple[set[str], set[str]]:
         """The stored ones of these canonical URLs, and those first seen within RECHECK_WINDOW
         (one trip to the store's thread for the whole listing)."""
-        known = self.store.known_urls(set(keys.values()))  # type: ignore[attr-defined]
+        wanted = set(keys.values())
+        # a key counts as known under either scheme (an archive from before keys kept the
+        # scheme, a link written http:// to a page the site redirects to https://)
+        found = self.store.known_urls(wanted | {scheme_twin(k) for k in wanted})  # type: ignore[attr-defined]
+        stored_as = {k: k if k in found else scheme_twin(k) for k in wanted if k in found or scheme_twin(k) in found}
         horizon = self.now() - RECHECK_WINDOW
         young = set()
-        for key in set(keys.values()) & known:
-            stored = self.store.get_article(key)  # type: ignore[attr-defined]
+        for key, held in stored_as.items():
+            stored = self.store.get_article(held)  # type: ignore[attr-defined]
             if stored is not None and stored.first_seen >= horizon:
                 young.add(key)
-        return known, young
+        return set(stored_as), young
 
     async def _article(self, source: SourceConfig, url: str, known: bool, result: RunResult, drift: Counter[str],
                        fetching: _Fetches) -> None:
