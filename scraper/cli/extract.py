@@ -54,6 +54,8 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
     from scraper.fetch.charset import decode_html
     from scraper.normalize.article import normalize
 
+    if args.source:
+        config.source(args.source)  # an unknown id before anything is read
     target = args.file_or_url
     if target.startswith(("http://", "https://")):
         async def get():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from scraper.config import DEFAULT_CONFIG_PATH
 
@@ -63,10 +64,19 @@ def seconds(value: str) -> float:
 
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a bad argument reported as one line, like every other error (exit 2).
+
+    ``error`` is the documented hook for this ("users can override this method")."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     def common_options(defaults: bool) -> argparse.ArgumentParser:
         # the options work before and after the command; only the top level sets defaults
-        p = argparse.ArgumentParser(add_help=False)
+        p = Parser(add_help=False)
         d = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)
         p.add_argument("--config", default=d(DEFAULT_CONFIG_PATH), metavar="FILE", help="config file (default: ./config.toml)")
         p.add_argument("--log-level", default=d("info"), choices=["debug", "info", "warning", "error"])
@@ -74,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     common = common_options(False)
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="run.py",
         description="qkfeed: Vietnamese military news sites -> clean articles -> one combined feed.",
         epilog="Exit codes: 0 ok, 1 something failed (a source, a page, a taken port), 2 usage/config "
