@@ -22,10 +22,28 @@ from scraper.errors import StorageError, StorageURLError
 from .base import Store, StoreLost, UpsertResult
 from .sqlite import SQLiteStore
 
-__all__ = ["Store", "StoreLost", "UpsertResult", "SQLiteStore", "open_store"]
+__all__ = ["Store", "StoreLost", "UpsertResult", "SQLiteStore", "check_url", "open_store"]
 
 SQLITE_PREFIX = "sqlite:///"
 POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})
+
+
+def check_url(url: str) -> str:
+    """The backend a storage URL names (``sqlite`` or ``postgresql``), or ``StorageURLError``
+    when it names none: checked before anything is opened (``copy`` checks both ends first)."""
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme == "sqlite":
+        if not url.startswith(SQLITE_PREFIX) or url == SQLITE_PREFIX:
+            raise StorageURLError(
+                "a SQLite storage URL is sqlite:///relative/path.db, sqlite:////absolute/path.db "
+                "or sqlite:///:memory:"
+            )
+        return "sqlite"
+    if scheme.split("+", 1)[0] in POSTGRES_SCHEMES:
+        return "postgresql"
+    # Never echo the URL itself: it may hold a password.
+    shown = f"scheme {scheme!r}" if scheme else "a URL without a scheme"
+    raise StorageURLError(f"unsupported storage URL ({shown}); expected sqlite:/// or postgresql://")
 
 
 def open_store(url: str, *, pool_size: int | None = None) -> Store:
@@ -34,16 +52,10 @@ def open_store(url: str, *, pool_size: int | None = None) -> Store:
     ``pool_size``: PostgreSQL connections per store at most (default
     ``storage.postgres.DEFAULT_POOL_SIZE``); SQLite has one connection.
     """
-    scheme = url.partition("://")[0].lower() if "://" in url else ""
     store: Store
-    if scheme == "sqlite":
-        if not url.startswith(SQLITE_PREFIX) or url == SQLITE_PREFIX:
-            raise StorageURLError(
-                "a SQLite storage URL is sqlite:///relative/path.db, sqlite:////absolute/path.db "
-                "or sqlite:///:memory:"
-            )
+    if check_url(url) == "sqlite":
         store = SQLiteStore(url[len(SQLITE_PREFIX) :])
-    elif scheme.split("+", 1)[0] in POSTGRES_SCHEMES:
+    else:
         try:
             from .postgres import PostgresStore
         except ImportError as exc:
@@ -52,12 +64,6 @@ def open_store(url: str, *, pool_size: int | None = None) -> Store:
                 "(in qkfeed's source folder)"
             ) from exc
         store = PostgresStore(url) if pool_size is None else PostgresStore(url, pool_size=pool_size)
-    else:
-        # Never echo the URL itself: it may hold a password.
-        shown = f"scheme {scheme!r}" if scheme else "a URL without a scheme"
-        raise StorageURLError(
-            f"unsupported storage URL ({shown}); expected sqlite:/// or postgresql://"
-        )
     try:
         store.migrate()
     except BaseException:

@@ -44,9 +44,11 @@ def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
 def cmd_copy(args: argparse.Namespace, config: Config) -> int:
     from tqdm import tqdm
 
-    from storage import open_store
+    from storage import check_url, open_store
     from storage.copy import copy_store, source_rows
 
+    check_url(args.target)  # both ends named right before either is opened (or created)
+    check_url(args.source or config.storage.url)
     with open_store(args.source or config.storage.url) as source, open_store(args.target) as target:
         with tqdm(total=source_rows(source), unit="row", desc="copy", disable=progress_hidden(args)) as bar:
             def on_rows(table: str, n: int) -> None:

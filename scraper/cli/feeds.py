@@ -9,7 +9,7 @@ from scraper.config import Config
 from scraper.logs import get_logger, say
 
 from .common import EXIT_OK, UsageError, fmt_time, store_for
-from .output import STDOUT, write_output
+from .output import STDOUT, check_target, write_output
 
 log = get_logger("cli")
 
@@ -19,13 +19,17 @@ def cmd_feed(args: argparse.Namespace, config: Config) -> int:
 
     if args.source:
         config.source(args.source)
+    target = args.output or STDOUT
+    try:
+        check_target(target)  # before the store is opened (or created)
+    except OSError as exc:
+        raise UsageError(f"{target}: cannot write ({exc.strerror or exc})") from None
     base = (config.server.base_url or config.feed.link or f"http://{config.server.host}:{config.server.port}").rstrip("/")
     with store_for(config) as store:
         items = store.latest(source_id=args.source, limit=args.limit or config.feed.max_entries,
                              collapse_clusters=args.source is None)
     meta = feed_meta(config, source_id=args.source, base_url=base, fmt=args.format)
     data = render(args.format, meta, items, config.sources)
-    target = args.output or STDOUT
     try:
         write_output(target, data)
     except OSError as exc:  # a directory, a missing folder, no space: the old file stays

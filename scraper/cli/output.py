@@ -32,10 +32,23 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["STDOUT", "write_atomically", "write_output"]
+__all__ = ["STDOUT", "check_target", "write_atomically", "write_output"]
 
 STDOUT = "-"
 FILE_MODE = 0o644
+
+
+def check_target(target: str) -> None:
+    """``OSError`` now for a target that cannot be written (a directory, a missing parent
+    folder), so a command finds out before it opens the store or renders anything."""
+    if target == STDOUT:
+        return
+    path = Path(target)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "it is a directory", target)
+    parent = path.parent
+    if not parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, f"no folder {str(parent)!r}", target)
 
 
 def write_output(target: str, data: bytes) -> None:

@@ -159,7 +159,7 @@ class SourceLeases:
             due = max(due, state.last_run + timedelta(seconds=gap))
         delay = (due - state.now).total_seconds() + random.uniform(0, slack_for(source.interval))
         retry_at = datetime.now(UTC) + timedelta(seconds=max(delay, 0.05))
-        return Claim(False, state.holder, retry_at, reason, since)
+        return Claim(False, state.holder, retry_at, since=since, reason=reason)
 
     async def keep(self, source: SourceConfig, task: asyncio.Task[object]) -> None:
         """Renew the lease until cancelled; cancel ``task`` (the run) if the lease was lost."""
