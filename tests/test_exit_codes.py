@@ -156,3 +156,20 @@ def test_an_article_that_cannot_be_extracted_fails_the_fetch(fresh_sites: Fixtur
     line = proc.stdout.splitlines()[0]
     assert line.split()[:2] == ["qk3", "ok"] and "errors=1" in line, proc.stdout  # the rest was stored
     assert "new=" in line and "new=0" not in line
+
+
+def test_backfill_counts_an_article_on_two_listing_pages_once(fresh_sites: FixtureSites, tmp_path: Path) -> None:
+    # the newest article of page 1 also listed on page 2 (a site's "featured" block, a shifted list)
+    article = "/chinh-tri-xa-hoi/dang-uy-quan-su-tinh-hung-yen-trien-khai-nhiem-vu-nam-2024-4057"
+    marker = "<!-- fixture:listing-top -->"
+    row = (f'{marker}\n<div class="views-row"><div class="views-field views-field-title"><h3 class="field-content">'
+           f'<a href="{article}" hreflang="vi">Đảng ủy Quân sự tỉnh Hưng Yên</a></h3></div></div>')
+    fresh_sites.edit_article("qk3", "/chinh-tri-xa-hoi?page=1", marker, row)
+    cfg = _sites_config(fresh_sites, tmp_path)
+    first = run("backfill", "qk3", "--pages", "2", "--quiet", cwd=tmp_path, config=cfg)
+    assert first.returncode == 0, first.stdout + first.stderr
+    stored = int(first.stdout.split("new=")[1].split()[0])
+    again = run("backfill", "qk3", "--pages", "2", "--quiet", "--restart", cwd=tmp_path, config=cfg)
+    assert again.returncode == 0, again.stdout + again.stderr
+    summary = again.stdout.splitlines()[0]
+    assert f"new=0 updated=0 unchanged={stored} errors=0" in summary, (first.stdout, again.stdout)
