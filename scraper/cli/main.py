@@ -10,7 +10,8 @@ The rule (the README's table; ``common.py`` lists the codes):
   newer qkfeed, damaged, its server down, its driver not installed;
 * ``1`` the command ran and something in it failed: a source, a listing or an article page
   (fetch or extraction), the port to listen on is taken;
-* ``4`` busy (a source's lease is held elsewhere); ``130``/``143`` interrupted.
+* ``4`` busy (a source's lease is held elsewhere); ``130``/``143`` interrupted;
+* an unexpected exception (a bug) is logged with its traceback (``event=crashed``), exit 1.
 
 A listing page past the end of the pagination (a 404 one page after the last) is how a
 backfill learns the walk is over: not a failure.
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 
 from scraper.config import load_config
 from scraper.errors import ConfigError, ExtractError, FetchError, StorageError, StorageURLError
-from scraper.logs import get_logger, say, setup_logging
+from scraper.logs import event, get_logger, say, setup_logging
 from scraper.service.leases import LeaseLost, SourceBusy
 from scraper.service.server import PortInUse
 
@@ -59,4 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else:
                     say(log, "error", f"error: {exc}", logging.ERROR, exit=code)
                 return code
-        raise
+        # a bug: its traceback still reaches stderr, as one structured line (``exc``)
+        event(log, "crashed", logging.CRITICAL, exc_info=True, error=f"{type(exc).__name__}: {exc}")
+        return EXIT_FAILED
