@@ -30,10 +30,12 @@ def event(logger: logging.Logger, name: str, level: int = logging.INFO, *, exc_i
     logger.log(level, name, extra={"qk_fields": fields}, exc_info=exc_info)
 
 
-def say(logger: logging.Logger, name: str, message: str, level: int = logging.INFO, **fields: Any) -> None:
-    """A command's line for the person at the terminal: ``message`` as is in logfmt mode,
-    ``{"event": name, "message": message, …}`` in JSON mode."""
-    logger.log(level, name, extra={"qk_fields": {"message": message, **fields}, "qk_plain": message})
+def say(logger: logging.Logger, name: str, message: str, level: int = logging.INFO, *,
+        plain: str | None = None, **fields: Any) -> None:
+    """A command's line for the person at the terminal: ``plain`` (default ``message``) as is
+    in logfmt mode, ``{"event": name, "message": message, …}`` in JSON mode."""
+    logger.log(level, name, extra={"qk_fields": {"message": message, **fields},
+                                   "qk_plain": message if plain is None else plain})
 
 
 def _fields(record: logging.LogRecord) -> tuple[str, dict[str, Any]]:

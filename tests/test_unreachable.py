@@ -120,3 +120,15 @@ def test_fetch_of_dead_hosts_logs_only_json_and_fails_fast(tmp_path: Path) -> No
     assert all("level" in e and "ts" in e for e in events)
     assert [line.split()[1] for line in proc.stdout.splitlines()] == ["FAILED"] * 2, proc.stdout
     assert took < 15, took
+
+
+@pytest.mark.parametrize("argv", [["run", "--port", "99999"], ["--log-format=json", "fetch", "nosuch"],
+                                  ["extract", "/nonexistent/page.html"]], ids=["bad argument", "unknown source", "no file"])
+def test_usage_errors_are_json_lines_too(tmp_path: Path, argv: list[str]) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[sources.qk3]\nname = "x"\nstart_urls = ["https://a.vn/"]\n', encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "--config", str(cfg), *argv, "--log-format", "json"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    (event,) = _json_lines(proc.stderr)
+    assert event["level"] == "error" and event["message"] and not event["message"].startswith("error: ")

@@ -23,7 +23,7 @@ def cmd_reextract(args: argparse.Namespace, config: Config) -> int:
         extra = f"  degraded: {degraded}" if degraded else ""
         print(f"{sid:12} {counters(counts['new'], counts['updated'], counts['unchanged'], counts['errors'])}{extra}")
     for message in r.messages:
-        say(log, "reextract_failed", f"error: {message}", logging.ERROR)
+        say(log, "reextract_failed", message, logging.ERROR, plain=f"error: {message}")
     print(f"{r.pages} stored pages: {counters(r.new, r.updated, r.unchanged, r.errors)} skipped={r.skipped}")
     return EXIT_OK if not r.errors else EXIT_FAILED
 

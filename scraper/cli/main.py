@@ -20,6 +20,7 @@ backfill learns the walk is over: not a failure.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 
 from scraper.config import load_config
@@ -42,7 +43,17 @@ EXIT_CODES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], i
 )
 
 
+def _log_format(argv: list[str]) -> str:
+    """``--log-format`` as given, before the arguments are parsed (they may be wrong)."""
+    for i, arg in enumerate(argv):
+        if arg == "--log-format=json" or (arg == "--log-format" and argv[i + 1 : i + 2] == ["json"]):
+            return "json"
+    return "logfmt"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    setup_logging("info", _log_format(argv))  # so that a bad argument is reported in that format too
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.log_level, args.log_format)
@@ -56,9 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for kinds, code in EXIT_CODES:
             if isinstance(exc, kinds):
                 if isinstance(exc, SourceBusy):
-                    say(log, "busy", f"busy: {exc}", logging.WARNING, exit=code)
+                    say(log, "busy", str(exc), logging.WARNING, plain=f"busy: {exc}", exit=code)
                 else:
-                    say(log, "error", f"error: {exc}", logging.ERROR, exit=code)
+                    say(log, "error", str(exc), logging.ERROR, plain=f"error: {exc}", exit=code)
                 return code
         # a bug: its traceback still reaches stderr, as one structured line (``exc``)
         event(log, "crashed", logging.CRITICAL, exc_info=True, error=f"{type(exc).__name__}: {exc}")

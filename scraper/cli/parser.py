@@ -8,10 +8,12 @@ after the command.  Each sub-parser sets ``func``, the command function that
 from __future__ import annotations
 
 import argparse
+import logging
 from datetime import UTC, datetime
 from typing import NoReturn
 
 from scraper.config import DEFAULT_CONFIG_PATH
+from scraper.logs import get_logger, say
 
 from .archive import cmd_copy, cmd_migrate, cmd_reextract
 from .extract import cmd_extract
@@ -70,7 +72,8 @@ class Parser(argparse.ArgumentParser):
     ``error`` is the documented hook for this ("users can override this method")."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+        say(get_logger("cli"), "usage_error", message, logging.ERROR, plain=f"error: {message} (see {self.prog} --help)")
+        self.exit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
