@@ -156,6 +156,9 @@ def test_an_article_that_cannot_be_extracted_fails_the_fetch(fresh_sites: Fixtur
     line = proc.stdout.splitlines()[0]
     assert line.split()[:2] == ["qk3", "ok"] and "errors=1" in line, proc.stdout  # the rest was stored
     assert "new=" in line and "new=0" not in line
+    proc = run("backfill", "qk3", "--pages", "2", "--quiet", "--restart", cwd=tmp_path, config=cfg)
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # skipped by the walk, still a failure
+    assert "errors=1" in proc.stdout.splitlines()[0]
 
 
 def test_backfill_counts_an_article_on_two_listing_pages_once(fresh_sites: FixtureSites, tmp_path: Path) -> None:

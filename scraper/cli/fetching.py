@@ -135,4 +135,5 @@ def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
         say(log, "interrupted", f"interrupted by {name}: progress saved; the same command resumes",
             logging.WARNING, signal=name)
         return 128 + caught[0]  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
-    return EXIT_OK if r.ok and not r.pages_unsettled else EXIT_FAILED
+    # a page that could not be extracted is logged and skipped by the walk, and still a failure
+    return EXIT_OK if r.ok and not r.pages_unsettled and not r.errors else EXIT_FAILED
