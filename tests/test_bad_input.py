@@ -96,7 +96,7 @@ COMMANDS = [
     ("run",),
     ("fetch",),
     ("sources",),
-    ("feed", "--format", "rss", "-o", "out/feed.rss"),
+    ("feed", "--format", "rss", "-o", "feed.rss"),  # (a missing -o folder is checked first: exit 2)
     ("backfill", "qk3", "--pages", "1"),
 ]
 
