@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -203,6 +204,11 @@ class SourceRunner(BackfillWalk):
                 return
             prepared = await self._prepare(page, source)
             article = prepared.article
+            if known:  # stored under the other scheme (before keys kept it): that row is updated
+                twin = scheme_twin(article.url)
+                held = await off_loop(self.store.known_urls, {article.url, twin})  # type: ignore[attr-defined]
+                if article.url not in held and twin in held:
+                    article = dataclasses.replace(article, url=twin)
             upsert = partial(self.store.upsert_article, article, raw_html=page.content or page.text.encode("utf-8"),  # type: ignore[attr-defined]
                              now=self.now(), cluster_key=prepared.key)
             # The write goes to a thread of its own: the event loop (which also serves the feeds)
