@@ -14,8 +14,9 @@
         └── StorageURLError  the storage URL names no store qkfeed can open (a usage
                              or configuration error, exit 2, not a failing store)
 
-Which fetch errors are retried is data (``scraper.fetch.client.RETRY_STATUSES`` and
-``RETRY_EXCEPTIONS``), not scattered ``except`` clauses.
+Which fetch errors are retried, and how often, is data (``scraper.fetch.retry``:
+``RETRY_STATUSES``, ``RETRY_EXCEPTIONS``, ``UNREACHABLE_EXCEPTIONS``), not scattered
+``except`` clauses.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ Errors (all ``scraper.errors.FetchError``)::
     ├── ResponseTooLarge body over max_bytes (Content-Length or streamed)
     └── HTTPStatusError a 4xx, or a retried status still failing after retries
 
-What is retried is data: RETRY_STATUSES and RETRY_EXCEPTIONS (scraper.fetch.retry).
+What is retried is data: RETRY_STATUSES and RETRY_EXCEPTIONS (scraper.fetch.retry), a host
+that cannot be reached (refused, no such name) only UNREACHABLE_RETRIES times, quickly.
 The deadline is not retried (a server that drips will drip again).  robots.txt is
 fetched by the same path, cut at ROBOTS_MAX_BYTES instead of refused over the cap.
 """
