@@ -11,13 +11,12 @@ import sqlite3
 import subprocess
 import sys
 import tomllib
-from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 from fixture_sites import toml_dumps
-from service_proc import child_env, wait_for
+from service_proc import child_env, free_ports, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,25 +30,6 @@ def demo_config() -> str:
 
 
 CONFIG = demo_config()
-
-
-def free_ports(count: int) -> int:
-    """A port P such that P … P+count-1 were all free a moment ago."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = probe.getsockname()[1]
-        if first + count > 65535:
-            continue
-        with ExitStack() as stack:
-            try:
-                for port in range(first, first + count):
-                    sock = stack.enter_context(socket.socket())
-                    sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return first
-    raise RuntimeError("no run of free ports")
 
 
 def demo(tmp: Path, cfg: Path, port: int, db: Path | None = None) -> subprocess.Popen[bytes]:
