@@ -68,6 +68,7 @@ from starlette.routing import Route
 
 from scraper.config import Config
 from scraper.errors import StorageError
+from scraper.logs import event, get_logger
 from scraper.models import SourceHealth, StoredArticle
 from storage import Store
 from storage.offloop import StoreTimeout
@@ -106,7 +107,7 @@ __all__ = [
     "latest",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger("app")
 
 DEFAULT_VERSION_CHECK = 0.5  # seconds a store version is served before it is read again
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024  # [server] max_header_bytes' default
@@ -349,7 +350,7 @@ class _Server:
                 self.probe.mark_down(str(exc))
                 reason = self.probe.reason
         if reason is not None:
-            log.error("healthz: %s", reason)
+            event(log, "healthz_unhealthy", logging.ERROR, reason=reason)
             document: dict[str, Any] = {"status": "unhealthy", "error": "the store cannot be used",
                                         "storage": reason}
             code = 503
@@ -377,7 +378,7 @@ class _Server:
             try:
                 health = await self._source_health()
             except StorageError as exc:
-                log.error("metrics: cannot read the store: %s", exc)
+                event(log, "store_unreadable", logging.ERROR, path="/metrics", error=str(exc))
                 self.probe.mark_down(str(exc))
                 store_up = False
         text = prom.exposition(self.metrics, health, store_up=store_up)
@@ -395,7 +396,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _storage_error(request: Request, exc: Exception) -> Response:
-    log.error("cannot read the store for %s: %s", request.url.path, exc)
+    event(log, "store_unreadable", logging.ERROR, path=request.url.path, error=str(exc))
     headers = {**NOSNIFF, "Cache-Control": NO_STORE, "Retry-After": "30"}
     return PlainTextResponse(STORE_UNAVAILABLE, status_code=503, headers=headers)
 

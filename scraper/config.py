@@ -69,7 +69,12 @@ class StorageConfig(_Frozen):
     @field_validator("url")
     @classmethod
     def _scheme(cls, v: str) -> str:
-        if not re.match(r"^(sqlite|postgres|postgresql)(\+\w+)?://", v):
+        # the same rule storage.open_store applies (a URL it refuses is a config error there too)
+        if v.lower().startswith("sqlite:"):
+            if not v.startswith("sqlite:///") or v == "sqlite:///":
+                raise ValueError("a SQLite storage URL is sqlite:///relative/path.db, "
+                                 "sqlite:////absolute/path.db or sqlite:///:memory:")
+        elif not re.match(r"^(postgres|postgresql)(\+\w+)?://", v, re.I):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return v
 
@@ -158,9 +163,31 @@ class Profile(_Frozen):
             return tuple(v)
         return v
 
+    @field_validator("title", "date", "author", "body", "lead", "image", "links", "next_page")
+    @classmethod
+    def _selector(cls, v: str | None) -> str | None:
+        if v is not None:
+            _check_selector(v)
+        return v
+
+    @field_validator("remove")
+    @classmethod
+    def _selectors(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for selector in v:
+            _check_selector(selector)
+        return v
+
     @property
     def is_empty(self) -> bool:
         return not any((self.title, self.date, self.author, self.body, self.lead, self.links))
+
+
+def _check_selector(selector: str) -> None:
+    from scraper.html import selector_problem  # lxml: loaded only when a profile has selectors
+
+    problem = selector_problem(selector)
+    if problem is not None:
+        raise ValueError(f"invalid CSS selector {selector!r}: {problem}")
 
 
 _PROFILE_KEYS = tuple(Profile.model_fields)
@@ -174,6 +201,8 @@ DEFAULT_CONFIDENCE: Confidence = "seen"  # a profile written against pages you s
 
 def _http_urls(v: Any) -> Any:
     """A list of http(s) URLs as a tuple (the shape both URL lists of a source share)."""
+    if isinstance(v, str):
+        raise ValueError(f'must be a list of URLs, e.g. ["{v}"]')
     if isinstance(v, list):
         v = tuple(v)
     if isinstance(v, tuple):
@@ -336,16 +365,35 @@ def config_from_dict(data: dict[str, Any], path: str = "<config>") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = _dotted(err["loc"]) or None
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        raise ConfigError(path, key, msg) from None
+        problems = list(dict.fromkeys((_dotted(e["loc"]) or None, _human(e)) for e in exc.errors()))
+        if len(problems) == 1:
+            raise ConfigError(path, *problems[0]) from None
+        # every problem at once (three broken selectors: three names, not one per try)
+        raise ConfigError(path, None, "; ".join(f"{k}: {m}" if k else m for k, m in problems)) from None
+
+
+# pydantic's error types -> what to write instead, in the config's words (TOML types)
+_HUMAN = {
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+    "string_type": "must be a string (in quotes)",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "tuple_type": "must be a list, e.g. [\"a\", \"b\"]",
+    "list_type": "must be a list, e.g. [\"a\", \"b\"]",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+}
+
+
+def _human(err: Any) -> str:
+    """One pydantic error as a person fixing a TOML file reads it."""
+    if err["type"] in _HUMAN:
+        return _HUMAN[err["type"]]
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return msg.replace("Input should be", "must be")
 
 
 def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> Config:

@@ -2,6 +2,7 @@
 
     QkfeedError
     ├── ConfigError          bad config file: names the file, the key and the problem
+    ├── UsageError           bad command-line input that argparse itself cannot catch
     ├── FetchError           a URL could not be fetched (after retries)
     │   ├── BlockedByRobots  robots.txt disallows the URL
     │   ├── AddressBlocked   the URL resolves to a non-global address
@@ -11,9 +12,12 @@
     │   └── OffsiteRedirect  a page redirected to a host no configured source lives on
     ├── ExtractError         a page yielded no usable article (layout drift, error page)
     └── StorageError         the database cannot be opened or is from a newer version
+        └── StorageURLError  the storage URL names no store qkfeed can open (a usage
+                             or configuration error, exit 2, not a failing store)
 
-Which fetch errors are retried is data (``scraper.fetch.client.RETRY_STATUSES`` and
-``RETRY_EXCEPTIONS``), not scattered ``except`` clauses.
+Which fetch errors are retried, and how often, is data (``scraper.fetch.retry``:
+``RETRY_STATUSES``, ``RETRY_EXCEPTIONS``, ``UNREACHABLE_EXCEPTIONS``), not scattered
+``except`` clauses.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ class ConfigError(QkfeedError):
         self.problem = problem
         where = f"{path}: {key}" if key else path
         super().__init__(f"{where}: {problem}")
+
+
+class UsageError(QkfeedError):
+    """Bad command-line input that argparse itself cannot catch (exit 2)."""
 
 
 class FetchError(QkfeedError):
@@ -79,3 +87,8 @@ class ExtractError(QkfeedError):
 
 class StorageError(QkfeedError):
     """The store cannot be used (unreadable path, newer schema, ...)."""
+
+
+class StorageURLError(StorageError):
+    """The storage URL itself is unusable (unknown scheme, no path): fixed in the config or
+    the command line, so the CLI reports it as a usage error (exit 2), not a storage one."""

@@ -119,6 +119,16 @@ def rendered_text(node: HtmlElement) -> str:
     return "\n\n".join(paragraphs)
 
 
+def selector_problem(selector: str) -> str | None:
+    """Why ``selector`` is not a CSS selector lxml can run (None when it is): for the config's
+    validation, so a typo is an error at load naming its key, not a field that never matches."""
+    try:
+        CSSSelector(selector, translator="html")
+    except (SelectorError, SyntaxError, ValueError, etree.XPathError) as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None
+
+
 @lru_cache(maxsize=512)
 def _compiled(selector: str) -> CSSSelector | None:
     try:

@@ -1,10 +1,14 @@
 """URL canonicalization: the article key.
 
-Two URLs name the same article when they differ only by scheme, a leading
-``www.``, a default port, a fragment, tracking parameters or query order.  The
-canonical form is an opaque key (always ``https://``); the URL readers follow
-stays the one that was fetched.  Percent-encoding and query ordering are
-handled by w3lib (Scrapy's URL library) rather than by hand.
+Two URLs name the same article when they differ only by a leading ``www.``, a
+default port, a fragment, tracking parameters or query order.  The canonical form
+(the article's key) keeps the scheme it was given: a site that serves only
+``http://`` keeps ``http://`` (it changes when the site redirects, because the key
+is taken from the page's final URL).  Where two spellings of one link on a page must
+count once (listing links, a backfill's walk), ``url_identity`` ignores the scheme
+too, and ``scheme_twin`` lets a store lookup find an article kept under the other
+scheme.  Percent-encoding and query ordering are handled by w3lib (Scrapy's URL
+library) rather than by hand.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ TRACKING_PARAMS = re.compile(
 
 
 def canonical_url(url: str) -> str:
-    """The article key: https, no www., no default port, no fragment, no tracking, sorted query.
+    """The article key: the URL's scheme, no www., no default port, no fragment, no tracking,
+    sorted query.
 
     ``url`` is an http(s) URL as ``absolute_url`` returns them; one that cannot be
     parsed (a broken IPv6 host, a port that is not a number) raises ValueError.
@@ -42,7 +47,20 @@ def canonical_url(url: str) -> str:
         kv for kv in parts.query.split("&") if kv and not TRACKING_PARAMS.match(kv.split("=", 1)[0])
     )
     path = parts.path or "/"
-    return urlunsplit(("https", netloc, path, query, ""))
+    scheme = "http" if parts.scheme.lower() == "http" else "https"
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def url_identity(url: str) -> str:
+    """``canonical_url`` regardless of the scheme: http and https links to one page are one."""
+    return scheme_twin(key) if (key := canonical_url(url)).startswith("http://") else key
+
+
+def scheme_twin(key: str) -> str:
+    """A canonical key with the other scheme (http <-> https)."""
+    if key.startswith("http://"):
+        return "https://" + key[len("http://"):]
+    return "http://" + key[len("https://"):] if key.startswith("https://") else key
 
 
 def absolute_url(base: str, href: str | None) -> str | None:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from scraper.logs import event, get_logger
 from scraper.models import StoredArticle
 
 from . import _clusters
@@ -26,7 +27,7 @@ from ._sqlcore import (
 )
 from .base import DEFAULT_LATEST_LIMIT, ClusterKey, search_terms, utc
 
-log = logging.getLogger(__name__)
+log = get_logger("storage")
 
 REEXTRACT_BATCH = 50
 
@@ -122,7 +123,7 @@ class ArticleQueries(SQLStoreCore):
                 try:
                     html = zlib.decompress(compressed)
                 except zlib.error as exc:
-                    log.warning("stored page of %s is corrupt (%s); skipped", url, exc)
+                    event(log, "raw_page_corrupt", logging.WARNING, url=url, error=str(exc))
                     continue
                 yield url, sid, html
             if len(batch) < REEXTRACT_BATCH:

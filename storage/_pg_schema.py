@@ -16,12 +16,13 @@ from typing import Any
 import psycopg
 
 from scraper.errors import StorageError
+from scraper.logs import event, get_logger
 
 from ._migrations import SCHEMA_MIGRATIONS_SQL, Migration, expand_types, newer_schema_error
 from ._sqlcore import ARTICLES_COUNTER
 from .base import utc_now
 
-log = logging.getLogger(__name__)
+log = get_logger("storage")
 
 BACKEND = "postgresql"  # which per-backend migration files apply
 TYPE_MACROS = {
@@ -76,7 +77,7 @@ def _apply(
         "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
         (migration.version, utc_now()),
     )
-    log.info("applied migration %04d_%s to %s", migration.version, migration.name, name)
+    event(log, "migration_applied", logging.DEBUG, version=migration.version, migration=migration.name, store=name)
 
 
 def _check_writable(conn: psycopg.Connection[Any], name: str, describe: Describe) -> None:

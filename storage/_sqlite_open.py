@@ -24,11 +24,12 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from scraper.errors import StorageError
+from scraper.logs import event, get_logger
 
 from ._migrations import SCHEMA_MIGRATIONS_SQL, Migration, expand_types, newer_schema_error
 from .base import utc_now
 
-log = logging.getLogger(__name__)
+log = get_logger("storage")
 
 MEMORY = ":memory:"
 BACKEND = "sqlite"  # which per-backend migration files apply
@@ -130,7 +131,7 @@ def migrate(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                 (migration.version, utc_now().isoformat(timespec="microseconds")),
             )
-            log.info("applied migration %04d_%s to %s", migration.version, migration.name, path)
+            event(log, "migration_applied", logging.DEBUG, version=migration.version, migration=migration.name, store=str(path))
 
 
 def check_writable(conn: sqlite3.Connection, path: str) -> None:

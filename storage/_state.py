@@ -88,6 +88,13 @@ class SourceStateQueries(SQLStoreCore):
                 ],
             )
 
+    def set_degraded(self, source_id: str, degraded: str | None) -> None:
+        with self._writing() as conn:
+            self._runner(conn)(
+                "UPDATE source_state SET degraded = ? WHERE source_id = ? RETURNING source_id",
+                [degraded, source_id],
+            )
+
     def source_health(
         self, source_ids: Iterable[str], *, now: datetime | None = None
     ) -> list[SourceHealth]:

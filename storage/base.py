@@ -199,6 +199,10 @@ class Store(Protocol):
     ) -> None:
         """Append to the run history and update the source's state."""
 
+    def set_degraded(self, source_id: str, degraded: str | None) -> None:
+        """Set or clear a source's degraded mark outside a run (``reextract`` ran the current
+        profile over the stored pages); a source that never ran has no mark to set."""
+
     def source_health(
         self, source_ids: Iterable[str], *, now: datetime | None = None
     ) -> list[SourceHealth]:

@@ -32,7 +32,6 @@ Settings: ``CONNECT_TIMEOUT`` (unless the URL sets ``connect_timeout``),
 
 from __future__ import annotations
 
-import logging
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,6 +43,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from scraper.errors import StorageError
+from scraper.logs import get_logger
 from scraper.models import Article
 
 from . import _clusters, _pg_schema
@@ -61,7 +61,7 @@ from .base import (
 
 __all__ = ["DEFAULT_POOL_SIZE", "PostgresStore", "TYPE_MACROS", "display_name"]
 
-log = logging.getLogger(__name__)
+log = get_logger("storage")
 
 CONNECT_TIMEOUT = 10  # seconds
 HEALTH_TIMEOUT = 1.0  # seconds check_health waits for a pooled connection (a probe must answer fast)

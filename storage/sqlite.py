@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from scraper.errors import StorageError
+from scraper.logs import event, get_logger
 from scraper.models import Article
 
 from . import _clusters, _sqlite_open
@@ -54,7 +55,7 @@ from .base import (
 
 __all__ = ["SQLiteStore", "MEMORY"]
 
-log = logging.getLogger(__name__)
+log = get_logger("storage")
 
 # Bound parameters per statement when a list of URLs or ids is queried.
 IN_CHUNK = 500
@@ -233,7 +234,7 @@ class SQLiteStore(SQLStoreBase):
                 finally:
                     conn.close()
         except StorageError as exc:
-            log.warning("checkpoint failed: %s", exc)
+            event(log, "checkpoint_failed", logging.WARNING, error=str(exc))
 
     def known_urls(self, urls: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(urls))

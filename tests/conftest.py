@@ -12,9 +12,26 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import pg_server  # noqa: E402
 from fixture_sites import FixtureSites  # noqa: E402
 
 from scraper.config import Config, config_from_dict  # noqa: E402
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """One line at the start of the run when the PostgreSQL tests cannot run, and why (also
+    under ``-q``); where PostgreSQL is required (``.ci/run``) the run stops there instead."""
+    reason = pg_server.availability()
+    if reason is None:
+        return
+    if pg_server.required():
+        pytest.exit(f"PostgreSQL is required here (QKFEED_REQUIRE_PG or CI set): {reason}", returncode=1)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    line = f"PostgreSQL tests SKIPPED: {reason}"
+    if reporter is not None:
+        reporter.write_line(line, yellow=True, bold=True)
+    else:
+        print(line, file=sys.stderr)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,8 @@
 Where the server comes from, in order:
 
 1. ``QKFEED_TEST_PG`` (or else ``DATABASE_URL`` when it is a ``postgres[ql]://``
-   URL): an existing server whose user may ``CREATE DATABASE``;
+   URL): an existing server whose user may ``CREATE DATABASE``; ``QKFEED_TEST_PG=off``:
+   none (the PostgreSQL tests are skipped);
 2. otherwise ``initdb`` + ``pg_ctl`` (``/usr/lib/postgresql/*/bin`` or ``PATH``)
    start a cluster in a temporary directory, listening on a free port of
    127.0.0.1 only, with ``trust`` authentication and fsync off (it is thrown
@@ -12,8 +13,11 @@ Where the server comes from, in order:
 Every test gets a database of its own (``fresh_database``), dropped afterwards.
 The server is started once per test process and stopped at exit.
 
-Without PostgreSQL the tests that need it are skipped, except in CI (``CI``
-set), where they fail: CI installs the ``postgresql`` package (``.ci/run``).
+Without PostgreSQL the tests that need it are skipped (``tests/conftest.py`` says so,
+and why, in one line at the start of the run: ``availability``), except where
+``QKFEED_REQUIRE_PG=1`` (set by ``.ci/run``) or ``CI`` is set: there they fail, and
+the run stops at its start when no server can be had (CI installs the
+``postgresql`` package).
 """
 
 from __future__ import annotations
@@ -48,6 +52,36 @@ SERVER_SETTINGS = {
     "max_connections": "100",
 }
 DB_PREFIX = "qkfeed_test_"
+
+
+REQUIRE_ENV = ("QKFEED_REQUIRE_PG", "CI")  # either set (non-empty, not "0"): no PostgreSQL is a failure
+
+
+def required() -> bool:
+    """Whether a missing PostgreSQL must fail the run instead of skipping its tests."""
+    return any(os.environ.get(name, "") not in ("", "0") for name in REQUIRE_ENV)
+
+
+def availability() -> str | None:
+    """Why the PostgreSQL tests will be skipped here, or None when a server looks within reach.
+
+    Cheap (no server is started): psycopg, a given URL, else the server binaries and a
+    user to run them as; a cluster that then fails to start is reported by ``server()``.
+    """
+    if os.environ.get("QKFEED_TEST_PG", "") == "off":
+        return "QKFEED_TEST_PG=off"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[test]')"
+    if any(os.environ.get(name, "").startswith(PG_SCHEMES) for name in ENV_URLS):
+        return None
+    try:
+        _find_bindir()
+        _unprivileged_user()
+    except PgUnavailable as exc:
+        return str(exc)
+    return None
 
 
 class PgUnavailable(Exception):
@@ -214,6 +248,8 @@ def _tail(text: str, lines: int = 5) -> str:
 
 
 def _start() -> PgServer:
+    if os.environ.get("QKFEED_TEST_PG", "") == "off":
+        raise PgUnavailable("QKFEED_TEST_PG=off")
     try:
         import psycopg  # noqa: F401
     except ImportError as exc:
@@ -246,8 +282,8 @@ def server() -> PgServer:
             _failure = str(exc)
     if _server is None:
         assert _failure is not None
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI: {_failure}", pytrace=False)
+        if required():
+            pytest.fail(f"PostgreSQL is required here (QKFEED_REQUIRE_PG or CI set): {_failure}", pytrace=False)
         pytest.skip(f"PostgreSQL not available: {_failure}")
     return _server
 
@@ -259,11 +295,13 @@ def own_cluster() -> Iterator[tuple[_Cluster, str]]:
     Skips (fails in CI) where no PostgreSQL server binaries are installed.
     """
     try:
+        if os.environ.get("QKFEED_TEST_PG", "") == "off":
+            raise PgUnavailable("QKFEED_TEST_PG=off")
         cluster = _Cluster(_find_bindir())
         url = cluster.start()
     except PgUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI: {exc}", pytrace=False)
+        if required():
+            pytest.fail(f"PostgreSQL is required here (QKFEED_REQUIRE_PG or CI set): {exc}", pytrace=False)
         pytest.skip(f"PostgreSQL not available: {exc}")
     try:
         yield cluster, url

@@ -55,6 +55,28 @@ def free_port(host: str = HOST) -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(count: int, host: str = HOST) -> int:
+    """A port P such that P … P+count-1 were all free a moment ago (``demo`` puts its sample
+    sites on the ports after its own)."""
+    for _ in range(50):
+        first = free_port(host)
+        if first + count > 65535:
+            continue
+        socks = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(sock)
+                sock.bind((host, port))
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+        return first
+    raise RuntimeError(f"no {count} free ports in a row")
+
+
 def service_config(text: str, *, port: int, interval: float | str | None = None,
                    host: str = HOST, base_url: str | None = None,
                    feed: dict[str, Any] | None = None) -> str:

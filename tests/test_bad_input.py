@@ -96,7 +96,7 @@ COMMANDS = [
     ("run",),
     ("fetch",),
     ("sources",),
-    ("feed", "--format", "rss", "-o", "out/feed.rss"),
+    ("feed", "--format", "rss", "-o", "feed.rss"),  # (a missing -o folder is checked first: exit 2)
     ("backfill", "qk3", "--pages", "1"),
 ]
 
@@ -264,6 +264,6 @@ def test_port_in_use_leaves_the_database_as_it_was(workdir: Path) -> None:
 def test_port_out_of_range_is_one_line(workdir: Path) -> None:
     before = snapshot(workdir)
     proc = run("run", "--port", "99999", cwd=workdir, config=workdir / "config.toml")
-    assert proc.returncode == 1
-    assert one_error_line(proc) == "error: cannot listen on 127.0.0.1:99999: ports are 0 to 65535"
+    assert proc.returncode == 2  # a usage error, like --port 80abc
+    assert one_error_line(proc) == "error: argument --port: ports are 0 to 65535, not 99999 (see run.py run --help)"
     assert snapshot(workdir) == before

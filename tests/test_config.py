@@ -63,17 +63,23 @@ def test_selectors_on_source_or_in_profile_table() -> None:
     [
         ({"sources": {"qk3": {"name": "x"}}}, "sources.qk3.start_urls", "required key is missing"),
         ({"sources": {"qk3": {"start_urls": ["https://a.vn"]}}}, "sources.qk3.name", "required key is missing"),
-        ({"sources": {"qk3": {"name": "x", "start_urls": "https://a.vn"}}}, "sources.qk3.start_urls", "valid tuple"),
+        ({"sources": {"qk3": {"name": "x", "start_urls": "https://a.vn"}}}, "sources.qk3.start_urls", "must be a list of URLs"),
         ({"sources": {"qk3": {"name": "x", "start_urls": ["ftp://a"]}}}, "sources.qk3.start_urls", "not an http(s) URL"),
         ({"sources": {"qk3": {"name": "x", "start_urls": ["https://a.vn"], "colour": 1}}}, "sources.qk3.colour", "unknown key"),
         ({"fetch": {"bogus": 1}}, "fetch.bogus", "unknown key"),
-        ({"fetch": {"timeout": "fast"}}, "fetch.timeout", "valid number"),
-        ({"fetch": {"allow_private_networks": "yes"}}, "fetch.allow_private_networks", "valid boolean"),
+        ({"fetch": {"timeout": "fast"}}, "fetch.timeout", "must be a number"),
+        ({"fetch": {"allow_private_networks": "yes"}}, "fetch.allow_private_networks", "must be true or false"),
         ({"storage": {"url": "mysql://x"}}, "storage.url", "sqlite:///"),
+        ({"storage": {"url": "sqlite:///"}}, "storage.url", "sqlite:///relative/path.db"),
+        ({"sources": {"qk3": {"name": "x", "start_urls": ["https://a.vn"], "profile": {"title": "h1[[["}}}},
+         "sources.qk3.profile.title", "invalid CSS selector 'h1[[['"),
+        ({"sources": {"qk3": {"name": "x", "start_urls": ["https://a.vn"], "remove": [".ok", "p::"]}}},
+         "sources.qk3.profile.remove", "invalid CSS selector 'p::'"),
+        ({"server": {"port": "80"}}, "server.port", "must be a whole number"),
         ({"storage": {"pool_size": 0}}, "storage.pool_size", "greater than or equal to 1"),
         ({"fetch": {"extract_workers": -1}}, "fetch.extract_workers", "greater than or equal to 0"),
         ({"fetch": {"extract_workers": 17}}, "fetch.extract_workers", "less than or equal to 16"),
-        ({"fetch": {"extract_workers": "2"}}, "fetch.extract_workers", "valid integer"),
+        ({"fetch": {"extract_workers": "2"}}, "fetch.extract_workers", "must be a whole number"),
         ({"sources": {"qk3": {"name": "x", "start_urls": ["https://a.vn"], "interval": "soon"}}}, "sources.qk3.interval", "duration"),
         ({"sources": {"qk3": {"name": "x", "start_urls": ["https://a.vn"], "timezone": "Mars/Base"}}}, "sources.qk3.timezone", "unknown time zone"),
         ({"sources": {"q k": {"name": "x", "start_urls": ["https://a.vn"]}}}, "sources.q k", "source ids"),
@@ -108,7 +114,7 @@ def test_cli_reports_bad_config_in_one_line_without_traceback(tmp_path: Path) ->
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert lines == [f"error: {bad}: sources.qk3.name: Input should be a valid string"]
+    assert lines == [f"error: {bad}: sources.qk3.name: must be a string (in quotes)"]
 
 
 def test_unknown_source_id_is_a_usage_error() -> None:
@@ -120,3 +126,25 @@ def test_unknown_source_id_is_a_usage_error() -> None:
 @pytest.mark.parametrize(("value", "seconds"), [(90, 90.0), ("30m", 1800.0), ("2h", 7200.0), ("1d", 86400.0), ("45", 45.0)])
 def test_durations(value: object, seconds: float) -> None:
     assert parse_duration(value) == seconds  # type: ignore[arg-type]
+
+
+def test_every_broken_selector_is_named_at_once() -> None:
+    doc = {"sources": {"qk3": {"name": "x", "start_urls": ["https://a.vn"],
+                               "profile": {"title": "h1[[[", "body": "div..x", "links": "a:nth-child(", "date": "span.ok"}}}}
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(doc, "my.toml")
+    message = str(info.value)
+    assert message.startswith("my.toml: ") and "\n" not in message
+    for key, selector in (("title", "h1[[["), ("body", "div..x"), ("links", "a:nth-child(")):
+        assert f"sources.qk3.profile.{key}: invalid CSS selector {selector!r}" in message, message
+    assert "span.ok" not in message
+
+
+def test_pydantic_wording_never_reaches_the_user() -> None:
+    doc = {"fetch": {"retries": "3", "timeout": [1], "respect_robots": 1, "user_agent": 5},
+           "server": {"allowed_hosts": "x"}, "feed": {"max_entries": 1.5},
+           "sources": {"qk3": {"name": "x", "start_urls": "https://a.vn", "profile": 3}}}
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(doc, "my.toml")
+    message = str(info.value)
+    assert "Input should" not in message and "valid tuple" not in message and "Value error" not in message, message

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -76,8 +77,13 @@ def test_backfill_of_a_busy_source_exits_4_with_one_line(setup, tmp_path):
     hold(db, "qk3", ALIVE_ELSEWHERE, ttl=300)
     proc = run("--config", str(cfg), "backfill", "qk3", "--pages", "2", "--quiet", cwd=tmp_path)
     assert proc.returncode == 4, proc.stdout + proc.stderr
-    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line
-    assert "qk3" in proc.stderr and ALIVE_ELSEWHERE in proc.stderr and "--wait" in proc.stderr
+    # the same line as fetch prints for a busy source (not "error: …"), and nothing else
+    assert proc.stdout.splitlines() == [proc.stdout.strip()] and proc.stderr == "", proc.stdout + proc.stderr
+    line = proc.stdout.strip()
+    assert line.split()[:2] == ["qk3", "busy"] and ALIVE_ELSEWHERE in line and "--wait" in line
+    assert re.search(r" since \d\d:\d\d:\d\d UTC;", line) and "free by" not in line, line
+    fetch = run("--config", str(cfg), "fetch", "qk3", cwd=tmp_path)
+    assert fetch.returncode == 4 and fetch.stdout.strip() == line, fetch.stdout
     assert article_count(db) == 0
 
 
@@ -176,3 +182,6 @@ def test_a_run_that_loses_its_lease_is_stopped(setup):
 def test_busy_error_names_source_and_holder() -> None:
     err = SourceBusy("qk3", "w:1:x", None)
     assert str(err).startswith("qk3: being fetched by w:1:x")
+    since = datetime(2024, 5, 1, 8, 0, 5, tzinfo=UTC)
+    err = SourceBusy("qk3", "w:1:x", since)
+    assert str(err) == "qk3: being fetched by w:1:x since 08:00:05 UTC; try again later or pass --wait SECONDS"

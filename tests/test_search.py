@@ -5,6 +5,7 @@ Store tests run on both backends (``backend`` from test_storage).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -172,6 +173,11 @@ def test_search_command(tmp_path: Path) -> None:
     assert "Biên giới biển" in proc.stdout and "Tuần tra biên giới" in proc.stdout
     assert "Huấn luyện" not in proc.stdout
     assert proc.stdout.index("Biên giới biển") < proc.stdout.index("Tuần tra")  # newest first
+    lines = proc.stdout.splitlines()  # one line per story: time, source, title, link
+    assert len(lines) == 2 and all(re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d  \S+ +.+  https?://\S+$", li) for li in lines), lines
+    for nothing in ("", "*", "  ", "?!"):  # no word in it: one usage error for all, not "everything" or "nothing"
+        proc = run(nothing)
+        assert proc.returncode == 2 and proc.stdout == "" and "has no word to search for" in proc.stderr, nothing
     proc = run("bien gioi", "--source", "qk7", "--limit", "5")
     assert proc.returncode == 0 and "Tuần tra" not in proc.stdout and "biển" in proc.stdout
     proc = run("khong co", "--limit", "1")

@@ -180,7 +180,10 @@ def test_counts_must_be_positive(fixture_sites, tmp_path: Path, args: list[str])
 
 
 def test_demo_fills_the_page(tmp_path: Path) -> None:
-    port = free_port()
+    from fixture_sites import all_site_ids
+    from service_proc import free_ports
+
+    port = free_ports(1 + len(all_site_ids()))  # the demo, then its sample sites
     with open(tmp_path / "demo.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "--config", str(ROOT / "config.toml"),
                                  "demo", "--port", str(port), "--db", str(tmp_path / "demo.db")],

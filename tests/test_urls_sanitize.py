@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 
 from scraper.normalize.sanitize import sanitize_html
-from scraper.urls import absolute_url, canonical_url
+from scraper.urls import absolute_url, canonical_url, scheme_twin, url_identity
 
 
 @pytest.mark.parametrize(
     "variant",
     [
         "https://quankhu3.vn/chinh-tri-xa-hoi/bai-viet-4048",
-        "http://quankhu3.vn/chinh-tri-xa-hoi/bai-viet-4048",
         "https://www.quankhu3.vn/chinh-tri-xa-hoi/bai-viet-4048",
         "https://QUANKHU3.vn:443/chinh-tri-xa-hoi/bai-viet-4048#comments",
         "https://quankhu3.vn/chinh-tri-xa-hoi/bai-viet-4048?utm_source=facebook&utm_medium=social",
@@ -21,6 +20,16 @@ from scraper.urls import absolute_url, canonical_url
 )
 def test_variants_share_one_key(variant: str) -> None:
     assert canonical_url(variant) == "https://quankhu3.vn/chinh-tri-xa-hoi/bai-viet-4048"
+
+
+def test_the_scheme_is_kept_and_identity_ignores_it() -> None:
+    # a site that serves only http keeps http links: the key never sends a reader to https
+    for variant in ("http://quankhu3.vn/a-1", "HTTP://www.QuanKhu3.vn:80/a-1#x", "http://quankhu3.vn/a-1?utm_source=z"):
+        assert canonical_url(variant) == "http://quankhu3.vn/a-1"
+        assert url_identity(variant) == url_identity("https://quankhu3.vn/a-1") == "https://quankhu3.vn/a-1"
+    assert canonical_url("http://quankhu3.vn:443/a-1") == "http://quankhu3.vn/a-1"
+    assert canonical_url("https://quankhu3.vn:8443/a-1") == "https://quankhu3.vn:8443/a-1"
+    assert scheme_twin("http://a.vn/x") == "https://a.vn/x" and scheme_twin("https://a.vn/x") == "http://a.vn/x"
 
 
 def test_query_that_selects_content_is_kept_and_sorted() -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 
 from scraper.config import Config
+from scraper.logs import get_logger, say
 
-from .common import EXIT_FAILED, EXIT_OK, store_for
+from .common import EXIT_FAILED, EXIT_OK, counters, progress_hidden, store_for
+
+log = get_logger("cli")
 
 
 def cmd_reextract(args: argparse.Namespace, config: Config) -> int:
@@ -18,10 +21,10 @@ def cmd_reextract(args: argparse.Namespace, config: Config) -> int:
     for sid, counts in sorted(r.per_source.items()):
         degraded = r.degraded(sid)
         extra = f"  degraded: {degraded}" if degraded else ""
-        print(f"{sid:12} updated={counts['updated']} unchanged={counts['unchanged']} new={counts['new']} errors={counts['errors']}{extra}")
+        print(f"{sid:12} {counters(counts['new'], counts['updated'], counts['unchanged'], counts['errors'])}{extra}")
     for message in r.messages:
-        print(f"error: {message}", file=sys.stderr)
-    print(f"{r.pages} stored pages: updated={r.updated} unchanged={r.unchanged} new={r.new} errors={r.errors} skipped={r.skipped}")
+        say(log, "reextract_failed", message, logging.ERROR, plain=f"error: {message}")
+    print(f"{r.pages} stored pages: {counters(r.new, r.updated, r.unchanged, r.errors)} skipped={r.skipped}")
     return EXIT_OK if not r.errors else EXIT_FAILED
 
 
@@ -41,11 +44,13 @@ def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
 def cmd_copy(args: argparse.Namespace, config: Config) -> int:
     from tqdm import tqdm
 
-    from storage import open_store
+    from storage import check_url, open_store
     from storage.copy import copy_store, source_rows
 
+    check_url(args.target)  # both ends named right before either is opened (or created)
+    check_url(args.source or config.storage.url)
     with open_store(args.source or config.storage.url) as source, open_store(args.target) as target:
-        with tqdm(total=source_rows(source), unit="row", desc="copy", disable=args.quiet or None) as bar:
+        with tqdm(total=source_rows(source), unit="row", desc="copy", disable=progress_hidden(args)) as bar:
             def on_rows(table: str, n: int) -> None:
                 bar.set_postfix_str(table, refresh=False)
                 bar.update(n)

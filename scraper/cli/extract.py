@@ -1,6 +1,11 @@
 """``extract``: one page (a saved file or a URL) through extraction, printed as JSON.
 
-The tool for writing and debugging a site profile; it stores nothing.
+The tool for writing and debugging a site profile; it stores nothing.  Every profile
+selector that matched nothing is named on stderr (``selector_missed``), on every run:
+the field then came from the generic extractor, which may look right on this page and
+not on the next.  A saved file needs its page's address: ``--url``, else the page's own
+``<link rel="canonical">`` or ``og:url`` (said on stderr); without any, a usage error
+rather than an invented address (links and the source are read from it).
 """
 
 from __future__ import annotations
@@ -8,11 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 from pathlib import Path
 
 from scraper.config import Config, SourceConfig
+from scraper.logs import get_logger, say
 
 from .common import EXIT_OK, UsageError, fetcher_for
+
+log = get_logger("cli")
 
 
 def _source_for_url(config: Config, url: str | None, source_id: str | None) -> SourceConfig:
@@ -27,14 +36,28 @@ def _source_for_url(config: Config, url: str | None, source_id: str | None) -> S
     return SourceConfig(id="generic", name="generic", start_urls=("https://example.invalid/",))
 
 
-def cmd_extract(args: argparse.Namespace, config: Config) -> int:
-    from scraper.fetch.charset import decode_html
-    from scraper.pipeline.runner import article_from_file
+def _own_address(html: str) -> str | None:
+    """The page's own http(s) address, from ``<link rel="canonical">`` or ``og:url``."""
+    from scraper.html import meta_content, parse_html
 
+    root = parse_html(html)
+    for link in root.iter("link"):
+        href = (link.get("href") or "").strip()
+        if "canonical" in (link.get("rel") or "").lower().split() and href.startswith(("http://", "https://")):
+            return href
+    og = (meta_content(root, "og:url") or "").strip()
+    return og if og.startswith(("http://", "https://")) else None
+
+
+def cmd_extract(args: argparse.Namespace, config: Config) -> int:
+    from scraper.extract.article import extract_article
+    from scraper.fetch.charset import decode_html
+    from scraper.normalize.article import normalize
+
+    if args.source:
+        config.source(args.source)  # an unknown id before anything is read
     target = args.file_or_url
     if target.startswith(("http://", "https://")):
-        url = args.url or target
-
         async def get():
             async with fetcher_for(config) as fetcher:
                 return await fetcher.get(target)
@@ -48,9 +71,19 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
         except OSError as exc:
             raise UsageError(f"{target}: cannot read ({exc.strerror})") from None
         html, _ = decode_html(data, None)
-        url = args.url or path.resolve().as_uri().replace("file://", "https://localhost")
+        url = args.url or _own_address(html)
+        if url is None:
+            raise UsageError(f"{target}: the page's URL is unknown (no canonical link in it): "
+                             "pass --url https://site/path-of-the-page")
+        if not args.url:
+            say(log, "url_from_page", f"no --url: using the page's own address {url}", url=url)
     source = _source_for_url(config, url, args.source)
-    article = article_from_file(html, url, source)
+    raw = extract_article(html, url, source)
+    for fld, selector in raw.failed_selectors.items():
+        say(log, "selector_missed",
+            f"profile selector '{fld}' ({selector}) of source {source.id} matched nothing: "
+            "generic extractor used", logging.WARNING, source=source.id, field=fld, selector=selector)
+    article = normalize(raw, source)
     out = {
         "url": article.original_url,
         "canonical_url": article.url,
@@ -66,4 +99,3 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
     }
     print(json.dumps(out, ensure_ascii=False, indent=2))
     return EXIT_OK
-

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from scraper.config import Config
+from scraper.logs import get_logger, say
 
 from .common import EXIT_OK, UsageError, fmt_time, store_for
-from .output import STDOUT, write_output
+from .output import STDOUT, check_target, write_output
+
+log = get_logger("cli")
 
 
 def cmd_feed(args: argparse.Namespace, config: Config) -> int:
@@ -17,19 +19,23 @@ def cmd_feed(args: argparse.Namespace, config: Config) -> int:
 
     if args.source:
         config.source(args.source)
+    target = args.output or STDOUT
+    try:
+        check_target(target)  # before the store is opened (or created)
+    except OSError as exc:
+        raise UsageError(f"{target}: cannot write ({exc.strerror or exc})") from None
     base = (config.server.base_url or config.feed.link or f"http://{config.server.host}:{config.server.port}").rstrip("/")
     with store_for(config) as store:
         items = store.latest(source_id=args.source, limit=args.limit or config.feed.max_entries,
                              collapse_clusters=args.source is None)
     meta = feed_meta(config, source_id=args.source, base_url=base, fmt=args.format)
     data = render(args.format, meta, items, config.sources)
-    target = args.output or STDOUT
     try:
         write_output(target, data)
     except OSError as exc:  # a directory, a missing folder, no space: the old file stays
         raise UsageError(f"{target}: cannot write ({exc.strerror or exc})") from None
     if target != STDOUT:
-        print(f"wrote {len(items)} entries to {target}", file=sys.stderr)
+        say(log, "feed_written", f"wrote {len(items)} entries to {target}", entries=len(items), path=target)
     return EXIT_OK
 
 
@@ -71,19 +77,24 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    from storage.base import search_terms
+
     if args.source:
         config.source(args.source)
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
+    if not search_terms(args.query):  # '', '*', '?!' alike: nothing to match words against
+        raise UsageError(f"QUERY {args.query!r} has no word to search for "
+                         "(for the newest articles: run.py feed, or the page at /)")
     with store_for(config) as store:
         items = store.latest(source_id=args.source, limit=args.limit, q=args.query,
                              collapse_clusters=args.source is None)
-    for item in items:
+    for item in items:  # one line per story, its copies on other sites at the end
         art = item.article
-        print(f"{fmt_time(item.published_or_seen)}  {art.source_id:10} {art.title}\n    {art.original_url or art.url}")
-        for sib in item.siblings:
-            print(f"    also {sib.source_id}: {sib.link}")
+        also = "".join(f"  also {sib.source_id}: {sib.link}" for sib in item.siblings)
+        title = " ".join(art.title.split())
+        print(f"{fmt_time(item.published_or_seen)}  {art.source_id:10} {title}  {art.original_url or art.url}{also}")
     if not items:
-        print("no article matches", file=sys.stderr)
+        say(log, "search_empty", "no article matches")
     return EXIT_OK
 

@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
-import sys
 
 from scraper.config import Config, SourceConfig
+from scraper.logs import get_logger, say
 from scraper.service.leases import SourceBusy
 
-from .common import EXIT_BUSY, EXIT_FAILED, EXIT_OK, UsageError, fetcher_for, store_for
+from .common import (
+    EXIT_BUSY,
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    counters,
+    fetcher_for,
+    progress_hidden,
+    store_for,
+)
 
+log = get_logger("cli")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # they end a backfill at an article boundary
 
 
@@ -46,16 +57,22 @@ def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
     results = asyncio.run(go())
     busy = False
     for r in results:
-        if isinstance(r, Exception):
+        if isinstance(r, SourceBusy):
             busy = True
-            print(f"{r.source_id:12} busy   {r.detail}")
+            print(busy_line(r))
             continue
         status = "ok" if r.ok else "FAILED"
         extra = f"  degraded: {r.degraded}" if r.degraded else ""
-        print(f"{r.source_id:12} {status:6} new={r.new} updated={r.updated} unchanged={r.unchanged} errors={r.errors}{extra}")
-    if not all(r.ok for r in results if not isinstance(r, Exception)):
+        print(f"{r.source_id:12} {status:6} {counters(r.new, r.updated, r.unchanged, r.errors)}{extra}")
+    ran = [r for r in results if not isinstance(r, SourceBusy)]
+    if not all(r.ok and not r.errors for r in ran):  # a source, a listing or an article failed
         return EXIT_FAILED
     return EXIT_BUSY if busy else EXIT_OK
+
+
+def busy_line(busy: SourceBusy) -> str:
+    """A busy source's line, the same for ``fetch`` and ``backfill``."""
+    return f"{busy.source_id:12} busy   {busy.detail}"
 
 
 def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
@@ -92,20 +109,24 @@ def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
                 done = 0 if args.restart else await runner.pages_done(source, pages=args.pages, since=args.since)
                 total = args.pages * len(source.start_urls) if args.pages else None
                 with tqdm(total=total, initial=done, unit="page", desc=f"backfill {source.id}",
-                          disable=args.quiet or None) as bar:
+                          disable=progress_hidden(args)) as bar:
                     def on_page(page_no: int, r) -> None:
                         bar.update(1)
                         bar.set_postfix(new=r.new, updated=r.updated, errors=r.errors)
 
-                    return await SourceLeases(store).exclusive(
+                    return await SourceLeases(store).exclusive(  # SourceBusy: caught below
                         source,
                         lambda: runner.backfill(source, pages=args.pages, since=args.since, max_pages=args.max_pages,
                                                 on_page=on_page, restart=args.restart, stop=stop),
                         wait=args.wait,
                     )
 
-    r = asyncio.run(go())
-    print(f"{r.source_id}: new={r.new} updated={r.updated} unchanged={r.unchanged} errors={r.errors}")
+    try:
+        r = asyncio.run(go())
+    except SourceBusy as busy:
+        print(busy_line(busy))
+        return EXIT_BUSY
+    print(f"{r.source_id}: {counters(r.new, r.updated, r.unchanged, r.errors)}")
     for note in r.notes:
         print(f"  walk ended early: {note}")
     if r.pages_unsettled:
@@ -113,6 +134,8 @@ def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
               "the same command goes on from the first of them")
     if caught:
         name = signal.Signals(caught[0]).name
-        print(f"interrupted by {name}: progress saved; the same command resumes", file=sys.stderr)
+        say(log, "interrupted", f"interrupted by {name}: progress saved; the same command resumes",
+            logging.WARNING, signal=name)
         return 128 + caught[0]  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
-    return EXIT_OK if r.ok and not r.pages_unsettled else EXIT_FAILED
+    # a page that could not be extracted is logged and skipped by the walk, and still a failure
+    return EXIT_OK if r.ok and not r.pages_unsettled and not r.errors else EXIT_FAILED

@@ -34,10 +34,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["STDOUT", "open_output", "write_atomically", "write_output"]
+__all__ = ["STDOUT", "check_target", "open_output", "write_atomically", "write_output"]
 
 STDOUT = "-"
 FILE_MODE = 0o644
+
+
+def check_target(target: str) -> None:
+    """``OSError`` now for a target that cannot be written (a directory, a missing parent
+    folder), so a command finds out before it opens the store or renders anything."""
+    if target == STDOUT:
+        return
+    path = Path(target)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "it is a directory", target)
+    _check_parent(path)
 
 
 def write_output(target: str, data: bytes) -> None:
@@ -101,12 +112,18 @@ def _send_to_socket(target: Path, data: bytes) -> None:
         sock.sendall(data)
 
 
-def _replace_file(target: Path, data: bytes) -> None:
-    """Temp file in the same directory, fsync, rename: readers never see a half-written file."""
+def _check_parent(target: Path) -> Path:
+    """The folder ``target`` goes in; FileNotFoundError when it is missing or not a folder."""
     parent = target.parent
     if not parent.is_dir():
         reason = "is not a directory" if parent.exists() else "does not exist"
         raise FileNotFoundError(errno.ENOENT, f"directory {parent} {reason}", str(target))
+    return parent
+
+
+def _replace_file(target: Path, data: bytes) -> None:
+    """Temp file in the same directory, fsync, rename: readers never see a half-written file."""
+    parent = _check_parent(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
     try:
         with os.fdopen(fd, "wb") as fh:

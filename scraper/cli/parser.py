@@ -8,9 +8,12 @@ after the command.  Each sub-parser sets ``func``, the command function that
 from __future__ import annotations
 
 import argparse
+import logging
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from scraper.config import DEFAULT_CONFIG_PATH
+from scraper.logs import get_logger, say
 
 from .archive import cmd_copy, cmd_migrate, cmd_reextract
 from .export import cmd_export, cmd_import, parse_until
@@ -38,6 +41,17 @@ def positive_int(value: str) -> int:
     return number
 
 
+def port_number(value: str) -> int:
+    """A TCP port, 0 to 65535 (0: any free one), else a usage error (exit 2) like any bad argument."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"ports are 0 to 65535, not {number}")
+    return number
+
+
 WAIT_HELP = ("when a worker (or another command) is running the source, wait up to SECONDS for it "
              "to finish (default 0: report it busy, exit 4)")
 
@@ -53,10 +67,20 @@ def seconds(value: str) -> float:
 
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a bad argument reported as one line, like every other error (exit 2).
+
+    ``error`` is the documented hook for this ("users can override this method")."""
+
+    def error(self, message: str) -> NoReturn:
+        say(get_logger("cli"), "usage_error", message, logging.ERROR, plain=f"error: {message} (see {self.prog} --help)")
+        self.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     def common_options(defaults: bool) -> argparse.ArgumentParser:
         # the options work before and after the command; only the top level sets defaults
-        p = argparse.ArgumentParser(add_help=False)
+        p = Parser(add_help=False)
         d = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)
         p.add_argument("--config", default=d(DEFAULT_CONFIG_PATH), metavar="FILE", help="config file (default: ./config.toml)")
         p.add_argument("--log-level", default=d("info"), choices=["debug", "info", "warning", "error"])
@@ -64,11 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     common = common_options(False)
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="run.py",
         description="qkfeed: Vietnamese military news sites -> clean articles -> one combined feed.",
-        epilog="Exit codes: 0 ok, 1 something failed, 2 usage/config error, 3 storage error, "
-               "4 busy (a requested source was being fetched by a worker or another command).",
+        epilog="Exit codes: 0 ok, 1 something failed (a source, a page, a taken port), 2 usage/config "
+               "error (arguments, config file, storage URL), 3 storage error (the store fails when used), "
+               "4 busy (a requested source was being fetched by a worker or another command), "
+               "130/143 interrupted.",
         parents=[common_options(True)],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -78,14 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "until SIGTERM/SIGINT (then finish the write in progress and exit 0). "
                                    "A store that fails its integrity check on start is refused (exit 3).")
     p.add_argument("--host", help="listen address (default: [server] host)")
-    p.add_argument("--port", type=int, help="listen port (default: [server] port)")
+    p.add_argument("--port", type=port_number, help="listen port (default: [server] port)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", parents=[common], help="the service against bundled sample pages (no network needed)",
                        description="Serve the bundled sample pages of every site on local ports and run the full "
                                    "service against them: the page and feeds fill within seconds.")
     p.add_argument("--host", help="listen address (default: [server] host)")
-    p.add_argument("--port", type=int, help="listen port (default: [server] port)")
+    p.add_argument("--port", type=port_number, help="listen port (default: [server] port)")
     p.add_argument("--db", metavar="FILE", help="keep the demo database in FILE (default: a temporary one)")
     p.set_defaults(func=cmd_demo)
 

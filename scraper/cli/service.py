@@ -45,6 +45,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     from scraper.service.demo import run_demo
 
-    run_demo(host=args.host or config.server.host, port=config.server.port if args.port is None else args.port, db=args.db)
+    run_demo(config, host=args.host or config.server.host,
+             port=config.server.port if args.port is None else args.port, db=args.db)
     return EXIT_OK
 

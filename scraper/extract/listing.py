@@ -16,7 +16,7 @@ from lxml import etree
 
 from scraper.config import SourceConfig
 from scraper.html import HtmlElement, parse_html, select_all, select_one, text_of
-from scraper.urls import absolute_url, canonical_url, same_site
+from scraper.urls import absolute_url, same_site, url_identity
 
 # Last path segment ending in a numeric id: slug-4048, slug-post123.html, 123.html, slug-123.htm
 GENERIC_ARTICLE_PATH = re.compile(r"(?:[-_/]|post)\d{3,}(?:\.html?|\.aspx)?/?$", re.I)
@@ -63,14 +63,14 @@ def _links(root: HtmlElement, page_url: str, source: SourceConfig) -> list[str]:
         anchors = _ANCHORS(root)
     seen: set[str] = set()
     urls: list[str] = []
-    page_key = canonical_url(page_url)
+    page_key = url_identity(page_url)
     for a in anchors:
         url = absolute_url(page_url, a.get("href"))
         if not url or not same_site(url, page_url):
             continue
         if not source.profile.links and not is_article_url(url, source):
             continue
-        key = canonical_url(url)
+        key = url_identity(url)
         if key in seen or key == page_key:
             continue
         seen.add(key)
@@ -91,7 +91,7 @@ def _next_page(root: HtmlElement, page_url: str, source: SourceConfig) -> str | 
                 break
     if candidate is not None:
         url = absolute_url(page_url, candidate.get("href"))
-        if url and same_site(url, page_url) and canonical_url(url) != canonical_url(page_url):
+        if url and same_site(url, page_url) and url_identity(url) != url_identity(page_url):
             return url
     return None
 

@@ -28,7 +28,8 @@ Errors (all ``scraper.errors.FetchError``)::
     ├── HTTPStatusError a 4xx, or a retried status still failing after retries
     └── RedirectLoop    a redirect back to a URL of the chain, or more than MAX_REDIRECTS
 
-What is retried is data: RETRY_STATUSES and RETRY_EXCEPTIONS (scraper.fetch.retry).
+What is retried is data: RETRY_STATUSES and RETRY_EXCEPTIONS (scraper.fetch.retry), a host
+that cannot be reached (refused, no such name) only UNREACHABLE_RETRIES times, quickly.
 Cookies: the httpx client keeps every cookie a response sets (its jar, scoped by domain)
 and sends it on later requests for the Fetcher's lifetime, as a browser does; a site that
 answers only within a session (qdnd.vn's feeds) gets its session cookie back.
@@ -40,7 +41,6 @@ fetched by the same path, cut at ROBOTS_MAX_BYTES instead of refused over the ca
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -51,7 +51,6 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
-    stop_after_attempt,
     wait_exponential_jitter,
 )
 
@@ -71,11 +70,15 @@ from scraper.fetch.retry import (
     RETRY_AFTER_STATUSES,
     RETRY_EXCEPTIONS,
     RETRY_STATUSES,
+    UNREACHABLE_WAIT,
     RetryableStatus,
+    attempts_for,
     is_retryable,
+    is_unreachable,
     parse_retry_after,
 )
 from scraper.fetch.transport import GuardedTransport
+from scraper.logs import event, get_logger
 from scraper.models import Page
 
 __all__ = [
@@ -89,7 +92,7 @@ __all__ = [
     "system_resolver",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger("fetch")
 
 MAX_REDIRECTS = 10
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -248,14 +251,20 @@ class Fetcher:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RetryableStatus) and exc.retry_after is not None:
             return 0.0  # the host slot, pushed back by defer(), does the waiting
+        if is_unreachable(exc):
+            return UNREACHABLE_WAIT
         return float(self._backoff(state))
+
+    def _stop(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        return state.attempt_number >= attempts_for(exc, self._cfg.retries)
 
     async def _fetch_retrying(
         self, target: httpx.URL, headers: dict[str, str], cap: _Cap
     ) -> _Hop:
         url = str(target)
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._cfg.retries + 1),
+            stop=self._stop,
             wait=self._wait,
             retry=retry_if_exception(is_retryable),
             sleep=self._sleep,
@@ -279,8 +288,9 @@ class Fetcher:
             reason = f"timed out ({reason})"
         elif str(exc):
             reason = f"{reason}: {exc}"
-        if is_retryable(exc) and self._cfg.retries:
-            reason += f" after {self._cfg.retries + 1} attempts"
+        attempts = attempts_for(exc, self._cfg.retries)
+        if is_retryable(exc) and attempts > 1:
+            reason += f" after {attempts} attempts"
         return reason
 
     async def _exchange(self, target: httpx.URL, headers: dict[str, str], cap: _Cap) -> _Hop:
@@ -319,6 +329,7 @@ def _log_retry(url: str) -> Callable[[RetryCallState], Any]:
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        log.info("retry %d for %s in %.2fs after %s", state.attempt_number, url, wait, exc)
+        event(log, "fetch_retry", attempt=state.attempt_number, url=url, wait_s=round(wait, 2),
+              error=str(exc) or type(exc).__name__)
 
     return before_sleep

@@ -4,6 +4,12 @@ RETRY_STATUSES and RETRY_EXCEPTIONS say what is retried (everything else fails a
 RETRY_AFTER_STATUSES whose Retry-After header is honoured (``parse_retry_after``).  The
 Fetcher runs them with tenacity: exponential backoff with BACKOFF_JITTER, capped by the
 ``backoff_max`` setting, ``retries`` times.
+
+UNREACHABLE_EXCEPTIONS (a name that does not resolve, a refused connection, no route, a
+failed TLS handshake) are not transient the way a timeout or a 503 is: a host that is not
+there now will not be there in 10 s either.  They are retried at most UNREACHABLE_RETRIES
+times after UNREACHABLE_WAIT seconds (a dropped SYN, a resolver hiccup), and the scheduler's
+per-source backoff does the rest; ``attempts_for`` says how many tries an error gets.
 """
 
 from __future__ import annotations
@@ -19,7 +25,12 @@ __all__ = [
     "RETRY_EXCEPTIONS",
     "RETRY_STATUSES",
     "RetryableStatus",
+    "UNREACHABLE_EXCEPTIONS",
+    "UNREACHABLE_RETRIES",
+    "UNREACHABLE_WAIT",
+    "attempts_for",
     "is_retryable",
+    "is_unreachable",
     "parse_retry_after",
 ]
 
@@ -30,6 +41,11 @@ RETRY_EXCEPTIONS: tuple[type[BaseException], ...] = (
     httpx.NetworkError,  # refused, reset, DNS failure
     httpx.RemoteProtocolError,  # broken chunked encoding, truncated body, bad status line
 )
+# A subset of RETRY_EXCEPTIONS: httpx.ConnectError is refused, DNS failure, no route, TLS
+# handshake failure (a connect *timeout* is httpx.ConnectTimeout, not one of these)
+UNREACHABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (httpx.ConnectError,)
+UNREACHABLE_RETRIES = 1  # tries after the first, at most (fewer when ``retries`` is lower)
+UNREACHABLE_WAIT = 0.5  # seconds before that one retry
 BACKOFF_JITTER = 1.0  # seconds of random jitter added to 1, 2, 4 ... s (capped by backoff_max)
 
 
@@ -44,6 +60,16 @@ class RetryableStatus(Exception):
 
 def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, (RetryableStatus, *RETRY_EXCEPTIONS))
+
+
+def is_unreachable(exc: BaseException | None) -> bool:
+    """A failure to reach the host at all (see UNREACHABLE_EXCEPTIONS)."""
+    return isinstance(exc, UNREACHABLE_EXCEPTIONS)
+
+
+def attempts_for(exc: BaseException | None, retries: int) -> int:
+    """How many attempts in all a request failing with ``exc`` gets, given the ``retries`` setting."""
+    return 1 + (min(retries, UNREACHABLE_RETRIES) if is_unreachable(exc) else retries)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -42,7 +42,7 @@ from scraper.extract.listing import numbered_page_url
 from scraper.logs import event, get_logger
 from scraper.models import Page
 from scraper.pipeline.results import RECORD_TIMEOUT, RunResult
-from scraper.urls import canonical_url
+from scraper.urls import url_identity
 from storage.offloop import StoreTimeout, off_loop
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class BackfillWalk:
         now: Callable[[], datetime]
 
         async def _fetch_listing(self, source: SourceConfig, url: str, result: RunResult, *,
-                                 conditional: bool) -> Page | None: ...
+                                 conditional: bool, past_first: bool = False) -> Page | None: ...
         async def _read_listing(self, source: SourceConfig, page: Page, page_no: int,
                                 result: RunResult) -> tuple[list[str], str | None]: ...
         async def _articles(self, source: SourceConfig, urls: list[str], result: RunResult, *, limit: int,
@@ -164,7 +164,7 @@ class BackfillWalk:
                     page, listing = await ahead
                 else:
                     listing = RunResult(source.id)
-                    page = await self._fetch_listing(source, url, listing, conditional=False)
+                    page = await self._fetch_listing(source, url, listing, conditional=False, past_first=page_no > 0)
                 ahead = None
                 result.merge(listing)
                 if page is None:
@@ -275,7 +275,7 @@ class BackfillWalk:
     async def _fetch_ahead(self, source: SourceConfig, url: str) -> tuple[Page | None, RunResult]:
         """A listing page fetched ahead, with its own counts (merged only if it is used)."""
         counts = RunResult(source.id)
-        return await self._fetch_listing(source, url, counts, conditional=False), counts
+        return await self._fetch_listing(source, url, counts, conditional=False, past_first=True), counts
 
 
 @dataclass
@@ -311,7 +311,7 @@ def _resumes(state: dict[str, Any] | None, pages: int | None, since: datetime | 
 def _key(url: str) -> str:
     """A URL's identity for the walk's visited sets."""
     try:
-        return canonical_url(url)
+        return url_identity(url)
     except ValueError:  # unparsable: compared as it is
         return url
 

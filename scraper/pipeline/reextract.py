@@ -9,7 +9,9 @@ its key (the stored URL) even if its canonical link now reads differently.
 Pages of sources no longer in the config are skipped; a page that no longer
 yields an article is counted as an error and its stored article is left as it
 was.  Selectors that matched nothing are counted like in a fetch run, so a
-profile that still does not fit is reported (``ReextractResult.degraded``).
+profile that still does not fit is reported (``ReextractResult.degraded``) and becomes
+the source's degraded mark (a profile that fits every page clears it), so ``sources`` and
+``/healthz`` agree with what ``reextract`` printed.
 """
 
 from __future__ import annotations
@@ -107,8 +109,12 @@ def reextract(
             for fld, selector in raw.failed_selectors.items():
                 result.drift.setdefault(sid, Counter())[f"{fld}\t{selector}"] += 1
             event(log, "reextract", logging.DEBUG, source=sid, url=url, result=outcome)
-    for sid in result.per_source:
+    for sid, counts in result.per_source.items():
         degraded = result.degraded(sid)
         if degraded:
             event(log, "layout_drift", logging.WARNING, source=sid, detail=degraded)
+        if sum(n for k, n in counts.items() if k != "errors"):
+            # the current profile over the stored pages is the freshest verdict: `sources`,
+            # /healthz and the next run say the same as this command did
+            store.set_degraded(sid, degraded)  # type: ignore[attr-defined]
     return result

@@ -18,9 +18,12 @@ from scraper.errors import (
     ResponseTooLarge,
 )
 
-__all__ = ["FINAL_ERRORS", "RECORD_TIMEOUT", "RunResult", "may_pass"]
+__all__ = ["FINAL_ERRORS", "LISTING_END_STATUSES", "RECORD_TIMEOUT", "RunResult", "may_pass"]
 
 MAX_MESSAGES = 20  # error messages a result keeps (the count goes on)
+# a backfill's listing page after the first answering one of these is past the end of the
+# pagination (sites answer 404 one page after the last): the walk's normal end, not an error
+LISTING_END_STATUSES = frozenset({404, 410})
 RECORD_TIMEOUT = 30.0  # seconds a run's record may take before the run stops waiting for it
 
 

@@ -48,6 +48,7 @@ from scraper.dedup.syndication import cluster_key
 from scraper.errors import (
     ExtractError,
     FetchError,
+    HTTPStatusError,
     OffsiteRedirect,
     QkfeedError,
     StorageError,
@@ -60,8 +61,8 @@ from scraper.normalize.article import normalize
 from scraper.pipeline.backfill import BackfillWalk
 from scraper.pipeline.extractpool import ExtractPool, Prepared, WorkerDied
 from scraper.pipeline.feedrun import FeedListings
-from scraper.pipeline.results import RECORD_TIMEOUT, RunResult, may_pass
-from scraper.urls import canonical_url, on_hosts, site_hosts
+from scraper.pipeline.results import LISTING_END_STATUSES, RECORD_TIMEOUT, RunResult, may_pass
+from scraper.urls import canonical_url, on_hosts, scheme_twin, site_hosts
 from storage.offloop import StoreTimeout, off_loop
 
 log = get_logger("pipeline")
@@ -107,7 +108,11 @@ class SourceRunner(FeedListings, BackfillWalk):
 
     # --- listing pages -------------------------------------------------------------------
 
-    async def _fetch_listing(self, source: SourceConfig, url: str, result: RunResult, *, conditional: bool) -> Page | None:
+    async def _fetch_listing(self, source: SourceConfig, url: str, result: RunResult, *, conditional: bool,
+                             past_first: bool = False) -> Page | None:
+        """The listing page at ``url``, or None (counted).  ``past_first``: a backfill's page after the
+        first of its start URL, where a LISTING_END_STATUSES answer is the end of the pagination (None,
+        not an error)."""
         etag = last_modified = None
         if conditional:
             etag, last_modified = await off_loop(self.store.http_cache_get, url)  # type: ignore[attr-defined]
@@ -116,6 +121,9 @@ class SourceRunner(FeedListings, BackfillWalk):
             page = await self.fetcher.get(url, etag=etag, last_modified=last_modified)
             self._check_host(url, page)
         except FetchError as exc:
+            if past_first and isinstance(exc, HTTPStatusError) and exc.status in LISTING_END_STATUSES:
+                event(log, "listing_end", source=source.id, url=url, status=exc.status)
+                return None
             result.listings_failed += 1
             result.retry_listings = result.retry_listings or may_pass(exc)
             result.unsettled = result.unsettled or may_pass(exc)  # a backfill holds its progress here
@@ -131,9 +139,14 @@ class SourceRunner(FeedListings, BackfillWalk):
         result.listings_ok += 1
         return page
 
-    def _links(self, source: SourceConfig, page: Page, result: RunResult, found: list[str] | None = None) -> list[str]:
+    def _links(self, source: SourceConfig, page: Page, result: RunResult, found: list[str] | None = None,
+               *, past_first: bool = False) -> list[str]:
+        """The article links of a listing page; none is layout drift, except on a backfill's page
+        after the first (``past_first``): a pagination that goes past its end (an empty page)."""
         links = extract_links(page.text, page.url, source) if found is None else found
-        if not links:
+        if not links and past_first:
+            event(log, "listing_end", source=source.id, url=page.url, links=0)
+        elif not links:
             what = f"profile selector 'links' ({source.profile.links})" if source.profile.links else "the generic link rule"
             result.degraded = f"{what} found no article links on {page.url}"
             result.error(f"listing {page.url}: no article links found")
@@ -149,7 +162,7 @@ class SourceRunner(FeedListings, BackfillWalk):
                 found = await self.extraction.read_listing(page.text, page.url, source, page_no)
         if found is None:
             found = read_listing(page.text, page.url, source, page_no)  # one parse for both
-        return self._links(source, page, result, found[0]), found[1]
+        return self._links(source, page, result, found[0], past_first=page_no > 0), found[1]
 
     # --- articles ------------------------------------------------------------------------
 
@@ -166,14 +179,18 @@ class SourceRunner(FeedListings, BackfillWalk):
     def _known_and_young(self, keys: dict[str, str]) -> tuple[set[str], set[str]]:
         """The stored ones of these canonical URLs, and those first seen within RECHECK_WINDOW
         (one trip to the store's thread for the whole listing)."""
-        known = self.store.known_urls(set(keys.values()))  # type: ignore[attr-defined]
+        wanted = set(keys.values())
+        # a key counts as known under either scheme (an archive from before keys kept the
+        # scheme, a link written http:// to a page the site redirects to https://)
+        found = self.store.known_urls(wanted | {scheme_twin(k) for k in wanted})  # type: ignore[attr-defined]
+        stored_as = {k: k if k in found else scheme_twin(k) for k in wanted if k in found or scheme_twin(k) in found}
         horizon = self.now() - RECHECK_WINDOW
         young = set()
-        for key in set(keys.values()) & known:
-            stored = self.store.get_article(key)  # type: ignore[attr-defined]
+        for key, held in stored_as.items():
+            stored = self.store.get_article(held)  # type: ignore[attr-defined]
             if stored is not None and stored.first_seen >= horizon:
                 young.add(key)
-        return known, young
+        return set(stored_as), young
 
     async def _article(self, source: SourceConfig, url: str, known: bool, result: RunResult, drift: Counter[str],
                        fetching: _Fetches, feed_date: datetime | None = None) -> None:
@@ -196,6 +213,11 @@ class SourceRunner(FeedListings, BackfillWalk):
                 prepared = replace(prepared, article=replace(prepared.article, published=feed_date))
                 event(log, "date_from_feed", source=source.id, url=url, published=feed_date.isoformat())
             article = prepared.article
+            if known:  # stored under the other scheme (before keys kept it): that row is updated
+                twin = scheme_twin(article.url)
+                held = await off_loop(self.store.known_urls, {article.url, twin})  # type: ignore[attr-defined]
+                if article.url not in held and twin in held:
+                    article = replace(article, url=twin)
             upsert = partial(self.store.upsert_article, article, raw_html=page.content or page.text.encode("utf-8"),  # type: ignore[attr-defined]
                              now=self.now(), cluster_key=prepared.key)
             # The write goes to a thread of its own: the event loop (which also serves the feeds)

@@ -104,10 +104,11 @@ def min_gap_for(interval: float) -> float:
 class SourceBusy(QkfeedError):
     """A one-off command could not take a source's lease: someone else is running it."""
 
-    def __init__(self, source_id: str, holder: str | None, retry_at: datetime | None) -> None:
-        until = f" (free by about {retry_at:%H:%M:%S} UTC)" if retry_at else ""
+    def __init__(self, source_id: str, holder: str | None, since: datetime | None) -> None:
+        # who and since when, not the lease's expiry: a run takes seconds, its lease 30 min
+        started = f" since {since.astimezone(UTC):%H:%M:%S} UTC" if since else ""
         self.detail = (
-            f"being fetched by {holder or 'another worker'}{until}; "
+            f"being fetched by {holder or 'another worker'}{started}; "
             "try again later or pass --wait SECONDS"
         )
         super().__init__(f"{source_id}: {self.detail}")
@@ -126,6 +127,7 @@ class Claim:
     taken: bool
     holder: str | None = None  # who holds the lease when refused
     retry_at: datetime | None = None  # local time to ask again when refused
+    since: datetime | None = None  # when the holder took the lease (refused because "held")
     reason: str = ""
 
 
@@ -149,14 +151,15 @@ class SourceLeases:
         if state.taken:
             return Claim(True)
         due = state.now
-        reason = "ran recently"
+        reason, since = "ran recently", None
         if state.holder is not None and state.expires is not None:
             due, reason = max(due, state.expires), "held"
+            since = state.last_run  # a take sets last_run: the start of the holder's run
         if state.last_run is not None:
             due = max(due, state.last_run + timedelta(seconds=gap))
         delay = (due - state.now).total_seconds() + random.uniform(0, slack_for(source.interval))
         retry_at = datetime.now(UTC) + timedelta(seconds=max(delay, 0.05))
-        return Claim(False, state.holder, retry_at, reason)
+        return Claim(False, state.holder, retry_at, since=since, reason=reason)
 
     async def keep(self, source: SourceConfig, task: asyncio.Task[object]) -> None:
         """Renew the lease until cancelled; cancel ``task`` (the run) if the lease was lost."""
@@ -190,7 +193,7 @@ class SourceLeases:
                 break
             left = deadline - loop.time()
             if left <= 0:
-                raise SourceBusy(source.id, claim.holder, claim.retry_at)
+                raise SourceBusy(source.id, claim.holder, claim.since)
             event(log, "lease_wait", source=source.id, holder=claim.holder)
             await asyncio.sleep(min(BUSY_POLL, left))
         started, ran = datetime.now(UTC), None

@@ -118,7 +118,7 @@ async def serve(
                      allowed_hosts=allowed)
     limits = Limits.of(config.server)
     raise_fd_limit(limits)
-    for name in ("asyncio", "feeds.app"):  # a flood of one error: one line a minute, with a count
+    for name in ("asyncio", "qkfeed.app"):  # a flood of one error: one line a minute, with a count
         logger = logging.getLogger(name)
         if not any(isinstance(f, RepeatFilter) for f in logger.filters):
             logger.addFilter(RepeatFilter())
