@@ -108,3 +108,22 @@ def _key(sites, path: str) -> str:
     from scraper.urls import canonical_url
 
     return canonical_url(sites.url("qk3", path))
+
+
+def test_reextract_keeps_the_feed_note_of_the_last_run(fetched) -> None:
+    """The profile's verdict replaces the selector part of the mark, not a broken feed's note."""
+    from datetime import UTC, datetime
+
+    from scraper.models import with_feed_problem
+
+    sites, path, db = fetched
+    config = config_from_dict(tomllib.loads(path.read_text("utf-8")), str(path))
+    now = datetime.now(UTC)
+    note = "https://x.test/rss/a.rss: HTTP 404; HTML listing used"
+    with open_store(config.storage.url) as store:
+        store.record_run("qk3", started=now, finished=now, ok=True, new=0, updated=0, errors=1,
+                         degraded=with_feed_problem(note, "profile selector 'body' (div.gone) stopped matching"))
+        reextract(config, store, ["qk3"])
+        health = store.source_health(["qk3"])[0]
+    assert health.feed_problem == note
+    assert health.degraded is not None and "div.gone" not in health.degraded  # the profile fits again
