@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
 
 from scraper.config import Config, SourceConfig
 
 from .common import EXIT_OK, UsageError, fetcher_for
+from .explain import explaining, report
 
 
 def _source_for_url(config: Config, url: str | None, source_id: str | None) -> SourceConfig:
@@ -50,7 +52,8 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
         html, _ = decode_html(data, None)
         url = args.url or path.resolve().as_uri().replace("file://", "https://localhost")
     source = _source_for_url(config, url, args.source)
-    article = article_from_file(html, url, source)
+    with explaining(args.explain) as trace:
+        article = article_from_file(html, url, source)
     out = {
         "url": article.original_url,
         "canonical_url": article.url,
@@ -64,6 +67,9 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
         "body_text": article.body_text,
         "body_html": article.body_html,
     }
+    if trace is not None:
+        out["explain"] = trace.as_dict()
+        sys.stderr.write(report(trace))
     print(json.dumps(out, ensure_ascii=False, indent=2))
     return EXIT_OK
 
