@@ -145,7 +145,7 @@ def _precedence(sig: DateSignals, line_dt: datetime | None) -> str:
     """Why the first signal in the order won (it has a time)."""
     if line_dt is not None and sig.metadata is not None:
         return "the profile's date line outranks metadata" if sig.line_first else "metadata outranks the date line"
-    return "a full timestamp"
+    return "the first date signal found (profile, metadata, date line), with a time"
 
 
 def _shown(text: str | None, dt: datetime | None, tz: tzinfo) -> str | None:

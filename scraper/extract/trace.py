@@ -68,7 +68,7 @@ class Trace:
     notes: dict[str, Any] = field(default_factory=dict)  # what one decision point tells a later one
 
     def won(self, name: str, rule: str, value: Any, *, selector: str | None = None, why: str | None = None) -> None:
-        """``rule`` gave the field; a later ``won`` for the same field (an override) demotes it."""
+        """``rule`` gave the field (replacing any winner so far: ``overridden`` first keeps it as a loser)."""
         f = self.fields.setdefault(name, FieldTrace())
         f.rule, f.selector, f.value, f.why = rule, selector, short(value), why
 
