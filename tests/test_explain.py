@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT
 
 from scraper.cli.explain import explaining, report
-from scraper.config import Profile, SourceConfig, load_config
+from scraper.config import Config, Profile, SourceConfig, load_config
 from scraper.errors import ExtractError
 from scraper.extract.article import extract_article
 from scraper.extract.trace import FIELDS, Trace, current, element_path, recording
@@ -30,8 +30,13 @@ PROSE = ("Sáng 12/3, tại Hà Nội, Bộ Quốc phòng tổ chức hội ngh�
 
 
 @pytest.fixture(scope="module")
-def qk7() -> SourceConfig:
-    return load_config(ROOT / "config.toml").source("qk7")
+def config() -> Config:
+    return load_config(ROOT / "config.toml")
+
+
+@pytest.fixture(scope="module")
+def qk7(config: Config) -> SourceConfig:
+    return config.source("qk7")
 
 
 def source(**profile: str) -> SourceConfig:
@@ -240,3 +245,28 @@ def test_cli_explain_generic_with_losers() -> None:
     assert body["lost"]
     assert re.search(r"^  lost: container `[^`]+`: ", proc.stderr, re.M)
     assert re.search(r"^        score \d+ = prose \d+ − 1\.5 × link text \d+", proc.stderr, re.M)
+
+
+FIXTURE_PAGES = sorted((ROOT / "tests/fixtures/sites").glob("*/*.html"))
+
+
+@pytest.mark.parametrize("path", FIXTURE_PAGES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_recording_changes_no_output(path: Path, config: Config) -> None:
+    """The hooks only describe: every fixture page extracts the same with and without a trace,
+    and every field is explained (a rule, or "none found")."""
+    src = config.sources.get(path.parent.name) or source()
+    html = path.read_text("utf-8")
+    url = f"https://example.org/{path.stem}"
+
+    def run() -> object:
+        try:
+            return extract_article(html, url, src)
+        except ExtractError as exc:
+            return str(exc)
+
+    plain = run()
+    with recording() as trace:
+        traced = run()
+    assert traced == plain
+    if not isinstance(plain, str):
+        assert all(f.rule for f in trace.fields.values())
