@@ -13,6 +13,9 @@ the end and the byline paragraph, kept apart as the author (``byline.py``),
 image tables and ``<p><img></p>`` + caption pairs turned into ``<figure>``, and
 every run of loose text put in a paragraph so no two paragraphs glue together
 (``markup.py``).
+
+With ``run.py extract --explain`` each decision is also written, where it is taken, into
+the trace of ``trace.py`` (which rule or selector gave a field, which candidates lost).
 """
 
 from __future__ import annotations

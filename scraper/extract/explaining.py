@@ -91,7 +91,11 @@ def explain_image(t: Trace, root: HtmlElement, ld_image: str | None, url: str, c
 def explain_body(t: Trace, page: BlockScores, found: HtmlElement | None, best: HtmlElement | None,
                  photo_story: bool) -> None:
     """The chosen container and the best few losers, with the scores ``scoring`` ranked them by."""
-    from scraper.extract.scoring import BOILERPLATE_WEIGHT, MAIN_BONUS, container_score
+    from scraper.extract.scoring import (  # (it imports this module)
+        BOILERPLATE_WEIGHT,
+        MAIN_BONUS,
+        container_score,
+    )
 
     if found is None:
         t.won("body", "none found", None, why="no block of prose on the page")

@@ -25,6 +25,7 @@ from scraper.extract.comments import (
     mark_comment_boxes,
     may_name_comments,
 )
+from scraper.extract.explaining import explain_body
 from scraper.extract.hints import (
     CAMEL_BOUNDARY,
     CAPTION_HINT,
@@ -355,8 +356,6 @@ def find_main_content(root: HtmlElement, title_el: HtmlElement | None = None) ->
         best, best_i = _best(page, with_captions=True)
     found = _own_article(page, best, best_i, title_el)
     if (t := current()) is not None:
-        from scraper.extract.explaining import explain_body  # (it imports this module)
-
         explain_body(t, page, found, best, photo_story)
     return found
 
