@@ -155,6 +155,16 @@ def test_body_names_the_chosen_container_and_the_losers() -> None:
     assert any(c["selector"] in ("div.main", "div#page") and "holds the chosen one" in c["why"] for c in body["lost"])
 
 
+def test_body_shows_the_best_container_elsewhere_on_the_page() -> None:
+    box = '<div class="box"><p>Chuyên mục này giới thiệu, tổng hợp các tin bài nổi bật trong tuần của báo.</p></div>'
+    body = explain(page().replace("</body>", box + "</body>"), source())["body"]
+    assert body["selector"] == "div.article-body"
+    assert all(c["selector"] for c in body["lost"])  # the <body> itself is named "body"
+    other = next(c for c in body["lost"] if c["why"].endswith("(elsewhere on the page)"))
+    assert (other["selector"], other["value"]) == ("div.box", "Chuyên mục này giới thiệu, tổng hợp các tin bài nổi bật trong tuần của báo.")
+    assert other["why"].startswith("score 75 = prose 75 ")
+
+
 def test_lead_and_image_from_the_generic_rules() -> None:
     lead = "Hội nghị đánh giá kết quả huấn luyện năm qua và đề ra nhiệm vụ trọng tâm cho năm tới của toàn quân."
     html = page(head='<meta property="og:image" content="/img/a.jpg"><meta name="twitter:image" content="/img/b.jpg">',

@@ -40,7 +40,7 @@ def explain_authors(t: Trace, end: str | None, byline: str | None, meta: MetaAut
     lines = [("byline at the body's end", None, end)] if end else []
     if around:
         lines.append(around)
-    meta_rule = f"metadata {META_SOURCES.get(meta.source, 'agencies')}"
+    meta_rule = f"metadata {META_SOURCES.get(meta.source, '(agencies only)')}"
     if meta_won:
         why = "JSON-LD names the people one by one" if ld_people else "no byline names a person or an agency"
         t.won("authors", meta_rule, _names(meta.authors, meta.agencies), why=why)
@@ -123,14 +123,23 @@ def explain_body(t: Trace, page: BlockScores, found: HtmlElement | None, best: H
         rule, why = f"most prose minus {BOILERPLATE_WEIGHT:g} × link text", formula(fi)
     t.won("body", rule, text_of(found), selector=element_path(found), why=why)
     chosen = (page.content[fi], page.junk[fi])
-    shown = 0
+    lineage = {id(a) for a in found.iterancestors()}
+    shown: list[tuple[int, str]] = []
+    elsewhere = None  # the best container outside the chosen one's lineage (a sidebar, a comment box)
     for _, i in sorted(scored, key=lambda si: -si[0]):
-        if shown >= MAX_LOSERS:
-            break
         if i == fi or (page.content[i], page.junk[i]) == chosen:
             continue  # a bare wrapper of the chosen one says nothing new
         el = page.order[i]
-        where = ("holds the chosen one and more link text" if any(a is el for a in found.iterancestors())
+        where = ("holds the chosen one and more link text" if id(el) in lineage
                  else "part of the chosen one" if any(a is found for a in el.iterancestors()) else "elsewhere on the page")
+        if len(shown) < MAX_LOSERS:
+            shown.append((i, where))
+        if elsewhere is None and where.startswith("elsewhere"):
+            elsewhere = (i, where)
+        if elsewhere is not None and len(shown) >= MAX_LOSERS:
+            break
+    if elsewhere is not None and elsewhere not in shown:
+        shown.append(elsewhere)
+    for i, where in shown:
+        el = page.order[i]
         t.lost("body", "container", text_of(el), f"{formula(i)} ({where})", selector=element_path(el))
-        shown += 1

@@ -28,6 +28,7 @@ __all__ = ["FIELDS", "Candidate", "FieldTrace", "Trace", "current", "element_pat
 FIELDS = ("title", "published", "authors", "lead", "body", "image")
 MAX_VALUE = 120  # characters of a value shown (a body is long)
 PATH_DEPTH = 4  # steps of a CSS-like path at most (``div#main > article > div.body``)
+_URL = re.compile(r"(?:https?:)?//\S+|/\S*")
 _NAME = re.compile(r"-?[A-Za-z_][\w-]*")  # a class or id CSS can name without escapes
 
 _current: ContextVar[Trace | None] = ContextVar("qkfeed_extract_trace", default=None)
@@ -110,8 +111,8 @@ def recording() -> Iterator[Trace]:
 
 
 def short(value: Any) -> Any:
-    """A value as shown: long text cut, with its length."""
-    if isinstance(value, str) and len(value) > MAX_VALUE:
+    """A value as shown: long text cut, with its length (a URL is shown whole)."""
+    if isinstance(value, str) and len(value) > MAX_VALUE and not _URL.fullmatch(value):
         return f"{value[:MAX_VALUE].rstrip()}… ({len(value)} characters)"
     return value
 
@@ -139,4 +140,4 @@ def element_path(el: HtmlElement | None) -> str | None:
         if "#" in steps[0] or len(select_all(root, path)) == 1:
             break
         node = node.getparent()
-    return " > ".join(steps)
+    return " > ".join(steps) or _step(el)  # (the <body> itself)
