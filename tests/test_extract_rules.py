@@ -199,8 +199,14 @@ def test_a_profile_selector_that_matches_nothing_is_recorded_and_the_generic_rul
 
 
 def test_an_invalid_selector_is_a_miss_not_a_crash() -> None:
+    """Config loading refuses it (naming the key); a profile made without that check still
+    never crashes the extractor."""
     html = page(f"<h1>Tiêu đề bài viết</h1><div class='content'><p>{PARA}</p><p>{PARA2}</p></div>")
-    raw = extract_article(html, URL, source(body="div[[[", title="h1"))
+    with pytest.raises(ValueError, match="invalid CSS selector"):
+        Profile(body="div[[[")
+    unchecked = SourceConfig(id="t", name="t", start_urls=("https://bao.example.vn/",),
+                             profile=Profile.model_construct(body="div[[[", title="h1"))
+    raw = extract_article(html, URL, unchecked)
     assert raw.failed_selectors == {"body": "div[[["}
     assert select_one(parse_html(html), "p:::x") is None and select_all(parse_html(html), "") == []
 

@@ -14,12 +14,14 @@ import argparse
 import asyncio
 import json
 import logging
+import sys
 from pathlib import Path
 
 from scraper.config import Config, SourceConfig
 from scraper.logs import get_logger, say
 
 from .common import EXIT_OK, UsageError, fetcher_for
+from .explain import explaining, report
 
 log = get_logger("cli")
 
@@ -78,12 +80,13 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
         if not args.url:
             say(log, "url_from_page", f"no --url: using the page's own address {url}", url=url)
     source = _source_for_url(config, url, args.source)
-    raw = extract_article(html, url, source)
-    for fld, selector in raw.failed_selectors.items():
-        say(log, "selector_missed",
-            f"profile selector '{fld}' ({selector}) of source {source.id} matched nothing: "
-            "generic extractor used", logging.WARNING, source=source.id, field=fld, selector=selector)
-    article = normalize(raw, source)
+    with explaining(args.explain) as trace:
+        raw = extract_article(html, url, source)
+        for fld, selector in raw.failed_selectors.items():
+            say(log, "selector_missed",
+                f"profile selector '{fld}' ({selector}) of source {source.id} matched nothing: "
+                "generic extractor used", logging.WARNING, source=source.id, field=fld, selector=selector)
+        article = normalize(raw, source)
     out = {
         "url": article.original_url,
         "canonical_url": article.url,
@@ -97,5 +100,8 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
         "body_text": article.body_text,
         "body_html": article.body_html,
     }
+    if trace is not None:
+        out["explain"] = trace.as_dict()
+        sys.stderr.write(report(trace))
     print(json.dumps(out, ensure_ascii=False, indent=2))
     return EXIT_OK

@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file_or_url", metavar="FILE_OR_URL")
     p.add_argument("--url", help="the page's URL (for a file: resolves links, picks the source)")
     p.add_argument("--source", metavar="ID", help="use this source's profile")
+    p.add_argument("--explain", action="store_true",
+                   help="show which rule or selector gave each field and which candidates lost "
+                        "(an \"explain\" object in the JSON, a readable report on stderr)")
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("reextract", parents=[common], help="extract the stored pages again (no fetching)",

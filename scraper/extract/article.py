@@ -13,6 +13,9 @@ the end and the byline paragraph, kept apart as the author (``byline.py``),
 image tables and ``<p><img></p>`` + caption pairs turned into ``<figure>``, and
 every run of loose text put in a paragraph so no two paragraphs glue together
 (``markup.py``).
+
+With ``run.py extract --explain`` each decision is also written, where it is taken, into
+the trace of ``trace.py`` (which rule or selector gave a field, which candidates lost).
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from lxml import etree
 
 from scraper.config import Profile, SourceConfig
 from scraper.errors import ExtractError
-from scraper.extract import generic
+from scraper.extract import generic, trace
 from scraper.extract.authormark import take_byline_around
 from scraper.extract.authors import metadata_authors
 from scraper.extract.byline import strip_trailers, take_byline
+from scraper.extract.explaining import explain_authors, explain_image, explain_lead
 from scraper.extract.markup import absolutize, flatten, normalize_figures
 from scraper.extract.published import DateSignals, settle_published
 from scraper.html import (
@@ -53,6 +57,7 @@ MAX_LINE_EXTRA = 40  # a date line may carry this much besides the date (a view 
 ALWAYS_REMOVE = ("script", "style", "noscript", "iframe", "form", "button", "input", "select", "textarea",
                  "ins", "object", "embed", "template", "svg", "h1")  # fmt: skip
 NOISE_CANDIDATES = frozenset({"div", "section", "aside", "ul", "nav"})
+TRACED_AS = {"title": "title", "body": "body", "lead": "lead", "date": "published", "author": "authors", "image": "image"}
 
 
 def _profile_pick(root: HtmlElement, profile: Profile, field: str, raw: RawArticle) -> HtmlElement | None:
@@ -62,8 +67,20 @@ def _profile_pick(root: HtmlElement, profile: Profile, field: str, raw: RawArtic
     el = select_one(root, selector)
     if el is None or (field != "image" and not text_of(el) and el.find(".//img") is None):
         raw.failed_selectors[field] = selector
+        if (t := trace.current()) is not None:
+            t.lost(TRACED_AS[field], "profile selector", None,
+                   "matched nothing" if el is None else "matched an element without text", selector=selector)
         return None
+    if (t := trace.current()) is not None and field != "date":  # the date is settled in published.py
+        t.won(TRACED_AS[field], "profile selector", _shown(el, field), selector=selector)
     return el
+
+
+def _shown(el: HtmlElement, field: str) -> str | None:
+    """What an element gives a field, as the explanation shows it."""
+    if field == "image":
+        return el.get("src") or el.get("content") or el.get("href")
+    return text_of(el)
 
 
 def _line_of(el: HtmlElement | None) -> HtmlElement | None:
@@ -111,6 +128,8 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         raw.title, title_el = generic.find_title(root)
         if not raw.title and isinstance(ld.get("headline"), str):
             raw.title = ld["headline"]
+            if (t := trace.current()) is not None:
+                t.won("title", "JSON-LD headline", raw.title, why="no <h1>, og:title or <title> on the page")
         raw.fallbacks.append("title")
 
     # body container (chosen before removals so the date/lead searches can exclude it)
@@ -118,6 +137,8 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     if body is not None and len(text_of(body)) < MIN_BODY_CHARS:
         raw.failed_selectors["body"] = profile.body or ""  # matches, but the text moved elsewhere
         body = None
+        if (t := trace.current()) is not None:
+            t.overridden("body", f"matched fewer than {MIN_BODY_CHARS} characters of text")
     generic_body = body is None
     if body is None:
         body = generic.find_main_content(root, title_el)
@@ -129,6 +150,8 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         lead_el = generic.find_lead(root, title_el, body)
         if profile.lead is None:
             raw.fallbacks.append("lead")
+        if (t := trace.current()) is not None:
+            explain_lead(t, lead_el)
     if lead_el is not None:
         raw.lead = text_of(lead_el)
 
@@ -142,6 +165,8 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
             raw.date_text = line
         else:
             raw.failed_selectors["date"] = profile.date or ""
+            if (t := trace.current()) is not None:
+                t.lost("published", "profile selector", line, "holds no date it can read", selector=profile.date)
             date_el = None
     signals = DateSignals(html, url, tz, source.month_first, raw.date_text, line_first=raw.date_text is not None,
                           metadata=raw.published)
@@ -150,6 +175,10 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         line, date_el = next(lines, (None, None))  # kept out of the body whichever date wins
         signals.line, signals.other_lines = line, (text for text, _ in lines)
         raw.fallbacks.append("date")
+        if (t := trace.current()) is not None:
+            t.notes["date.line"] = ("date line nearest the title", trace.element_path(date_el))
+    elif (t := trace.current()) is not None:
+        t.notes["date.line"] = ("profile selector", profile.date)
     raw.date_text, raw.published = settle_published(signals)
 
     # author from the profile (removed from the body when inside it)
@@ -162,6 +191,10 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     if image_el is not None:
         src = image_el.get("src") or image_el.get("content") or image_el.get("href")
         raw.image_url = absolute_url(url, str(src) if src else None)
+        if raw.image_url is None and (t := trace.current()) is not None:
+            t.overridden("image", "the element has no src, content or href")
+    if (t := trace.current()) is not None:
+        explain_image(t, root, generic.json_ld_image(ld), url, raw.image_url)
     if raw.image_url is None:
         meta_img = meta_content(root, "og:image", "twitter:image") or generic.json_ld_image(ld)
         raw.image_url = absolute_url(url, meta_img)
@@ -197,7 +230,7 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     if raw.byline is None:
         # people named one by one in JSON-LD beat the byline line; a byline naming people beats
         # the rest of the metadata (<meta name=author> is often the site's name)
-        raw.byline = take_byline(body)
+        raw.byline = end_byline = take_byline(body)
         meta_names = metadata_authors(root, ld, url)
         ld_people = bool(meta_names.authors) and meta_names.source == "json-ld"
         if not ld_people and (raw.byline is None or not parse_byline(raw.byline).authors):
@@ -206,6 +239,8 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         credited = parse_byline(raw.byline)
         if ld_people or (meta_names and not (credited.authors or credited.agencies)):
             raw.authors, raw.agencies = meta_names.authors, meta_names.agencies
+        if (t := trace.current()) is not None:
+            explain_authors(t, end_byline, raw.byline, meta_names, ld_people, bool(raw.authors or raw.agencies))
         raw.fallbacks.append("author")
     else:
         strip_trailers(body)
@@ -214,6 +249,8 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         first_img = body.find(".//img[@src]")
         if first_img is not None:
             raw.image_url = first_img.get("src")
+            if (t := trace.current()) is not None:
+                t.won("image", "first <img> in the body", raw.image_url, why="no profile selector or metadata image")
 
     raw.body_html = inner_html(body)
     body_text = text_of(body)
@@ -223,6 +260,11 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         if ld_body and len(ld_body) > LD_BODY_RATIO * len(body_text):
             raw.body_html = "".join(f"<p>{_escape(p)}</p>" for p in ld_body.split("\n") if p.strip())
             body_text = ld_body
+            if (t := trace.current()) is not None:
+                t.overridden("body", f"JSON-LD articleBody is over {LD_BODY_RATIO:g}× longer (text rendered by JavaScript)")
+                t.won("body", "JSON-LD articleBody", ld_body)
+    if (t := trace.current()) is not None:
+        t.finish(body_text)
     if generic.looks_like_error_page(raw.title, body_text):
         raise ExtractError(f"{url}: looks like an error page ({raw.title!r})")
     if not raw.title:

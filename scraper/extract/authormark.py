@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from lxml import etree
 
 from scraper.extract.pruning import BOILERPLATE_LINE, RELATED_HEADING
+from scraper.extract.trace import current, element_path
 from scraper.html import HtmlElement, drop, text_of
 from scraper.normalize.bylines import looks_like_byline
 
@@ -79,10 +80,14 @@ def take_byline_around(
     """The byline marked above the text, else a lone bold name right after it (``trailing_byline``);
     its copy is taken out of ``body`` (the cleaned copy of ``page_body``)."""
     found = marked_byline(root, title_el, page_body)
+    rule = "byline marked above the text"
     if found is None and page_body is not None:
         found = trailing_byline(page_body)
+        rule = "bold name right after the text"
     if found is None:
         return None
+    if (t := current()) is not None:
+        t.notes["authors.around"] = (rule, element_path(found), text_of(found))
     text = text_of(found)
     for twin in list(body.iter(found.tag)):
         if twin is not body and text_of(twin) == text:

@@ -16,6 +16,7 @@ from typing import Any
 
 from lxml import etree
 
+from scraper.extract.trace import Trace, current, element_path
 from scraper.html import HtmlElement, meta_content, text_of
 from scraper.normalize.dates import parse_datetime, parse_iso
 from scraper.text import clean_text
@@ -106,14 +107,20 @@ def metadata_dates(root: HtmlElement, ld: dict[str, Any], tz: Any) -> tuple[date
     """(published, modified) from JSON-LD and ``article:*`` / itemprop metadata."""
     published = parse_iso(str(ld.get("datePublished") or ""), tz=tz) if ld else None
     modified = parse_iso(str(ld.get("dateModified") or ""), tz=tz) if ld else None
+    rule = "JSON-LD datePublished"
     if published is None:
         value = meta_content(root, *PUBLISHED_META)
         published = parse_iso(value, tz=tz) if value else None
+        rule = "<meta>"
     if published is None:
         for el in _DATE_PUBLISHED(root):
             value = el.get("content") or el.get("datetime") or text_of(el)
             published = parse_iso(str(value), tz=tz) or parse_datetime(str(value), tz=tz)
+            rule = "itemprop=datePublished"
             break
+    if (t := current()) is not None and published is not None:
+        key = next((k for k in PUBLISHED_META if meta_content(root, k)), "") if rule == "<meta>" else ""
+        t.notes["date.metadata"] = f"metadata <meta {key}>" if key else f"metadata {rule}"
     if modified is None:
         value = meta_content(root, *MODIFIED_META)
         modified = parse_iso(value, tz=tz) if value else None
@@ -152,10 +159,43 @@ def find_title(root: HtmlElement) -> tuple[str | None, HtmlElement | None]:
     if h1s:
         best, text = max(h1s, key=lambda ht: (_similar(ht[1], hint) if hint else 0, len(ht[1])))
         if not hint or _similar(text, hint) > 0 or len(h1s) == 1:
+            if (t := current()) is not None:
+                _explain_title(t, root, hint, best, text)
             return text, best
     if hint:
         for h in root.iter("h2"):
             if _similar(text_of(h), hint) > 0.6:
+                if (t := current()) is not None:
+                    _explain_title(t, root, hint, h, text_of(h))
                 return text_of(h), h
+        if (t := current()) is not None:
+            _explain_title(t, root, hint, None, strip_site_suffix(hint))
         return strip_site_suffix(hint), None
     return None, None
+
+
+def _explain_title(t: Trace, root: HtmlElement, hint: str | None, chosen: HtmlElement | None, text: str) -> None:
+    """``find_title``'s decision into the trace: the chosen heading (or metadata) and the rest."""
+    label = next((f"<meta {k}>" for k in ("og:title", "twitter:title") if meta_content(root, k)), "<title>")
+    sim = _similar(text, hint) if hint else 0.0
+    if chosen is None:
+        t.won("title", f"{label}, site name cut", text, why="no <h1> or <h2> shares its words")
+    elif chosen.tag == "h1":
+        why = f"shares {sim:.2f} of its words with {label}" if hint else "no og:title or <title> to compare with"
+        t.won("title", "<h1> closest to og:title/<title>", text, selector=element_path(chosen), why=why)
+    else:
+        t.won("title", f"<{chosen.tag}> like {label}", text, selector=element_path(chosen),
+              why=f"no <h1> shares words with it; this one shares {sim:.2f}")
+    for h in root.iter("h1"):
+        if h is chosen:
+            continue
+        h_text = heading_text(h)
+        if len(h_text) < 8:
+            why = "shorter than 8 characters"
+        elif hint:
+            why = f"shares {_similar(h_text, hint):.2f} of its words with {label}"
+        else:
+            why = "shorter than the chosen <h1>"
+        t.lost("title", "<h1>", h_text, why, selector=element_path(h))
+    if hint and chosen is not None:
+        t.lost("title", label, hint, "the page's own heading comes first (metadata titles carry the site name)")

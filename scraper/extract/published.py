@@ -40,6 +40,7 @@ from datetime import datetime, tzinfo
 
 from htmldate import find_date
 
+from scraper.extract.trace import current
 from scraper.html import HtmlElement, drop, parse_html
 from scraper.normalize.dates import parse_datetime, parse_iso
 
@@ -95,28 +96,107 @@ def settle_published(sig: DateSignals) -> tuple[str | None, datetime | None]:
     else:
         first = None
     if first is not None and has_time(first[1], tz):
+        if current() is not None:
+            _explain(sig, line_dt, "line" if first[0] is not None else "metadata", _precedence(sig, line_dt))
         return first
     # date-only (or nothing): a full timestamp of the same day, from the other signals
     if first is not None:
         day = first[1]
         if line_dt is not None and line_dt is not day and has_time(line_dt, tz) and _same_day(line_dt, day, tz):
+            if current() is not None:
+                _explain(sig, line_dt, "line", FULL_BEATS_DAY)
             return sig.line, line_dt
         if meta is not None and meta is not day and has_time(meta, tz) and _same_day(meta, day, tz):
+            if current() is not None:
+                _explain(sig, line_dt, "metadata", FULL_BEATS_DAY)
             return None, meta
         for k, text in enumerate(sig.other_lines):
             if k >= MAX_OTHER_LINES:
                 break
             other = parse_datetime(text, tz=tz, month_first=sig.month_first)
+            if (t := current()) is not None:
+                t.notes.setdefault("date.others", []).append((text, other))
             if other is not None and has_time(other, tz) and _same_day(other, day, tz):
+                if t is not None:
+                    _explain(sig, line_dt, "other", FULL_BEATS_DAY, other=text)
                 return text, other
     # with a day known, only its time is wanted: htmldate's markup search (fast) states times,
     # its text search (extensive) mostly days
     found = htmldate_published(sig.html, sig.url, tz, extensive=first is None)
     if first is None:
+        if current() is not None:
+            _explain(sig, line_dt, "htmldate" if found else "", "no date from a profile, metadata or a date line",
+                     found=found, asked=True)
         return None, found
     if found is not None and has_time(found, tz) and _same_day(found, first[1], tz):
+        if current() is not None:
+            _explain(sig, line_dt, "htmldate", FULL_BEATS_DAY, found=found, asked=True)
         return None, found
+    if current() is not None:
+        _explain(sig, line_dt, "line" if first[0] is not None else "metadata",
+                 "date only, and no other signal gives a time on that day", found=found, asked=True)
     return first
+
+
+FULL_BEATS_DAY = "full timestamp beats date-only (same day)"
+
+
+def _precedence(sig: DateSignals, line_dt: datetime | None) -> str:
+    """Why the first signal in the order won (it has a time)."""
+    if line_dt is not None and sig.metadata is not None:
+        return "the profile's date line outranks metadata" if sig.line_first else "metadata outranks the date line"
+    return "the first date signal found (profile, metadata, date line), with a time"
+
+
+def _shown(text: str | None, dt: datetime | None, tz: tzinfo) -> str | None:
+    stamp = dt.astimezone(tz).isoformat() if dt is not None else None
+    if text is None:
+        return stamp
+    return f"{text} → {stamp}" if stamp else text
+
+
+def _explain(sig: DateSignals, line_dt: datetime | None, won: str, why: str, *,
+             other: str | None = None, found: datetime | None = None, asked: bool = False) -> None:
+    """The date decision into the trace: ``won`` is "line", "metadata", "other" (a further date
+    line, ``other``), "htmldate" or "" (no date); every other signal seen loses, with why."""
+    t = current()
+    if t is None:
+        return
+    tz = sig.tz
+    line_rule, line_sel = t.notes.get("date.line", ("date line", None))
+    first = "line" if line_dt is not None and (sig.line_first or sig.metadata is None) else "metadata" if sig.metadata else ""
+    seen: list[tuple[str, str, str | None, str | None, datetime | None]] = []
+    if sig.line:
+        seen.append(("line", line_rule, line_sel, sig.line, line_dt))
+    if sig.metadata is not None:
+        seen.append(("metadata", t.notes.get("date.metadata", "metadata"), None, None, sig.metadata))
+    seen += [("other", "a further date line", None, text, dt) for text, dt in t.notes.get("date.others", [])]
+    if asked:
+        seen.append(("htmldate", "htmldate (find_date, original_date=True)", None, None, found))
+    winner = next((s for s in seen if s[0] == won and (won != "other" or s[3] == other)), None)
+    if winner is None:
+        t.won("published", "none found", None, why=why)
+    else:
+        t.won("published", winner[1], _shown(winner[3], winner[4], tz), selector=winner[2], why=why)
+    for cand in seen:
+        if cand is winner:
+            continue
+        kind, rule, sel, text, dt = cand
+        if dt is None:
+            reason = "found nothing" if kind == "htmldate" else "holds no date it can read"
+        elif winner is None:
+            reason = "not taken"
+        elif kind == first and won != first:
+            reason = "date only (local midnight): " + FULL_BEATS_DAY
+        elif won == first and has_time(winner[4], tz) and kind in ("line", "metadata"):  # type: ignore[arg-type]
+            reason = _precedence(sig, line_dt)
+        elif not _same_day(dt, winner[4], tz):  # type: ignore[arg-type]
+            reason = f"another day than the {winner[1]}"
+        elif not has_time(dt, tz):
+            reason = "date only"
+        else:
+            reason = f"looked at after the {winner[1]}"
+        t.lost("published", rule, _shown(text, dt, tz), reason, selector=sel)
 
 
 def _page_chrome(el: HtmlElement) -> bool:

@@ -25,6 +25,7 @@ from scraper.extract.comments import (
     mark_comment_boxes,
     may_name_comments,
 )
+from scraper.extract.explaining import explain_body
 from scraper.extract.hints import (
     CAMEL_BOUNDARY,
     CAPTION_HINT,
@@ -36,15 +37,17 @@ from scraper.extract.hints import (
     SKIP_TAGS,
     STRONG_NEGATIVE,
 )
+from scraper.extract.trace import current
 from scraper.html import BLOCK_TAGS, HtmlElement
 
-__all__ = ["BlockScores", "find_main_content", "mark_zones"]
+__all__ = ["BlockScores", "container_score", "find_main_content", "mark_zones"]
 
 # Never the main container.
 NOT_CONTAINERS = frozenset({"html", "a", "p", "span", "li", "h1", "h2", "h3", "h4", "h5", "h6"})
 
 # Content scoring (see find_main_content).
 BOILERPLATE_WEIGHT = 1.5  # a character of link text costs this many characters of prose
+MAIN_BONUS = 1.2  # the score of a box hinted as the article's body (``article-body``, itemprop)
 ZONE_MAX_SHARE = 0.5  # a hinted box holding this share of the page's prose is not a box
 STRONG_ZONE_MAX_SHARE = 0.8  # the same for strong hints (comments, cookie boxes, ads)
 HOVER_CARDS = etree.XPath(".//p//span[.//img][count(.//a) >= 3][not(.//span[.//img][count(.//a) >= 3])]")
@@ -348,9 +351,13 @@ def find_main_content(root: HtmlElement, title_el: HtmlElement | None = None) ->
     # a photo story tells its text in image captions: then caption prose counts as prose
     captioned = page.captioned[0] if page.order else 0.0
     prose = page.content[best_i] if best is not None else 0.0
-    if captioned >= PHOTO_STORY_MIN and captioned >= PHOTO_STORY_RATIO * prose:
+    photo_story = captioned >= PHOTO_STORY_MIN and captioned >= PHOTO_STORY_RATIO * prose
+    if photo_story:
         best, best_i = _best(page, with_captions=True)
-    return _own_article(page, best, best_i, title_el)
+    found = _own_article(page, best, best_i, title_el)
+    if (t := current()) is not None:
+        explain_body(t, page, found, best, photo_story)
+    return found
 
 
 def _own_article(page: BlockScores, best: HtmlElement | None, best_i: int, title_el: HtmlElement | None) -> HtmlElement | None:
@@ -376,6 +383,15 @@ def _own_article(page: BlockScores, best: HtmlElement | None, best_i: int, title
     return own if outside < page.content[i] else best
 
 
+def container_score(page: BlockScores, i: int, *, with_captions: bool = False) -> float | None:
+    """The score ``_best`` ranks element ``i`` by (None: never a container); ``_best`` inlines it."""
+    c = page.content[i] + page.captioned[i] if with_captions else page.content[i]
+    if not c or page.order[i].tag in NOT_CONTAINERS:
+        return None
+    score = c - BOILERPLATE_WEIGHT * page.junk[i]
+    return score * MAIN_BONUS if page.flags[i] & _MAIN else score
+
+
 def _best(page: BlockScores, *, with_captions: bool) -> tuple[HtmlElement | None, int]:
     """The best container and its index (-1: none)."""
     best: HtmlElement | None = None
@@ -394,7 +410,7 @@ def _best(page: BlockScores, *, with_captions: bool) -> tuple[HtmlElement | None
             continue
         score = c - BOILERPLATE_WEIGHT * junk[i]
         if flags[i] & _MAIN:
-            score *= 1.2
+            score *= MAIN_BONUS
         if score > best_score:
             best, best_i, best_score = el, i, score
         # boilerplate outweighs prose everywhere (a list of linked headlines with a line each,
