@@ -238,7 +238,8 @@ class SourceConfig(_Frozen):
     @classmethod
     def _urls(cls, v: Any, info: ValidationInfo) -> Any:
         v = _http_urls(v)
-        if isinstance(v, tuple) and not v and not info.data.get("feed_urls"):
+        # feed_urls missing from info.data failed its own check: that error is the one to report
+        if isinstance(v, tuple) and not v and not info.data.get("feed_urls", True):
             raise ValueError("needs at least one URL (or give feed_urls)")
         return v
 
