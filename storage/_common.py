@@ -8,12 +8,14 @@ backend supplies):
   re-extraction, near-duplicate filing;
 - ``_state.SourceStateQueries``: conditional-GET validators, runs, health,
   backfill state;
-- ``_leases.LeaseQueries``: source leases.
+- ``_leases.LeaseQueries``: source leases;
+- ``_history.HistoryQueries``: versions, revisits, removals (issue 12).
 """
 
 from __future__ import annotations
 
 from ._articles import ArticleQueries
+from ._history import HistoryQueries
 from ._leases import LeaseQueries
 from ._sqlcore import ARTICLES_COUNTER, KEY_COLUMNS, SQLStoreCore
 from ._state import SourceStateQueries
@@ -21,5 +23,5 @@ from ._state import SourceStateQueries
 __all__ = ["ARTICLES_COUNTER", "KEY_COLUMNS", "SQLStoreBase"]
 
 
-class SQLStoreBase(ArticleQueries, SourceStateQueries, LeaseQueries, SQLStoreCore):
+class SQLStoreBase(ArticleQueries, SourceStateQueries, LeaseQueries, HistoryQueries, SQLStoreCore):
     """The Store methods common to the SQL backends; see the module docstring."""

@@ -1,0 +1,265 @@
+"""The shared SQL for article history (issue 12): versions, revisits, removals.
+
+An article's current state is its ``articles`` row; every state it had before
+is an ``article_versions`` row (migration 0004), written by the upsert that
+replaces it (``_keep_version``, in the upsert's own transaction: a crash keeps
+either both the old version and the new state or neither).
+
+Revisit schedule: ``[fetch] revisit`` steps are durations after ``first_seen``;
+``revisit_step`` counts the steps done.  The steps are passed in (config, not
+schema), so a changed schedule applies at once.  A revisit advances the step
+past every step whose time has come (a late revisit does not repeat missed
+ones).  An article stored by a backfill is due only if published within the
+last step's span.  An article with pending removal evidence is due again once
+``removal_confirm_after`` has passed, even after its last step, so every
+pending removal is settled.
+
+Removal: ``record_revisit(evidence=...)`` first marks it pending; a second
+revisit with evidence at least ``confirm_after`` later confirms it (status
+'removed', ``removed_at`` = the first evidence); a revisit that finds the page
+clears any pending evidence and marks a removed article live again.  Transient
+failures are never recorded here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from scraper.models import StoredArticle
+from scraper.versions import LIVE, REMOVED, ArticleHistory, Edit, HistoryCounts, Version
+
+from ._sqlcore import ARTICLE_COLUMNS, SQLStoreCore, marks
+from .base import utc
+
+_VERSION_COLUMNS = "seen_from, seen_until, title, published, authors, summary, body_text, body_html"
+_STATE = (
+    "title, published, authors, summary, body_text, body_html"
+)
+
+
+class HistoryQueries(SQLStoreCore):
+    """Store methods for versions, revisits and removals; see the module docstring."""
+
+    # -- inside an upsert --------------------------------------------------
+
+    def _keep_version(self, conn: Any, url: str, now: Any) -> None:
+        """Keep the row's current state (and its raw page) as a version, seen until ``now``."""
+        run = self._runner(conn)
+        run(
+            "INSERT INTO article_versions (url, seen_from, seen_until, last_seen, title, published,"
+            " authors, summary, body_html, body_text, fingerprint, html)"
+            " SELECT a.url, a.updated, ?, COALESCE(a.last_seen, a.updated), a.title, a.published,"
+            " a.authors, a.summary, a.body_html, a.body_text, a.fingerprint, p.html"
+            " FROM articles a LEFT JOIN pages p ON p.url = a.url WHERE a.url = ?"
+            " ON CONFLICT (url, seen_from) DO NOTHING",
+            [now, url],
+        )
+        run(
+            "UPDATE articles SET changed_at = ?, last_seen = ?,"
+            " edits = (SELECT COUNT(*) FROM article_versions WHERE url = ?) WHERE url = ?",
+            [now, now, url, url],
+        )
+
+    # -- revisits ----------------------------------------------------------
+
+    def due_revisits(
+        self,
+        source_id: str,
+        steps: Sequence[float],
+        *,
+        now: datetime,
+        limit: int,
+        confirm_after: float,
+    ) -> list[str]:
+        """URLs of ``source_id``'s articles due a revisit, oldest first, at most ``limit``."""
+        if limit <= 0:
+            return []
+        now = utc(now, "now")
+        params: list[Any] = [source_id]
+        clauses = []
+        if steps:
+            per_step = []
+            for index, seconds in enumerate(steps):
+                per_step.append("(revisit_step = ? AND first_seen <= ?)")
+                params += [index, self._ts(now - timedelta(seconds=seconds))]
+            clauses.append(
+                "((" + " OR ".join(per_step) + ")"
+                " AND (stored_by = 'fetch' OR published >= ?))"
+            )
+            params.append(self._ts(now - timedelta(seconds=max(steps))))
+        clauses.append("(pending_since IS NOT NULL AND pending_since <= ?)")
+        params.append(self._ts(now - timedelta(seconds=confirm_after)))
+        params.append(limit)
+        with self._reading() as conn:
+            rows = self._runner(conn)(
+                "SELECT url FROM articles WHERE source_id = ? AND (" + " OR ".join(clauses) + ")"
+                " ORDER BY first_seen, id LIMIT ?",
+                params,
+            )
+        return [row[0] for row in rows]
+
+    def record_revisit(
+        self,
+        url: str,
+        *,
+        now: datetime,
+        steps: Sequence[float],
+        confirm_after: float,
+        evidence: str | None = None,
+    ) -> str:
+        """Record a revisit that found the page (``evidence`` None) or removal evidence.
+
+        Returns "live", "restored" (was removed), "pending" or "removed"
+        ("" when the article is not stored).
+        """
+        now = utc(now, "now")
+        at = self._ts(now)
+        with self._writing() as conn:
+            run = self._runner(conn)
+            rows = run(
+                "SELECT status, pending_since, first_seen FROM articles WHERE url = ?", [url]
+            )
+            if not rows:
+                return ""
+            status, pending_since, first_seen = rows[0]
+            first = self._dt_req(first_seen)
+            step = sum(1 for s in steps if first + timedelta(seconds=s) <= now)
+            sets = ["revisits = revisits + 1", "changed_at = ?", "revisit_step = ?"]
+            params: list[Any] = [at, step]
+            if evidence is None:
+                outcome = "restored" if status == REMOVED else LIVE
+                sets += ["last_seen = ?", "pending_reason = NULL", "pending_since = NULL",
+                         "status = ?", "removed_at = NULL"]
+                params += [at, LIVE]
+            elif status == REMOVED:
+                outcome = REMOVED
+            elif pending_since is None:
+                outcome = "pending"
+                sets += ["pending_reason = ?", "pending_since = ?"]
+                params += [evidence, at]
+            elif now - self._dt_req(pending_since) >= timedelta(seconds=confirm_after):
+                outcome = REMOVED
+                sets += ["status = ?", "removed_at = pending_since", "pending_reason = NULL",
+                         "pending_since = NULL"]
+                params += [REMOVED]
+            else:
+                outcome = "pending"
+            if outcome == "restored" or (outcome == REMOVED and status != REMOVED):
+                sets.append("change_seq = ?")  # the feeds show it: their version moves
+                params.append(self._next_seq(conn))
+            run(f"UPDATE articles SET {', '.join(sets)} WHERE url = ?", [*params, url])
+        return outcome
+
+    # -- reading -----------------------------------------------------------
+
+    def article_history(self, key: str) -> ArticleHistory | None:
+        """The history of the article whose URL, GUID or id is ``key``."""
+        where, param = ("id = ?", int(key)) if key.isdigit() else (
+            ("guid = ?", key) if key.startswith("urn:") else ("url = ?", key)
+        )
+        with self._reading() as conn:
+            run = self._runner(conn)
+            rows = run(
+                "SELECT id, url, guid, source_id, original_url, status, removed_at, updated,"
+                f" {_STATE} FROM articles WHERE {where}",
+                [param],
+            )
+            if not rows:
+                return None
+            row = rows[0]
+            older = run(
+                f"SELECT {_VERSION_COLUMNS} FROM article_versions WHERE url = ? ORDER BY seen_from",
+                [row[1]],
+            )
+        current = self._version((row[7], None, *row[8:]))
+        return ArticleHistory(
+            id=int(row[0]),
+            url=row[1],
+            guid=row[2],
+            source_id=row[3],
+            link=row[4] or row[1],
+            status=row[5],
+            removed_at=self._dt(row[6]),
+            versions=tuple(self._version(v) for v in older) + (current,),
+        )
+
+    def edits(self, *, source_id: str | None = None, limit: int = 50) -> list[Edit]:
+        """The newest changes seen, newest first: each version with the state that replaced it."""
+        after = ", ".join(f"COALESCE(n.{c}, a.{c})" for c in _STATE.split(", "))
+        before = ", ".join(f"v.{c}" for c in _STATE.split(", "))
+        sql = (
+            f"SELECT a.id, a.url, a.guid, a.source_id, a.original_url, v.seen_from, v.seen_until,"
+            " n.seen_until,"
+            f" {before}, {after}"
+            " FROM article_versions v JOIN articles a ON a.url = v.url"
+            " LEFT JOIN article_versions n ON n.url = v.url AND n.seen_from = v.seen_until"
+        )
+        params: list[Any] = []
+        if source_id is not None:
+            sql += " WHERE a.source_id = ?"
+            params.append(source_id)
+        sql += " ORDER BY v.seen_until DESC, v.id DESC LIMIT ?"
+        params.append(limit)
+        with self._reading() as conn:
+            rows = self._runner(conn)(sql, params)
+        found = []
+        for row in rows:
+            seen_until = row[6]
+            found.append(
+                Edit(
+                    article_id=int(row[0]),
+                    url=row[1],
+                    guid=row[2],
+                    source_id=row[3],
+                    link=row[4] or row[1],
+                    seen_at=self._dt_req(seen_until),
+                    before=self._version((row[5], seen_until, *row[8:14])),
+                    after=self._version((seen_until, row[7], *row[14:20])),
+                )
+            )
+        return found
+
+    def removed(self, *, source_id: str | None = None, limit: int = 50) -> list[StoredArticle]:
+        """Articles the sites took down, the latest removal first."""
+        sql = f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE status = ?"
+        params: list[Any] = [REMOVED]
+        if source_id is not None:
+            sql += " AND source_id = ?"
+            params.append(source_id)
+        sql += " ORDER BY removed_at DESC, id DESC LIMIT ?"
+        params.append(limit)
+        with self._reading() as conn:
+            rows = self._runner(conn)(sql, params)
+        return [self._stored(row) for row in rows]
+
+    def history_counts(self, source_ids: Iterable[str]) -> dict[str, HistoryCounts]:
+        """Revisits done, edits kept and articles removed, per source (zeros when none)."""
+        ids = list(dict.fromkeys(source_ids))
+        counts = {sid: HistoryCounts() for sid in ids}
+        if not ids:
+            return counts
+        with self._reading() as conn:
+            rows = self._runner(conn)(
+                "SELECT source_id, COALESCE(SUM(revisits), 0), COALESCE(SUM(edits), 0),"
+                " COALESCE(SUM(CASE WHEN status = 'removed' THEN 1 ELSE 0 END), 0)"
+                f" FROM articles WHERE source_id IN ({marks(len(ids))}) GROUP BY source_id",
+                ids,
+            )
+        for sid, revisits, edits, removed in rows:
+            counts[sid] = HistoryCounts(int(revisits), int(edits), int(removed))
+        return counts
+
+    def _version(self, row: Sequence[Any]) -> Version:
+        seen_from, seen_until, title, published, authors, summary, body_text, body_html = row
+        return Version(
+            seen_from=self._dt_req(seen_from),
+            seen_until=self._dt(seen_until),
+            title=title,
+            published=self._dt(published),
+            authors=tuple(self._load_json(authors)),
+            summary=summary,
+            body_text=body_text,
+            body_html=body_html,
+        )
