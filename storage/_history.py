@@ -72,8 +72,9 @@ class HistoryQueries(SQLStoreCore):
         now: datetime,
         limit: int,
         confirm_after: float,
-    ) -> list[str]:
-        """URLs of ``source_id``'s articles due a revisit, oldest first, at most ``limit``."""
+    ) -> list[tuple[str, str]]:
+        """(url, URL to fetch) of ``source_id``'s articles due a revisit, oldest first, at most
+        ``limit``; the URL to fetch is the one the article was fetched from (its key is canonical)."""
         if limit <= 0:
             return []
         now = utc(now, "now")
@@ -94,11 +95,11 @@ class HistoryQueries(SQLStoreCore):
         params.append(limit)
         with self._reading() as conn:
             rows = self._runner(conn)(
-                "SELECT url FROM articles WHERE source_id = ? AND (" + " OR ".join(clauses) + ")"
+                "SELECT url, original_url FROM articles WHERE source_id = ? AND (" + " OR ".join(clauses) + ")"
                 " ORDER BY first_seen, id LIMIT ?",
                 params,
             )
-        return [row[0] for row in rows]
+        return [(row[0], row[1] or row[0]) for row in rows]
 
     def record_revisit(
         self,

@@ -61,7 +61,7 @@ def test_an_existing_archive_migrates_with_its_row_as_the_first_version(backend:
         assert backend.rows("SELECT stored_by, edits FROM articles") == [("backfill", 0)]
         recent = T0 + timedelta(hours=1) + timedelta(hours=2)  # published T0+1h, within the last step
         assert store.due_revisits("qdnd", STEPS, now=recent, limit=10, confirm_after=CONFIRM) == [  # type: ignore[attr-defined]
-            make_article().url
+            (make_article().url, make_article().url)
         ]
         late = T0 + timedelta(days=30)
         assert store.due_revisits("qdnd", STEPS, now=late, limit=10, confirm_after=CONFIRM) == []  # type: ignore[attr-defined]
@@ -120,13 +120,13 @@ def test_a_removal_needs_two_revisits_far_enough_apart_and_a_find_undoes_it(back
         assert store.version() == v0  # nothing a feed shows changed yet
         # a pending removal is due again once confirm_after has passed, even past the last step
         late = T0 + timedelta(days=5)
-        assert store.due_revisits("qdnd", STEPS, now=late, limit=5, confirm_after=CONFIRM) == [url]  # type: ignore[attr-defined]
+        assert store.due_revisits("qdnd", STEPS, now=late, limit=5, confirm_after=CONFIRM) == [(url, make_article().original_url)]  # type: ignore[attr-defined]
         assert store.record_revisit(url, now=T0 + timedelta(hours=7), evidence="HTTP 410", **args) == "removed"  # type: ignore[attr-defined]
         stored = store.get_article(url)
         assert stored is not None and stored.status == "removed" and stored.removed_at == T0 + timedelta(hours=1)
         assert store.version() != v0
         assert [s.article.url for s in store.removed()] == [url]  # type: ignore[attr-defined]
-        assert store.due_revisits("qdnd", STEPS, now=late, limit=5, confirm_after=CONFIRM) == [url]  # type: ignore[attr-defined]
+        assert store.due_revisits("qdnd", STEPS, now=late, limit=5, confirm_after=CONFIRM) == [(url, make_article().original_url)]  # type: ignore[attr-defined]
         assert store.record_revisit(url, now=T0 + timedelta(days=1), **args) == "restored"  # type: ignore[attr-defined]
         stored = store.get_article(url)
         assert stored is not None and stored.status == "live" and stored.removed_at is None
@@ -156,7 +156,9 @@ def test_the_schedule_counts_from_first_stored_and_skips_missed_steps(backend: B
         store.upsert_article(fetched, now=T0)
         store.upsert_article(backfilled_old, now=T0, stored_by="backfill")
         store.upsert_article(backfilled_new, now=T0, stored_by="backfill")
-        due = store.due_revisits  # type: ignore[attr-defined]
+        def due(*args: object, **kwargs: object) -> list[str]:
+            return [key for key, _ in store.due_revisits(*args, **kwargs)]  # type: ignore[attr-defined]
+
         assert due("qdnd", STEPS, now=T0 + timedelta(minutes=59), limit=9, confirm_after=CONFIRM) == []
         at = T0 + timedelta(hours=1)
         assert due("qdnd", STEPS, now=at, limit=9, confirm_after=CONFIRM) == [fetched.url, backfilled_new.url]

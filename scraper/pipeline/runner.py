@@ -21,7 +21,8 @@ Store calls never run on the event loop (it also serves the feeds): reads go
 through ``storage.offloop`` with its timeout, article writes to one writer
 thread, so a database outage slows a run down (and fails it), never the server.
 
-The backfill walk (``backfill``) is in ``backfill.py``; what a run did (``RunResult``)
+The backfill walk (``backfill``) is in ``backfill.py``; the revisits of stored articles
+(``_revisits``, after a run's new articles) in ``revisit.py``; what a run did (``RunResult``)
 in ``results.py``.
 """
 
@@ -55,6 +56,7 @@ from scraper.normalize.article import normalize
 from scraper.pipeline.backfill import BackfillWalk
 from scraper.pipeline.extractpool import ExtractPool, Prepared, WorkerDied
 from scraper.pipeline.results import RECORD_TIMEOUT, RunResult, may_pass
+from scraper.pipeline.revisit import STORED_BY, RevisitWalk
 from scraper.urls import canonical_url, on_hosts, site_hosts
 from storage.offloop import StoreTimeout, off_loop
 
@@ -82,7 +84,7 @@ class PageFetcher(Protocol):
     async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Page: ...
 
 
-class SourceRunner(BackfillWalk):
+class SourceRunner(BackfillWalk, RevisitWalk):
     """Runs sources against one fetcher and one store."""
 
     def __init__(self, config: Config, store: object, fetcher: PageFetcher, *, now: Callable[[], datetime] | None = None) -> None:
@@ -187,7 +189,7 @@ class SourceRunner(BackfillWalk):
             prepared = await self._prepare(page, source)
             article = prepared.article
             upsert = partial(self.store.upsert_article, article, raw_html=page.content or page.text.encode("utf-8"),  # type: ignore[attr-defined]
-                             now=self.now(), cluster_key=prepared.key)
+                             now=self.now(), cluster_key=prepared.key, stored_by=STORED_BY.get())
             # The write goes to a thread of its own: the event loop (which also serves the feeds)
             # never waits on the store, and SQLite and zlib let go of the GIL for most of it, so
             # a backfill's host slots are refilled meanwhile (both stores are thread-safe)
@@ -291,6 +293,7 @@ class SourceRunner(BackfillWalk):
                 for start, page in listings:
                     if page.etag or page.last_modified:
                         await off_loop(self.store.http_cache_put, start, page.etag, page.last_modified)  # type: ignore[attr-defined]
+            await self._revisits(source, result)  # after the new articles: they never wait on revisits
         except asyncio.CancelledError:
             raise
         except StorageError as exc:  # the store is down or slow: the run stops, the source backs off
