@@ -37,16 +37,20 @@ def cmd_feed(args: argparse.Namespace, config: Config) -> int:
 def cmd_sources(args: argparse.Namespace, config: Config) -> int:
     with store_for(config) as store:
         rows = store.source_health(list(config.sources))
+        history = store.history_counts(list(config.sources))  # revisits, edits, removals (issue 12)
     if args.json:
         print(json.dumps([
             {"id": h.source_id, "name": config.sources[h.source_id].name,
              "last_run": h.last_run.isoformat() if h.last_run else None,
              "last_success": h.last_success.isoformat() if h.last_success else None,
              "articles": h.articles, "errors": h.errors, "consecutive_failures": h.consecutive_failures,
-             "last_error": h.last_error, "degraded": h.degraded} for h in rows
+             "last_error": h.last_error, "degraded": h.degraded,
+             "revisits": history[h.source_id].revisits, "edits": history[h.source_id].edits,
+             "removed": history[h.source_id].removed} for h in rows
         ], ensure_ascii=False, indent=2))
         return EXIT_OK
-    header = f"{'SOURCE':12} {'LAST RUN (UTC)':17} {'LAST SUCCESS':17} {'ARTICLES':>8} {'ERRORS':>6} {'FAILS':>5}  STATUS"
+    header = (f"{'SOURCE':12} {'LAST RUN (UTC)':17} {'LAST SUCCESS':17} {'ARTICLES':>8} {'ERRORS':>6} {'FAILS':>5}"
+              f" {'REVISITS':>8} {'EDITS':>5} {'REMOVED':>7}  STATUS")
     print(header)
     for h in rows:
         if h.last_run is None:
@@ -57,7 +61,9 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
             status = f"degraded: {h.degraded}"
         else:
             status = "ok"
-        print(f"{h.source_id:12} {fmt_time(h.last_run):17} {fmt_time(h.last_success):17} {h.articles:8d} {h.errors:6d} {h.consecutive_failures:5d}  {status}")
+        c = history[h.source_id]
+        print(f"{h.source_id:12} {fmt_time(h.last_run):17} {fmt_time(h.last_success):17} {h.articles:8d} {h.errors:6d} {h.consecutive_failures:5d}"
+              f" {c.revisits:8d} {c.edits:5d} {c.removed:7d}  {status}")
     return EXIT_OK
 
 
