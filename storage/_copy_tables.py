@@ -68,6 +68,7 @@ ARTICLES = Table(
         ("edits", INT),
         ("last_seen", TS),
         ("changed_at", TS),
+        ("current_since", TS),
     ),
     # any write to the row moves changed_at (= updated for a content change), so a
     # revisit or a removal seen by the source is newer too

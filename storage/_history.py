@@ -23,15 +23,19 @@ failures are never recorded here.
 
 from __future__ import annotations
 
+import logging
+import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from scraper.models import StoredArticle
+from scraper.models import Article, StoredArticle
 from scraper.versions import LIVE, REMOVED, ArticleHistory, Edit, HistoryCounts, Version
 
 from ._sqlcore import ARTICLE_COLUMNS, SQLStoreCore, marks
 from .base import utc
+
+log = logging.getLogger(__name__)
 
 _VERSION_COLUMNS = "seen_from, seen_until, title, published, authors, summary, body_text, body_html"
 _STATE = (
@@ -44,23 +48,59 @@ class HistoryQueries(SQLStoreCore):
 
     # -- inside an upsert --------------------------------------------------
 
-    def _keep_version(self, conn: Any, url: str, now: Any) -> None:
-        """Keep the row's current state (and its raw page) as a version, seen until ``now``."""
+    def _keep_version(self, conn: Any, url: str, now: Any, *, keep: bool = True) -> None:
+        """Keep the row's current state (and its raw page) as a version, seen until ``now``;
+        with ``keep`` False (a re-extraction) the current state is rewritten in place."""
         run = self._runner(conn)
+        if not keep:
+            run("UPDATE articles SET changed_at = ? WHERE url = ?", [now, url])
+            return
         run(
             "INSERT INTO article_versions (url, seen_from, seen_until, last_seen, title, published,"
             " authors, summary, body_html, body_text, fingerprint, html)"
-            " SELECT a.url, a.updated, ?, COALESCE(a.last_seen, a.updated), a.title, a.published,"
+            " SELECT a.url, COALESCE(a.current_since, a.updated), ?,"
+            " COALESCE(a.last_seen, a.current_since, a.updated), a.title, a.published,"
             " a.authors, a.summary, a.body_html, a.body_text, a.fingerprint, p.html"
             " FROM articles a LEFT JOIN pages p ON p.url = a.url WHERE a.url = ?"
             " ON CONFLICT (url, seen_from) DO NOTHING",
             [now, url],
         )
         run(
-            "UPDATE articles SET changed_at = ?, last_seen = ?,"
+            "UPDATE articles SET changed_at = ?, last_seen = ?, current_since = ?,"
             " edits = (SELECT COUNT(*) FROM article_versions WHERE url = ?) WHERE url = ?",
-            [now, now, url, url],
+            [now, now, now, url, url],
         )
+
+    def versions_for_reextract(self, url: str) -> list[tuple[datetime, bytes]]:
+        """(seen_from, raw page, decompressed) of every kept version of ``url`` that has one,
+        oldest first."""
+        with self._reading() as conn:
+            rows = self._runner(conn)(
+                "SELECT seen_from, html FROM article_versions WHERE url = ? AND html IS NOT NULL"
+                " ORDER BY seen_from",
+                [url],
+            )
+        found = []
+        for seen_from, compressed in rows:
+            try:
+                found.append((self._dt_req(seen_from), zlib.decompress(compressed)))
+            except zlib.error as exc:  # as pages_for_reextract: logged and skipped
+                log.warning("stored page of %s (version of %s) is corrupt (%s); skipped", url, seen_from, exc)
+        return found
+
+    def rewrite_version(self, url: str, seen_from: datetime, article: Article) -> bool:
+        """Replace the extracted fields of one kept version (``reextract``); False if none."""
+        content = self._content_params(article)  # title, published, _, authors, ..., fingerprint
+        with self._writing() as conn:
+            self._next_seq(conn)  # the edits feeds show versions: they render again
+            rows = self._runner(conn)(
+                f"UPDATE article_versions SET title = ?, published = ?, authors = {self.JSON_PARAM},"
+                " summary = ?, body_html = ?, body_text = ?, fingerprint = ?"
+                " WHERE url = ? AND seen_from = ? RETURNING url",
+                [content[0], content[1], content[3], article.summary, article.body_html,
+                 article.body_text, article.fingerprint, url, self._ts(utc(seen_from, "seen_from"))],
+            )
+        return bool(rows)
 
     # -- revisits ----------------------------------------------------------
 
@@ -163,7 +203,8 @@ class HistoryQueries(SQLStoreCore):
         with self._reading() as conn:
             run = self._runner(conn)
             rows = run(
-                "SELECT id, url, guid, source_id, original_url, status, removed_at, updated,"
+                "SELECT id, url, guid, source_id, original_url, status, removed_at,"
+                " COALESCE(current_since, updated),"
                 f" {_STATE} FROM articles WHERE {where}",
                 [param],
             )

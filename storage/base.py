@@ -108,10 +108,12 @@ class Store(Protocol):
         now: datetime | None = None,
         cluster_key: ClusterKey | None = None,
         stored_by: str = "fetch",
+        keep_version: bool = True,
     ) -> UpsertResult:
         """Insert or update by ``article.url``; ``raw_html`` is kept for re-extraction.
 
-        An update keeps the state it replaces as a version (``storage._history``);
+        An update keeps the state it replaces as a version (``storage._history``)
+        unless ``keep_version`` is False (``reextract``: a new profile is no edit);
         ``stored_by`` ("fetch" or "backfill") decides a new article's revisits.
 
         With ``cluster_key`` a new or updated article is (re)filed among

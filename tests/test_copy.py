@@ -36,7 +36,7 @@ SQLITE_DUMPS = {
     "articles": "SELECT url, guid, source_id, title, published, modified, authors, agencies,"
     " categories, body_html, body_text, summary, image_url, fingerprint, original_url,"
     " search_text, first_seen, updated, status, removed_at, pending_reason, pending_since,"
-    " revisit_step, stored_by, revisits, edits, last_seen, changed_at FROM articles ORDER BY url",
+    " revisit_step, stored_by, revisits, edits, last_seen, changed_at, current_since FROM articles ORDER BY url",
     "article_versions": "SELECT url, seen_from, seen_until, last_seen, title, published, authors,"
     " summary, body_html, body_text, fingerprint, html FROM article_versions ORDER BY url, seen_from",
     "pages": "SELECT url, fetched_at, html FROM pages ORDER BY url",

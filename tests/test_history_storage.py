@@ -170,3 +170,27 @@ def test_the_schedule_counts_from_first_stored_and_skips_missed_steps(backend: B
         assert due("qdnd", STEPS, now=T0 + timedelta(hours=24), limit=9, confirm_after=CONFIRM) == [
             fetched.url, backfilled_new.url
         ]
+
+
+def test_a_reextraction_rewrites_in_place_and_versions_are_rebuilt(backend: Backend) -> None:
+    with backend.make() as store:
+        store.migrate()
+        url = make_article().url
+        store.upsert_article(make_article(fingerprint="a"), raw_html=b"<html>a</html>", now=T0)
+        store.upsert_article(make_article(fingerprint="b", title="B"), raw_html=b"<html>b</html>",
+                             now=T0 + timedelta(hours=1))
+        # a new profile: no version kept, the current state keeps its seen_from, updated moves
+        assert store.upsert_article(make_article(fingerprint="b2", title="B2"), now=T0 + timedelta(hours=2),
+                                    keep_version=False) == "updated"
+        history = store.article_history(url)  # type: ignore[attr-defined]
+        assert history.edits == 1 and [v.title for v in history.versions] == ["Bài số 1", "B2"]
+        assert history.versions[1].seen_from == T0 + timedelta(hours=1) == history.versions[0].seen_until
+        assert store.get_article(url).updated == T0 + timedelta(hours=2)  # type: ignore[union-attr]
+        assert store.versions_for_reextract(url) == [(T0, b"<html>a</html>")]  # type: ignore[attr-defined]
+        v0 = store.version()
+        rebuilt = make_article(fingerprint="a2", title="A2", authors=("Trần B",))
+        assert store.rewrite_version(url, T0, rebuilt)  # type: ignore[attr-defined]
+        assert not store.rewrite_version(url, T0 + timedelta(days=9), rebuilt)  # type: ignore[attr-defined]
+        assert store.version() != v0
+        first = store.article_history(url).versions[0]  # type: ignore[attr-defined]
+        assert (first.title, first.authors, first.seen_until) == ("A2", ("Trần B",), T0 + timedelta(hours=1))

@@ -4,6 +4,7 @@
 -- states it had before, each with when it was first seen (seen_from, the
 -- articles.updated of the time), when it was last seen (last_seen) and when the
 -- change was seen (seen_until), with the raw page of that state (zlib).
+-- seen_from is the articles.current_since of the time.
 -- Rows are keyed by URL (like pages), so `copy` carries them between backends.
 CREATE TABLE article_versions (
     id           {id},
@@ -42,11 +43,16 @@ ALTER TABLE articles ADD COLUMN edits INTEGER NOT NULL DEFAULT 0;      -- rows i
 ALTER TABLE articles ADD COLUMN last_seen {timestamp};                 -- last fetch showing this state
 -- Any change to the row (content, removal, revisit): copy's clock.
 ALTER TABLE articles ADD COLUMN changed_at {timestamp};
+-- When the current state was first seen (its version's seen_from).  Not `updated`:
+-- `reextract` rewrites an extraction in place (a new profile is no edit) and moves
+-- `updated` so feeds show the better text, without starting a version.
+ALTER TABLE articles ADD COLUMN current_since {timestamp};
 
 -- Existing archives: the current row is the first version, seen since its last
 -- change: how an article came is unknown, so it is treated as backfilled (a
 -- revisit only when recently published: no wave of revisits over old archives).
-UPDATE articles SET changed_at = updated, last_seen = updated, stored_by = 'backfill';
+UPDATE articles SET changed_at = updated, last_seen = updated, current_since = updated,
+    stored_by = 'backfill';
 
 CREATE INDEX articles_revisit ON articles (source_id, revisit_step, first_seen);
 CREATE INDEX articles_pending ON articles (pending_since);
