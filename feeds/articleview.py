@@ -22,13 +22,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scraper.models import StoredArticle
 from scraper.versions import ArticleHistory, Version
 
 from .cache import Rendered
 from .conditional import conditional_response
 from .diff import changed_fields, diff_html
 
-__all__ = ["CONTENT_TYPE", "ArticleView", "render_article"]
+__all__ = ["CONTENT_TYPE", "ArticleView", "list_marks", "render_article"]
 
 CONTENT_TYPE = "text/html; charset=utf-8"
 VN_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -69,6 +70,17 @@ def badges(history: ArticleHistory) -> str:
     if history.status == "removed":
         out.append(f'<span class="badge removed">đã bị gỡ {_esc(_time(history.removed_at))}</span>')
     return "".join(out)
+
+
+def list_marks(item: StoredArticle) -> list[str]:
+    """The list page's marks of an edited or removed article, each linking its article view
+    (relative, so a base URL with a path prefix works too)."""
+    marks = []
+    if item.edits:
+        marks.append(f'<a class="edited" href="articles/{item.id}">đã sửa {item.edits} lần</a>')
+    if item.status == "removed":
+        marks.append(f'<a class="removed" href="articles/{item.id}">đã bị gỡ</a>')
+    return marks
 
 
 def render_article(history: ArticleHistory, source_name: str, base: str) -> bytes:

@@ -29,6 +29,7 @@ from scraper.config import Config, SourceConfig
 from scraper.models import SourceHealth, StoredArticle
 from scraper.text import clean_text
 
+from .articleview import list_marks
 from .opml import site_home
 from .render import CONTENT_TYPES, FEED_FILES, FORMATS
 
@@ -281,6 +282,7 @@ def _article(sources: Mapping[str, SourceConfig], item: StoredArticle) -> str:
     names = [clean_text(a) for a in (art.authors or art.agencies) if clean_text(a)]
     if names:
         meta.append(f'<span class="authors">{_e(", ".join(dict.fromkeys(names)))}</span>')
+    meta.extend(list_marks(item))  # "đã sửa N lần" / "đã bị gỡ", linking the article view (issue 12)
     summary = _excerpt(clean_text(art.summary) or clean_text(art.body_text), SUMMARY_CHARS)
     body = f'<p class="summary">{_e(summary)}</p>' if summary else ""
     copies = [

@@ -166,3 +166,11 @@ def test_chromium_renders_the_article_view(service: ServiceProcess, changed: dic
     gone = dump_dom(changed["removed"][0]["url"], tmp_path / "gone")
     assert gone.get_element_by_id("article").get("data-status") == "removed"
     assert re.match(r"đã bị gỡ \d\d/\d\d/\d{4} \d\d:\d\d", " ".join(gone.find_class("removed")[0].text_content().split()))
+
+
+def test_the_latest_list_marks_edited_and_removed_articles(service: ServiceProcess, changed: dict) -> None:
+    page = lxml_html.fromstring(service.fetch("/"))
+    marks = {(a.get("class"), " ".join(a.text_content().split()), service.url("/" + a.get("href")))
+             for a in page.iter("a") if a.get("class") in ("edited", "removed")}
+    assert ("edited", "đã sửa 2 lần", changed["edits"][0]["url"]) in marks
+    assert ("removed", "đã bị gỡ", changed["removed"][0]["url"]) in marks
