@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scraper.config import SourceConfig
-from scraper.errors import ExtractError, FetchError, HTTPStatusError
+from scraper.errors import ExtractError, FetchError, HTTPStatusError, StorageError
 from scraper.logs import event, get_logger
 from scraper.models import Page
 from scraper.pipeline.results import RunResult
@@ -97,7 +97,14 @@ class RevisitWalk:
 
         async def one(key: str, url: str) -> None:
             async with slots:
-                found[await self._revisit(source, key, url, steps, result)] += 1
+                try:
+                    found[await self._revisit(source, key, url, steps, result)] += 1
+                except StorageError:
+                    raise  # the store is down: the run stops, as for any article
+                except Exception as exc:  # a page we never imagined: logged, nothing recorded
+                    found["failed"] += 1
+                    event(log, "revisit", logging.ERROR, exc_info=True, source=source.id, url=url,
+                          outcome="failed", error=repr(exc)[:200])
 
         await asyncio.gather(*(one(key, url) for key, url in due))
         event(log, "revisits_done", source=source.id, due=len(due), **dict(found))
