@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixture_sites import FixtureSites
+from fixture_sites import SITES_DIR, FixtureSites
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = "/chinh-tri-xa-hoi/dang-uy-quan-su-tinh-hung-yen-trien-khai-nhiem-vu-nam-2024-4057"
@@ -39,7 +39,7 @@ def article_path(role: str) -> str:
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[tuple[FixtureSites, Path, Path]]:
     with FixtureSites(["qk3"]) as sites:
-        template = (sites._site("qk3").file_for(TEMPLATE_PATH)).read_text("utf-8")  # noqa: SLF001
+        template = (SITES_DIR / "qk3" / sites.manifest("qk3")["routes"][TEMPLATE_PATH]).read_text("utf-8")
         for role in ROLES:
             number = str(5000 + ROLES.index(role))
             page = (template.replace(TEMPLATE_PATH, article_path(role)).replace("4057", number)
