@@ -24,6 +24,7 @@ from starlette.responses import Response
 
 from scraper.models import StoredArticle
 from scraper.versions import ArticleHistory, Version
+from storage.offloop import StoreTimeout
 
 from .cache import Rendered
 from .conditional import conditional_response
@@ -137,7 +138,10 @@ class ArticleView:
         article_id = int(request.path_params["article_id"])
         base = self.server.base(request)
         version = await self.server._version()  # noqa: SLF001 - the feed server's own helper
-        doc = await self.server.cached(("article", article_id, base), version,
+        key = ("article", article_id, base)
+        if not self.server.probe.up and self.server.cache.get(key, version) is None:
+            raise StoreTimeout(f"{request.url.path}: not rendered yet and the store is down")
+        doc = await self.server.cached(key, version,
                                        partial(self._render, article_id, base))
         return conditional_response(request, doc, extra_headers=SECURITY_HEADERS)
 

@@ -32,6 +32,7 @@ from scraper.config import Config, SourceConfig
 from scraper.models import StoredArticle
 from scraper.text import clean_text
 from scraper.versions import Edit
+from storage.offloop import StoreTimeout
 
 from .cache import Rendered
 from .conditional import conditional_response
@@ -149,6 +150,8 @@ class HistoryFeeds:
         base = self.server.base(request)
         version = await self.server._version()  # noqa: SLF001 - the feed server's own helper
         key = (kind, fmt, source_id, base)
+        if not self.server.probe.up and self.server.cache.get(key, version) is None:
+            raise StoreTimeout(f"{request.url.path}: not rendered yet and the store is down")
         doc = await self.server.cached(key, version, partial(self._render, kind, fmt, source_id, base))
         return conditional_response(request, doc)
 
