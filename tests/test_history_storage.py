@@ -194,3 +194,41 @@ def test_a_reextraction_rewrites_in_place_and_versions_are_rebuilt(backend: Back
         assert store.version() != v0
         first = store.article_history(url).versions[0]  # type: ignore[attr-defined]
         assert (first.title, first.authors, first.seen_until) == ("A2", ("Trần B",), T0 + timedelta(hours=1))
+
+
+def test_the_due_query_walks_indexes_not_the_archive(tmp_path: Path) -> None:
+    """Every part of ``due_revisits`` (SQLite) is an index search: a run's cost follows what is
+    due, not the archive (with an OR of the steps SQLite scanned the source: 56 ms at 100k rows)."""
+    from storage.sqlite import SQLiteStore
+
+    with SQLiteStore(tmp_path / "plan.db") as store:
+        store.migrate()
+        store.upsert_article(make_article(), now=T0)
+        seen: list[str] = []
+        conn = store._conn  # noqa: SLF001 - our own store, to trace the statements it runs
+        conn.set_trace_callback(seen.append)
+        store.due_revisits("qdnd", STEPS, now=T0 + timedelta(days=1), limit=5, confirm_after=CONFIRM)
+        store.retire_revisits("qdnd", STEPS, now=T0 + timedelta(days=1))
+        conn.set_trace_callback(None)
+        statements = [s for s in seen if s.lstrip().upper().startswith(("SELECT", "UPDATE"))]
+        assert len(statements) == 2
+        for sql in statements:
+            plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+            assert "SCAN articles" not in plan, plan
+            assert "(source_id=?)" not in plan, plan  # a search by source alone walks the source
+            assert plan.count("USING INDEX") >= (len(STEPS) + 1 if sql.lstrip().startswith("SELECT") else 1), plan
+
+
+def test_a_long_schedule_is_asked_in_batches(backend: Backend) -> None:
+    with backend.make() as store:
+        store.migrate()
+        for n in range(1, 4):
+            store.upsert_article(make_article(n), now=T0 + timedelta(seconds=n))
+        steps = [float(s) for s in range(1, 601)]  # more steps than SQLite's 500 compound terms
+        due = store.due_revisits("qdnd", steps, now=T0 + timedelta(seconds=300), limit=2, confirm_after=1)  # type: ignore[attr-defined]
+        assert [key for key, _ in due] == [make_article(1).url, make_article(2).url]
+        for n in (1, 2):
+            store.record_revisit(make_article(n).url, now=T0 + timedelta(seconds=300), steps=steps,  # type: ignore[attr-defined]
+                                 confirm_after=1)
+        due = store.due_revisits("qdnd", steps, now=T0 + timedelta(seconds=300), limit=5, confirm_after=1)  # type: ignore[attr-defined]
+        assert [key for key, _ in due] == [make_article(3).url]

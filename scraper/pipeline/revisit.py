@@ -87,6 +87,7 @@ class RevisitWalk:
         found: Counter[str] = Counter()
         if fetch.max_revisits_per_run <= 0:
             return found
+        await off_loop(self.store.retire_revisits, source.id, list(steps), now=self.now())
         due = await off_loop(
             self.store.due_revisits, source.id, list(steps), now=self.now(),
             limit=fetch.max_revisits_per_run, confirm_after=fetch.removal_confirm_after,

@@ -55,5 +55,7 @@ UPDATE articles SET changed_at = updated, last_seen = updated, current_since = u
     stored_by = 'backfill';
 
 CREATE INDEX articles_revisit ON articles (source_id, revisit_step, first_seen);
-CREATE INDEX articles_pending ON articles (pending_since);
+-- retire_revisits: the backfilled articles not done with their revisits, without the others
+CREATE INDEX articles_backfill_revisit ON articles (source_id, stored_by, revisit_step);
+CREATE INDEX articles_pending ON articles (source_id, pending_since);
 CREATE INDEX articles_removed ON articles (status, removed_at);
