@@ -65,6 +65,11 @@ def test_an_existing_archive_migrates_with_its_row_as_the_first_version(backend:
         ]
         late = T0 + timedelta(days=30)
         assert store.due_revisits("qdnd", STEPS, now=late, limit=10, confirm_after=CONFIRM) == []  # type: ignore[attr-defined]
+        # the sweep a run makes: kept while recently published, retired once outside the span
+        assert store.retire_revisits("qdnd", STEPS, now=recent) == 0  # type: ignore[attr-defined]
+        assert store.retire_revisits("qdnd", STEPS, now=late) == 1  # type: ignore[attr-defined]
+        assert store.retire_revisits("qdnd", STEPS, now=late) == 0  # type: ignore[attr-defined]
+        assert backend.rows("SELECT revisit_step FROM articles") == [(len(STEPS),)]
 
 
 def test_a_changed_field_keeps_the_previous_state_as_a_version(backend: Backend) -> None:
