@@ -28,7 +28,7 @@ from storage.offloop import StoreTimeout
 
 from .cache import Rendered
 from .conditional import conditional_response
-from .diff import changed_fields, diff_html
+from .diff import FIELD_NAMES, changed_fields, diff_html
 
 __all__ = ["CONTENT_TYPE", "ArticleView", "list_marks", "render_article"]
 
@@ -51,8 +51,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
 }
-FIELD_NAMES = {"title": "tiêu đề", "published": "ngày đăng", "authors": "tác giả", "lead": "sa-pô",
-               "body": "nội dung"}
 
 
 def _esc(value: str) -> str:

@@ -24,10 +24,13 @@ from dataclasses import dataclass
 
 from scraper.versions import Version
 
-__all__ = ["Change", "changed_fields", "diff_html", "edit_html", "tokens", "word_diff", "word_diff_text"]
+__all__ = ["FIELD_NAMES", "Change", "changed_fields", "diff_html", "edit_html", "tokens", "word_diff", "word_diff_text"]
 
 TOKEN = re.compile(r"\S+|\s+")
 CONTEXT_WORDS = 6  # words of unchanged text shown around a change in the text form
+# The fields' names where readers see them (feeds, the article view).
+FIELD_NAMES = {"title": "tiêu đề", "published": "ngày đăng", "authors": "tác giả", "lead": "sa-pô",
+               "body": "nội dung"}
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,8 @@ def _nfc(text: str) -> str:
 def edit_html(before: Version, after: Version, *, history_link: str | None = None) -> str:
     """An edit as a feed entry's content: what changed, then the title and body diffs."""
     fields = changed_fields(before, after)
-    parts = [f"<p>Đã sửa: {html.escape(', '.join(fields) or 'định dạng')}.</p>"]
+    names = ", ".join(FIELD_NAMES[f] for f in fields) or "định dạng"
+    parts = [f"<p>Đã sửa: {html.escape(names)}.</p>"]
     if "title" in fields:
         parts.append(f"<h3>Tiêu đề</h3><p>{diff_html(before.title, after.title)}</p>")
     if "published" in fields:

@@ -36,7 +36,7 @@ from storage.offloop import StoreTimeout
 
 from .cache import Rendered
 from .conditional import conditional_response
-from .diff import changed_fields, edit_html
+from .diff import FIELD_NAMES, changed_fields, edit_html
 from .entries import CONTENT_TYPES, FORMATS, Entry, FeedMeta, text, utc
 from .filters import shown
 from .render import render_entries
@@ -49,8 +49,6 @@ TITLES = {
     "edits": ("Bài đã sửa", "Những thay đổi trong các bài đã đăng"),
     "removed": ("Bài đã gỡ", "Những bài các trang đã gỡ xuống"),
 }
-FIELD_NAMES = {"title": "tiêu đề", "published": "ngày đăng", "authors": "tác giả", "lead": "sa-pô",
-               "body": "nội dung"}
 
 
 def article_link(base: str, article_id: int) -> str:

@@ -62,7 +62,7 @@ def test_an_edit_says_what_changed_and_links_its_history() -> None:
     assert changed_fields(before, after) == ["title", "authors", "body"]
     assert changed_fields(before, version(body=nfd(OLD) + "  ")) == []  # form and spacing only
     page = edit_html(before, after, history_link="http://x/articles/1")
-    assert "Đã sửa: title, authors, body." in page
+    assert "Đã sửa: tiêu đề, tác giả, nội dung." in page
     assert "<ins>mới</ins>" in page and 'href="http://x/articles/1"' in page
     lines = list(word_diff_text(before, after))
     assert lines[0] == "changed: title, authors, body"
