@@ -330,7 +330,8 @@ def version_chain(db: Path, url_suffix: str) -> list[tuple[str, str | None, str]
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
         (key, updated, body), = conn.execute(
-            "SELECT url, updated, body_text FROM articles WHERE original_url LIKE ?", ["%" + url_suffix]
+            "SELECT url, COALESCE(current_since, updated), body_text FROM articles WHERE original_url LIKE ?",
+            ["%" + url_suffix],
         ).fetchall()
         older = conn.execute(
             "SELECT seen_from, seen_until, body_text FROM article_versions WHERE url = ? ORDER BY seen_from", [key]
@@ -379,6 +380,8 @@ def test_sigkill_during_revisits_loses_no_version_and_invents_no_removal(tmp_pat
             svc.start()
             try:
                 wait_for(partial(listing_read, svc), 10, "a listing read", interval=0.02, on_fail=svc.log_tail)
+                if life == 0:  # the first life stores the articles the later ones revisit
+                    wait_for(lambda: len(revisit_state(db)) >= 6, 30, "the articles stored", on_fail=svc.log_tail)
                 time.sleep(rng.uniform(0.3, 2.0))
                 svc.check_alive()
             finally:
