@@ -17,8 +17,10 @@ pending removal is settled.
 Removal: ``record_revisit(evidence=...)`` first marks it pending; a second
 revisit with evidence at least ``confirm_after`` later confirms it (status
 'removed', ``removed_at`` = the first evidence); a revisit that finds the page
-clears any pending evidence and marks a removed article live again.  Transient
-failures are never recorded here.
+clears any pending evidence and marks a removed article live again.  A revisit
+that could not be made (timeouts, 5xx, 429, other fetch failures) is no
+evidence either way: ``skip_revisit`` only uses up the steps whose time has
+come, so a page that keeps failing never holds up the queue.
 """
 
 from __future__ import annotations
@@ -223,6 +225,22 @@ class HistoryQueries(SQLStoreCore):
                 params.append(self._next_seq(conn))
             run(f"UPDATE articles SET {', '.join(sets)} WHERE url = ?", [*params, url])
         return outcome
+
+    def skip_revisit(self, url: str, *, now: datetime, steps: Sequence[float]) -> None:
+        """A revisit that could not be made (timeout, 5xx, 429, 403, robots ...): no evidence
+        either way, nothing about the article changes, but the steps whose time has come are
+        used up, so a page that keeps failing never holds up the revisits behind it.  A pending
+        removal stays pending (and due again)."""
+        now = utc(now, "now")
+        with self._writing() as conn:
+            run = self._runner(conn)
+            rows = run("SELECT first_seen FROM articles WHERE url = ?", [url])
+            if not rows:
+                return
+            first = self._dt_req(rows[0][0])
+            step = sum(1 for s in steps if first + timedelta(seconds=s) <= now)
+            run("UPDATE articles SET revisit_step = ?, changed_at = ? WHERE url = ? AND revisit_step < ?",
+                [step, self._ts(now), url, step])
 
     # -- reading -----------------------------------------------------------
 

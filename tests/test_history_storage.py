@@ -237,3 +237,23 @@ def test_a_long_schedule_is_asked_in_batches(backend: Backend) -> None:
                                  confirm_after=1)
         due = store.due_revisits("qdnd", steps, now=T0 + timedelta(seconds=300), limit=5, confirm_after=1)  # type: ignore[attr-defined]
         assert [key for key, _ in due] == [make_article(3).url]
+
+
+def test_a_revisit_that_failed_uses_up_its_step_and_changes_nothing_else(backend: Backend) -> None:
+    with backend.make() as store:
+        store.migrate()
+        url = make_article().url
+        store.upsert_article(make_article(), now=T0)
+        at = T0 + timedelta(hours=7)  # the 1 h and 6 h steps are due
+        store.skip_revisit(url, now=at, steps=STEPS)  # type: ignore[attr-defined]
+        assert store.due_revisits("qdnd", STEPS, now=at, limit=5, confirm_after=CONFIRM) == []  # type: ignore[attr-defined]
+        assert backend.rows("SELECT revisit_step, revisits, status, pending_since FROM articles") == [(2, 0, "live", None)]
+        # a pending removal stays pending through a failed revisit, and due
+        store.record_revisit(url, now=T0 + timedelta(days=1), steps=STEPS, confirm_after=CONFIRM,  # type: ignore[attr-defined]
+                             evidence="HTTP 404")
+        later = T0 + timedelta(days=2)
+        store.skip_revisit(url, now=later, steps=STEPS)  # type: ignore[attr-defined]
+        assert store.get_article(url).status == "live"  # type: ignore[union-attr]
+        assert [k for k, _ in store.due_revisits("qdnd", STEPS, now=later, limit=5, confirm_after=CONFIRM)] == [url]  # type: ignore[attr-defined]
+        assert store.record_revisit(url, now=later, steps=STEPS, confirm_after=CONFIRM,  # type: ignore[attr-defined]
+                                    evidence="HTTP 404") == "removed"

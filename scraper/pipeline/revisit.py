@@ -16,8 +16,10 @@ What a revisit finds:
   template: ``ExtractError``).  The store marks it pending and confirms the
   removal only when a second revisit at least ``removal_confirm_after`` later
   agrees;
-- anything that may pass (timeouts, 5xx, 429, other fetch errors): nothing is
-  recorded, the step is not used up; the next run tries again.
+- a revisit that cannot be made (timeouts, 5xx and 429 after retries, other
+  fetch errors): no evidence either way; only the steps whose time has come are
+  used up (``skip_revisit``), so a page that keeps failing never holds up the
+  revisits behind it, and a pending removal stays pending.
 """
 
 from __future__ import annotations
@@ -123,10 +125,10 @@ class RevisitWalk:
             page = await self.fetcher.get(url, etag=etag, last_modified=last_modified)
         except HTTPStatusError as exc:
             if exc.status not in GONE_STATUSES:
-                return self._transient(source, url, exc, started)
+                return await self._failed(source, key, url, steps, exc, started)
             evidence = f"HTTP {exc.status}"
         except FetchError as exc:  # timeouts, 5xx and 429 after retries, robots, offsite ...
-            return self._transient(source, url, exc, started)
+            return await self._failed(source, key, url, steps, exc, started)
         if page is not None and not page.not_modified:
             evidence = removal_evidence(source, url, page)
             if evidence is None:
@@ -161,8 +163,11 @@ class RevisitWalk:
             event(log, "article_edited", source=source.id, url=key)
         return None
 
-    @staticmethod
-    def _transient(source: SourceConfig, url: str, exc: FetchError, started: float) -> str:
+    async def _failed(self, source: SourceConfig, key: str, url: str, steps: tuple[float, ...],
+                      exc: FetchError, started: float) -> str:
+        """No evidence either way: only the steps whose time has come are used up, so a page
+        that keeps failing never holds up the revisits behind it (a pending removal stays)."""
+        await off_loop(self.store.skip_revisit, key, now=self.now(), steps=list(steps))
         event(log, "revisit", logging.WARNING, source=source.id, url=url, outcome="failed",
               error=exc.reason, ms=int((time.monotonic() - started) * 1000))
         return "failed"
