@@ -21,6 +21,8 @@ Routes (GET and HEAD)::
     /          the HTML page (same filters, and ?region= ?topic= ?from= ?to= ?before=:
                feeds.page_query)                /opml     OPML 2.0 of every feed
     /healthz   JSON, 200 or 503                 /metrics  Prometheus text format
+    /edits.atom|rss|json  /removed.atom|rss|json  (also /sources/{source_id}/...)
+    /articles/{id}  one article's text, versions and diffs  (feeds.history, feeds.articleview)
 
 The app is ``feeds.fastpath.FeedFront`` (guards, then cached feed answers from
 prebuilt ASGI messages) in front of Starlette (routing, the metrics
@@ -81,6 +83,7 @@ from .fastpath import FastPath, FeedFront, key_of
 from .filters import MAX_LIMIT, Filter, parse_filter, shown
 from .guard import HostGuard
 from .health import health_report, iso
+from .history import add_history_counts, history_routes
 from .metrics import Metrics, RequestCounter
 from .opml import CONTENT_TYPE as OPML_CONTENT_TYPE
 from .opml import render_opml
@@ -356,6 +359,10 @@ class _Server:
             code = 503
         else:
             code, document = health_report(self.config, health)
+            try:  # revisits, edits, removals per source (issue 12): never the reason for a 503
+                await asyncio.wait_for(run_in_threadpool(add_history_counts, self.store, document), STATE_TIMEOUT)
+            except (TimeoutError, StorageError) as exc:
+                log.warning("healthz: history counts not read: %s", exc)
         document["checked_at"] = iso(datetime.now(UTC))
         return JSONResponse(
             document, status_code=code, headers={"Cache-Control": NO_STORE, **NOSNIFF}
@@ -453,6 +460,7 @@ def create_app(
         Route("/healthz", server.healthz, methods=methods, name="healthz"),
         Route("/metrics", server.metrics_text, methods=methods, name="metrics"),
     ]
+    routes += history_routes(server)  # /edits.*, /removed.*, /articles/{id} (feeds.history)
     server.routes = routes
     app = Starlette(
         routes=routes,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -92,6 +92,9 @@ class FeedMeta:
     # next-archive; feeds.archive) and WebSub (hub); written by every format that can.
     links: tuple[tuple[str, str], ...] = ()
     archive: bool = False  # an RFC 5005 archive document that will not change (fh:archive)
+    # the feed server's base URL: an edited or removed entry links its history there
+    # (``/articles/{id}``, ``feeds.articleview``); None: no such note
+    history_base: str | None = None
 
 
 def feed_meta(config: Config, *, source_id: str | None, base_url: str, fmt: str) -> FeedMeta:
@@ -112,6 +115,7 @@ def feed_meta(config: Config, *, source_id: str | None, base_url: str, fmt: str)
             link=feed.link or f"{base}/",  # the server's own page unless configured
             self_url=f"{base}/{FEED_FILES[fmt]}",
             language=feed.language,
+            history_base=base,
         )
     source = config.source(source_id)
     return FeedMeta(
@@ -121,6 +125,7 @@ def feed_meta(config: Config, *, source_id: str | None, base_url: str, fmt: str)
         link=_site_home(source),
         self_url=f"{base}/sources/{source.id}/{FEED_FILES[fmt]}",
         language=config.feed.language,
+        history_base=base,
     )
 
 
@@ -151,9 +156,33 @@ class Entry:
     related: tuple[tuple[str, str], ...] = ()  # (source name, link) of the other copies
 
 
-def entries(items: Iterable[StoredArticle], sources: Mapping[str, SourceConfig]) -> list[Entry]:
-    """The normalized entries of ``items``, in the order given."""
-    return [_entry(item, sources.get(item.article.source_id), sources) for item in items]
+def entries(
+    items: Iterable[StoredArticle],
+    sources: Mapping[str, SourceConfig],
+    history_base: str | None = None,
+) -> list[Entry]:
+    """The normalized entries of ``items``, in the order given; with ``history_base``, an
+    edited or removed article's content ends with a note linking its history."""
+    found = [_entry(item, sources.get(item.article.source_id), sources) for item in items]
+    if history_base is None:
+        return found
+    return [_with_history_note(e, item, history_base) for e, item in zip(found, items, strict=True)]
+
+
+def _with_history_note(entry: Entry, item: StoredArticle, base: str) -> Entry:
+    """Issue 12: the main feeds keep one entry per story; its content says it was edited or
+    taken down (its ``updated`` already moved with the edit) and links the history."""
+    notes = []
+    if item.edits:
+        notes.append(f"Bài viết đã được sửa {item.edits} lần sau khi đăng")
+    if item.status == "removed":
+        when = f" lúc {rfc3339(utc(item.removed_at))}" if item.removed_at else ""
+        notes.append(f"Bài viết đã bị gỡ khỏi trang nguồn{when}")
+    if not notes:
+        return entry
+    link = html.escape(f"{base.rstrip('/')}/articles/{item.id}", quote=True)
+    note = f'<p><em>{html.escape("; ".join(notes), quote=False)}: <a href="{link}">xem lịch sử</a>.</em></p>'
+    return replace(entry, content_html=(entry.content_html + "\n" + note).strip())
 
 
 def _entry(

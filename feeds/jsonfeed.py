@@ -10,7 +10,7 @@ from scraper.models import StoredArticle
 
 from .entries import FEED_AUTHOR, GENERATOR, Entry, FeedMeta, entries, rfc3339, text
 
-__all__ = ["JSON_FEED_VERSION", "render_json"]
+__all__ = ["JSON_FEED_VERSION", "render_json", "render_json_entries"]
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -19,7 +19,11 @@ def render_json(
     meta: FeedMeta, items: Sequence[StoredArticle], sources: Mapping[str, SourceConfig]
 ) -> bytes:
     """JSON Feed 1.1 document, UTF-8."""
-    items_ = entries(items, sources)
+    return render_json_entries(meta, entries(items, sources, meta.history_base))
+
+
+def render_json_entries(meta: FeedMeta, items_: Sequence[Entry]) -> bytes:
+    """JSON Feed 1.1 document of entries built by the caller, UTF-8."""
     title = text(meta.title).strip() or GENERATOR
     doc: dict[str, object] = {
         "version": JSON_FEED_VERSION,

@@ -17,6 +17,7 @@ from scraper.config import SourceConfig
 from scraper.models import StoredArticle
 from scraper.text import clean_text
 
+from .articleview import list_marks
 from .page_time import format_vn_time, iso
 from .snippet import highlight, snippet
 from .topics import topic_of
@@ -63,6 +64,7 @@ def article_item(
     names = [clean_text(a) for a in (art.authors or art.agencies) if clean_text(a)]
     if names:
         meta.append(f'<span class="authors">{escape(", ".join(dict.fromkeys(names)))}</span>')
+    meta.extend(list_marks(item))  # "đã sửa N lần" / "đã bị gỡ", linking the article view (issue 12)
     texts = [clean_text(art.summary), clean_text(art.body_text)]
     summary = snippet(texts, terms, SUMMARY_CHARS)
     body = f'<p class="summary">{summary}</p>' if summary else ""

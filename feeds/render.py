@@ -4,6 +4,7 @@ Public surface::
 
     FeedMeta, feed_meta(config, source_id=..., base_url=..., fmt=...)
     render(fmt, meta, items, sources) -> bytes
+    render_entries(fmt, meta, entries) -> bytes       entries built by the caller (feeds.history)
     render_atom / render_rss / render_json (meta, items, sources) -> bytes
     CONTENT_TYPES, FORMATS
 
@@ -60,7 +61,7 @@ from .entries import (
     feed_updated,
     text,
 )
-from .jsonfeed import render_json
+from .jsonfeed import render_json, render_json_entries
 
 __all__ = [
     "CONTENT_TYPES",
@@ -71,6 +72,7 @@ __all__ = [
     "feed_meta",
     "render",
     "render_atom",
+    "render_entries",
     "render_json",
     "render_rss",
 ]
@@ -157,15 +159,24 @@ def render_atom(
     meta: FeedMeta, items: Sequence[StoredArticle], sources: Mapping[str, SourceConfig]
 ) -> bytes:
     """Atom 1.0 document, UTF-8 with an XML declaration."""
-    fg = _feedgen(meta, entries(items, sources), "atom")
-    return fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return render_entries("atom", meta, entries(items, sources, meta.history_base))
 
 
 def render_rss(
     meta: FeedMeta, items: Sequence[StoredArticle], sources: Mapping[str, SourceConfig]
 ) -> bytes:
     """RSS 2.0 document (authors as dc:creator), UTF-8 with an XML declaration."""
-    fg = _feedgen(meta, entries(items, sources), "rss")
+    return render_entries("rss", meta, entries(items, sources, meta.history_base))
+
+
+def render_entries(fmt: str, meta: FeedMeta, items: Sequence[Entry]) -> bytes:
+    """Render entries built elsewhere (the edits and removals feeds, ``feeds.history``)."""
+    check_format(fmt)
+    if fmt == "json":
+        return render_json_entries(meta, items)
+    fg = _feedgen(meta, items, fmt)
+    if fmt == "atom":
+        return fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     with _RSS_LOCK:
         return fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
 

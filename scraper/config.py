@@ -37,6 +37,10 @@ DEFAULT_MAX_ARTICLES_PER_RUN = 50
 DEFAULT_EXTRACT_WORKERS = 0  # processes extracting pages during a backfill (0: the pipeline's own)
 MAX_EXTRACT_WORKERS = 16
 DEFAULT_FEED_ENTRIES = 50
+# Revisits (issue 12): durations after an article is first stored; [] turns them off
+DEFAULT_REVISIT = ("1h", "6h", "1d", "3d", "7d")
+DEFAULT_MAX_REVISITS_PER_RUN = 20  # per source and run: new articles come first, revisits never starve them
+DEFAULT_REMOVAL_CONFIRM_AFTER = "6h"  # two revisits with removal evidence at least this far apart
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -56,6 +60,16 @@ def parse_duration(value: int | float | str) -> float:
     if seconds <= 0:
         raise ValueError("must be greater than zero")
     return seconds
+
+
+def parse_revisit(value: Any) -> Any:
+    """A revisit schedule: a list of durations after first stored, increasing (``[]``: off)."""
+    if not isinstance(value, list | tuple):
+        return value  # pydantic names the type error
+    steps = tuple(parse_duration(v) for v in value)
+    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        raise ValueError("durations must increase, e.g. ['1h', '6h', '1d']")
+    return steps
 
 
 class _Frozen(BaseModel):
@@ -92,11 +106,24 @@ class FetchConfig(_Frozen):
     allow_private_networks: bool = False
     max_articles_per_run: int = Field(DEFAULT_MAX_ARTICLES_PER_RUN, ge=1)
     extract_workers: int = Field(DEFAULT_EXTRACT_WORKERS, ge=0, le=MAX_EXTRACT_WORKERS)
+    revisit: tuple[float, ...] = tuple(parse_duration(d) for d in DEFAULT_REVISIT)
+    max_revisits_per_run: int = Field(DEFAULT_MAX_REVISITS_PER_RUN, ge=0)
+    removal_confirm_after: float = parse_duration(DEFAULT_REMOVAL_CONFIRM_AFTER)
 
     @field_validator("timeout", "deadline", "per_host_delay", "backoff_max", mode="before")
     @classmethod
     def _int_ok(cls, v: Any) -> Any:
         return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("revisit", mode="before")
+    @classmethod
+    def _revisit(cls, v: Any) -> Any:
+        return parse_revisit(v)
+
+    @field_validator("removal_confirm_after", mode="before")
+    @classmethod
+    def _confirm_after(cls, v: Any) -> Any:
+        return parse_duration(v)
 
 
 class ServerConfig(_Frozen):
@@ -233,6 +260,12 @@ class SourceConfig(_Frozen):
     article_pattern: str | None = None  # regex an article URL path must match
     confidence: Confidence = DEFAULT_CONFIDENCE  # shown by `run.py sources` and /healthz
     profile: Profile = Profile()
+    revisit: tuple[float, ...] | None = None  # overrides [fetch] revisit for this source
+
+    @field_validator("revisit", mode="before")
+    @classmethod
+    def _revisit(cls, v: Any) -> Any:
+        return parse_revisit(v) if v is not None else v
 
     @field_validator("start_urls", mode="before")
     @classmethod

@@ -108,6 +108,10 @@ class StoredArticle:
     # Other copies of the same story, earliest first: filled by latest(collapse_clusters=True)
     # when this is the story's earliest copy, else empty.
     siblings: tuple[Sibling, ...] = ()
+    # History (issue 12): earlier versions kept, and whether the site has taken it down.
+    edits: int = 0
+    status: str = "live"  # "live" or "removed"
+    removed_at: datetime | None = None
 
     @property
     def published_or_seen(self) -> datetime:

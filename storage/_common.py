@@ -11,6 +11,7 @@ backend supplies):
   backfill state;
 - ``_leases.LeaseQueries``: source leases;
 - ``_export.ExportQueries``: the archive page by page (exports, monthly archive feeds).
+- ``_history.HistoryQueries``: versions, revisits, removals (issue 12).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from ._articles import ArticleQueries
 from ._browse import BrowseQueries
 from ._export import ExportQueries
+from ._history import HistoryQueries
 from ._leases import LeaseQueries
 from ._sqlcore import ARTICLES_COUNTER, KEY_COLUMNS, SQLStoreCore
 from ._state import SourceStateQueries
@@ -26,6 +28,7 @@ __all__ = ["ARTICLES_COUNTER", "KEY_COLUMNS", "SQLStoreBase"]
 
 
 class SQLStoreBase(
-    ArticleQueries, BrowseQueries, ExportQueries, SourceStateQueries, LeaseQueries, SQLStoreCore
+    ArticleQueries, BrowseQueries, ExportQueries, SourceStateQueries, LeaseQueries, HistoryQueries,
+    SQLStoreCore,
 ):
     """The Store methods common to the SQL backends; see the module docstring."""

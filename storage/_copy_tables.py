@@ -57,8 +57,22 @@ ARTICLES = Table(
         ("search_text", TEXT),
         ("first_seen", TS),
         ("updated", TS),
+        # history (migration 0004): removal state, revisit schedule, counts
+        ("status", TEXT),
+        ("removed_at", TS),
+        ("pending_reason", TEXT),
+        ("pending_since", TS),
+        ("revisit_step", INT),
+        ("stored_by", TEXT),
+        ("revisits", INT),
+        ("edits", INT),
+        ("last_seen", TS),
+        ("changed_at", TS),
+        ("current_since", TS),
     ),
-    clock="updated",
+    # any write to the row moves changed_at (= updated for a content change), so a
+    # revisit or a removal seen by the source is newer too
+    clock="changed_at",
     newer_wins_silently=False,
     order="id",
 )
@@ -69,6 +83,28 @@ PAGES = Table(
     clock="fetched_at",
     newer_wins_silently=True,
     order="url",
+)
+# Earlier states of articles (migration 0004): history, never rewritten.
+VERSIONS = Table(
+    "article_versions",
+    key=("url", "seen_from"),
+    columns=(
+        ("url", TEXT),
+        ("seen_from", TS),
+        ("seen_until", TS),
+        ("last_seen", TS),
+        ("title", TEXT),
+        ("published", TS),
+        ("authors", JSON),
+        ("summary", TEXT),
+        ("body_html", TEXT),
+        ("body_text", TEXT),
+        ("fingerprint", TEXT),
+        ("html", BYTES),
+    ),
+    clock=None,
+    newer_wins_silently=False,
+    order="id",
 )
 RUNS = Table(
     "runs",
@@ -120,8 +156,8 @@ BACKFILL_STATE = Table(
     newer_wins_silently=True,
     order="source_id",
 )
-# Articles before pages (pages reference them).
-TABLES = (ARTICLES, PAGES, RUNS, HTTP_CACHE, SOURCE_STATE, BACKFILL_STATE)
+# Articles before pages and versions (they reference them).
+TABLES = (ARTICLES, PAGES, VERSIONS, RUNS, HTTP_CACHE, SOURCE_STATE, BACKFILL_STATE)
 
 
 def row_key(table: Table, row: Sequence[Any]) -> tuple[Any, ...]:

@@ -36,12 +36,13 @@ from .base import ClusterKey, content_unchanged, search_text, utc, utc_now
 ARTICLES_COUNTER = "articles"
 ARTICLE_COLUMNS = (
     "id, guid, url, source_id, title, published, authors, agencies, body_html, body_text,"
-    " summary, image_url, categories, modified, fingerprint, original_url, first_seen, updated"
+    " summary, image_url, categories, modified, fingerprint, original_url, first_seen, updated,"
+    " edits, status, removed_at"
 )
 SORT_KEY = "COALESCE(published, first_seen)"
 SIBLING_COLUMNS = "id, url, original_url, source_id, title, published, first_seen"
 # The columns ``unchanged`` compares (and the id), by URL.
-KEY_COLUMNS = "SELECT fingerprint, title, published, authors, id FROM articles WHERE url = ?"
+KEY_COLUMNS = "SELECT fingerprint, title, published, authors, id, summary FROM articles WHERE url = ?"
 
 
 def marks(count: int) -> str:
@@ -163,13 +164,14 @@ class SQLStoreCore:
 
     def _unchanged(self, article: Article, row: Sequence[Any]) -> bool:
         """Whether ``row`` (``KEY_COLUMNS``) needs no update for ``article``."""
-        fingerprint, title, published, authors = row[:4]
+        fingerprint, title, published, authors, _id, summary = row[:6]
         return content_unchanged(
             article,
             fingerprint=fingerprint,
             title=title,
             published=self._dt(published),
             authors=tuple(self._load_json(authors)),
+            summary=summary,
         )
 
     def _stored(self, row: Sequence[Any]) -> StoredArticle:
@@ -192,6 +194,9 @@ class SQLStoreCore:
             original_url,
             first_seen,
             updated,
+            edits,
+            status,
+            removed_at,
         ) = row
         article = Article(
             url=url,
@@ -215,6 +220,9 @@ class SQLStoreCore:
             article=article,
             first_seen=self._dt_req(first_seen),
             updated=self._dt_req(updated),
+            edits=int(edits),
+            status=status,
+            removed_at=self._dt(removed_at),
         )
 
     def _siblings(self, rows: Iterable[Sequence[Any]]) -> dict[int, tuple[Sibling, ...]]:

@@ -9,7 +9,8 @@ Shared rules (implemented once here, so backends cannot drift apart):
 - an article's key is ``Article.url`` (already canonical); its feed ``guid`` is
   ``urn:uuid:`` + uuid5(NAMESPACE_URL, url), fixed at first insert;
 - an upsert is "unchanged" (and writes nothing) when fingerprint, title,
-  published and authors all equal the stored ones, else "updated";
+  published, authors and summary all equal the stored ones, else "updated",
+  and the state it replaces is kept as a version (``storage._history``);
 - search is full-text, over the ``search_text`` column
   (``fold_accents(title + " " + body_text)``): the words of ``fold_accents(q)``
   (``search_terms``) must all occur as whole words, in any order, so it ignores
@@ -131,8 +132,14 @@ class Store(Protocol):
         raw_html: bytes | None = None,
         now: datetime | None = None,
         cluster_key: ClusterKey | None = None,
+        stored_by: str = "fetch",
+        keep_version: bool = True,
     ) -> UpsertResult:
         """Insert or update by ``article.url``; ``raw_html`` is kept for re-extraction.
+
+        An update keeps the state it replaces as a version (``storage._history``)
+        unless ``keep_version`` is False (``reextract``: a new profile is no edit);
+        ``stored_by`` ("fetch" or "backfill") decides a new article's revisits.
 
         With ``cluster_key`` a new or updated article is (re)filed among
         near-duplicates in the same transaction; without it an update leaves
@@ -344,13 +351,21 @@ def content_unchanged(
     title: str,
     published: datetime | None,
     authors: tuple[str, ...],
+    summary: str | None = None,
 ) -> bool:
-    """True when a stored row needs no update for ``article``."""
+    """True when a stored row needs no update for ``article``.
+
+    These are the extracted fields whose change keeps the previous state as a
+    version (title, published, authors, lead, body text: the fingerprint is
+    of the cleaned title and body text, so whitespace and Unicode form do not
+    count); ``summary`` (the lead) is compared only when given.
+    """
     return (
         article.fingerprint == fingerprint
         and article.title == title
         and article.published == published
         and tuple(article.authors) == authors
+        and (summary is None or article.summary == summary)
     )
 
 

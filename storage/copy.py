@@ -2,7 +2,8 @@
 
 What is copied, row by row, as stored: every article with its guid, first_seen
 and updated (to the microsecond), authors/agencies/categories, search text;
-its raw page exactly as stored (the compressed bytes and fetched_at); the run
+its raw page exactly as stored (the compressed bytes and fetched_at); its
+earlier versions and removal state (migration 0004); the run
 history; the conditional-GET cache; source state; backfill state.  Not copied:
 row ids and the change counter (the target numbers its own rows and bumps its
 own counter, so its ``version()`` moves and feed caches refresh) and
@@ -12,10 +13,11 @@ Rules for a row whose key (article URL, run source+start, ...) the target
 already holds:
 
 - identical: left alone, so copying twice changes nothing;
-- an article that differs: updated when the source's ``updated`` is later (the
+- an article that differs: updated when the source's ``changed_at`` (moved by
+  any write: content, revisit, removal) is later (the
   target is a copy that fell behind); otherwise the target has something the
   source has not, and the copy stops with ``CopyConflict`` naming the URL;
-- a run that differs: ``CopyConflict`` (runs are history, never rewritten);
+- a run or article version that differs: ``CopyConflict`` (history, never rewritten);
 - a page, cache entry, source state or backfill state that differs: the newer
   one (by fetched_at, stored_at, last_run, updated_at) is kept.
 

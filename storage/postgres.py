@@ -200,6 +200,8 @@ class PostgresStore(SQLStoreBase):
         raw_html: bytes | None = None,
         now: datetime | None = None,
         cluster_key: ClusterKey | None = None,
+        stored_by: str = "fetch",
+        keep_version: bool = True,
     ) -> UpsertResult:
         when = utc(now, "now") if now is not None else utc_now()
         content = self._content_params(article)
@@ -211,7 +213,8 @@ class PostgresStore(SQLStoreBase):
             for _ in range(UPSERT_ATTEMPTS):
                 try:
                     with conn.transaction():
-                        return self._write_article(conn, article, content, page, when, cluster_key)
+                        return self._write_article(conn, article, content, page, when, cluster_key, stored_by,
+                                                   keep_version)
                 except _LostRace:
                     continue
         raise StorageError(
@@ -227,6 +230,8 @@ class PostgresStore(SQLStoreBase):
         page: bytes | None,
         when: datetime,
         cluster_key: ClusterKey | None,
+        stored_by: str = "fetch",
+        keep_version: bool = True,
     ) -> UpsertResult:
         row = conn.execute(KEY_COLUMNS.replace("?", "%s") + " FOR UPDATE", (article.url,)).fetchone()
         if row is not None and self._unchanged(article, row):
@@ -236,12 +241,15 @@ class PostgresStore(SQLStoreBase):
         if row is None:
             inserted = conn.execute(
                 "INSERT INTO articles (url, guid, source_id, first_seen, updated, change_seq,"
+                " stored_by, changed_at, last_seen, current_since,"
                 " title, published, modified, authors, agencies, categories, body_html,"
                 " body_text, summary, image_url, fingerprint, original_url, search_text)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb,"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                " %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb,"
                 " %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (url) DO NOTHING RETURNING id",
-                (article.url, article_guid(article.url), article.source_id, when, when, seq)
+                (article.url, article_guid(article.url), article.source_id, when, when, seq,
+                 stored_by, when, when, when)
                 + content,
             ).fetchone()
             if inserted is None:
@@ -249,6 +257,7 @@ class PostgresStore(SQLStoreBase):
             article_id = int(inserted[0])
             result = "new"
         else:
+            self._keep_version(conn, article.url, when, keep=keep_version)
             conn.execute(
                 "UPDATE articles SET updated = %s, change_seq = %s,"
                 " title = %s, published = %s, modified = %s, authors = %s::jsonb,"

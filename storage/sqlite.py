@@ -136,6 +136,8 @@ class SQLiteStore(SQLStoreBase):
         raw_html: bytes | None = None,
         now: datetime | None = None,
         cluster_key: ClusterKey | None = None,
+        stored_by: str = "fetch",
+        keep_version: bool = True,
     ) -> UpsertResult:
         now_text = _ts(utc(now, "now") if now is not None else utc_now())
         content = self._content_params(article)
@@ -148,9 +150,10 @@ class SQLiteStore(SQLStoreBase):
             if row is None:
                 cursor = conn.execute(
                     "INSERT INTO articles (url, guid, source_id, first_seen, updated, change_seq,"
+                    " stored_by, changed_at, last_seen, current_since,"
                     " title, published, modified, authors, agencies, categories, body_html,"
                     " body_text, summary, image_url, fingerprint, original_url, search_text)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         article.url,
                         article_guid(article.url),
@@ -158,12 +161,17 @@ class SQLiteStore(SQLStoreBase):
                         now_text,
                         now_text,
                         seq,
+                        stored_by,
+                        now_text,
+                        now_text,
+                        now_text,
                     )
                     + content,
                 )
                 article_id = cursor.lastrowid
                 result: UpsertResult = "new"
             else:
+                self._keep_version(conn, article.url, now_text, keep=keep_version)
                 conn.execute(
                     "UPDATE articles SET updated = ?, change_seq = ?,"
                     " title = ?, published = ?, modified = ?, authors = ?, agencies = ?,"

@@ -21,6 +21,10 @@ API (all paths are root-relative, with the query string when there is one):
                                                 and an item on top of each feed (feed_insert)
     .edit_article(site, path, old, new) -> n    text replacement in the served file
     .remove_route(site, path)                   the path answers 404 from now on
+    .restore_route(site, path)                  undo remove_route / redirect_route / fault
+    .redirect_route(site, path, target)         the path answers 301 to target from now on
+    .fault(site, path, status=None, delay=0)    the path answers ``status`` (410, 503 ...)
+                                                and/or only after ``delay`` seconds
     .set_latency(seconds)                       delay every answer of every site
     .config_text(storage_url, **fetch)          complete TOML config aimed at the servers
     .manifest(site) / .expected(site)           manifest copy; golden files with real URLs
@@ -171,6 +175,7 @@ class _Site:
             _norm_target(k): v for k, v in self.manifest.get("redirects", {}).items()
         }
         self.gate: dict[str, Any] | None = self.manifest.get("session_gate")
+        self.faults: dict[str, tuple[int | None, float]] = {}  # target -> (status, delay)
         self.log: list[tuple[str, str, int]] = []
         self.lock = threading.RLock()
         self.server: ThreadingHTTPServer | None = None
@@ -260,6 +265,13 @@ class _Handler(BaseHTTPRequestHandler):
                     return
             if path_only in site.gate.get("set_by", ()):
                 extra.append(("Set-Cookie", f"{name}={secrets.token_hex(12)}; path=/; HttpOnly; SameSite=Lax"))
+        fault_status, fault_delay = site.faults.get(target, (None, 0.0))
+        if fault_delay > 0:
+            time.sleep(fault_delay)
+        if fault_status is not None:
+            page = f"<!DOCTYPE html><title>{fault_status}</title><h1>HTTP {fault_status}</h1>".encode()
+            self._send(fault_status, page, "text/html; charset=utf-8", head, extra)
+            return
         if target in site.redirects:
             self._send(301, b"", "text/html; charset=utf-8", head, [("Location", site.base + site.redirects[target])])
             return
@@ -474,6 +486,29 @@ class FixtureSites:
         site = self._site(site_id)
         with site.lock:
             site.routes.pop(_norm_target(path), None)
+
+    def restore_route(self, site_id: str, path: str) -> None:
+        """Serve ``path`` as its manifest says again (after remove_route, redirect_route or fault)."""
+        site = self._site(site_id)
+        with site.lock:
+            target = _norm_target(path)
+            site.faults.pop(target, None)
+            site.redirects.pop(target, None)
+            name = site.manifest["routes"].get(path)
+            if name is not None:
+                site.routes[target] = name
+
+    def redirect_route(self, site_id: str, path: str, target: str) -> None:
+        """Make ``path`` answer 301 to ``target`` (root-relative) from now on."""
+        site = self._site(site_id)
+        with site.lock:
+            site.redirects[_norm_target(path)] = target
+
+    def fault(self, site_id: str, path: str, *, status: int | None = None, delay: float = 0.0) -> None:
+        """Make ``path`` answer ``status`` (with a small error page) and/or wait ``delay`` seconds first."""
+        site = self._site(site_id)
+        with site.lock:
+            site.faults[_norm_target(path)] = (status, float(delay))
 
     # -- configuration -------------------------------------------------------
     def config_text(self, storage_url: str, **fetch_overrides: Any) -> str:

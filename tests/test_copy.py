@@ -35,7 +35,10 @@ ICT = timezone(timedelta(hours=7))
 SQLITE_DUMPS = {
     "articles": "SELECT url, guid, source_id, title, published, modified, authors, agencies,"
     " categories, body_html, body_text, summary, image_url, fingerprint, original_url,"
-    " search_text, first_seen, updated FROM articles ORDER BY url",
+    " search_text, first_seen, updated, status, removed_at, pending_reason, pending_since,"
+    " revisit_step, stored_by, revisits, edits, last_seen, changed_at, current_since FROM articles ORDER BY url",
+    "article_versions": "SELECT url, seen_from, seen_until, last_seen, title, published, authors,"
+    " summary, body_html, body_text, fingerprint, html FROM article_versions ORDER BY url, seen_from",
     "pages": "SELECT url, fetched_at, html FROM pages ORDER BY url",
     "runs": "SELECT source_id, started, finished, ok, new_count, updated_count, error_count,"
     " message, degraded FROM runs ORDER BY id",
@@ -76,6 +79,21 @@ def fill(store: Store, count: int = 12) -> None:
     store.upsert_article(
         article(1, fingerprint="fp-1-edited"), raw_html=b"v2", now=T0 + timedelta(days=2)
     )
+    # history: a second edit, a removal confirmed, one pending, a revisit that found it live
+    store.upsert_article(
+        article(1, fingerprint="fp-1-edited-again", title="Tuần tra — sửa"), raw_html=b"v3",
+        now=T0 + timedelta(days=2, hours=1),
+    )
+    revisit = {"steps": [3600.0, 86400.0], "confirm_after": 60.0}
+    for minutes in (0, 2):
+        store.record_revisit(  # type: ignore[attr-defined]
+            article(2).url, now=T0 + timedelta(days=2, minutes=minutes), evidence="HTTP 404",
+            **revisit,
+        )
+    store.record_revisit(  # type: ignore[attr-defined]
+        article(5).url, now=T0 + timedelta(days=2), evidence="redirected home", **revisit
+    )
+    store.record_revisit(article(6).url, now=T0 + timedelta(days=2), **revisit)  # type: ignore[attr-defined]
     store.upsert_article(
         article(100, published=None, title=unicodedata.normalize("NFD", "Biên giới (NFD)")),
         now=T0 + timedelta(days=3, microseconds=999999),
@@ -115,7 +133,12 @@ def api_view(store: Store) -> dict[str, Any]:
     """What the rest of qkfeed can see of a store (ids aside)."""
     items = store.latest(limit=10_000)
     return {
-        "articles": [(s.guid, s.article, s.first_seen, s.updated) for s in items],
+        "articles": [(s.guid, s.article, s.first_seen, s.updated, s.edits, s.status, s.removed_at)
+                     for s in items],
+        "history": [store.article_history(s.article.url) for s in items],  # type: ignore[attr-defined]
+        "edits": [(e.url, e.before, e.after) for e in store.edits(limit=100)],  # type: ignore[attr-defined]
+        "removed": [s.article.url for s in store.removed()],  # type: ignore[attr-defined]
+        "history_counts": store.history_counts(["bienphong", "qk7"]),  # type: ignore[attr-defined]
         "by_url": [store.get_article(s.article.url) is not None for s in items],
         "pages": list(store.pages_for_reextract()),
         "health": store.source_health(["bienphong", "qk7", "never"], now=T0 + timedelta(days=1)),
@@ -178,6 +201,7 @@ def test_sqlite_postgres_sqlite_round_trip_preserves_every_field(
     assert seen == {
         "articles": 13,
         "pages": 9,
+        "article_versions": 2,
         "runs": 5,
         "http_cache": 2,
         "source_state": 2,
@@ -215,6 +239,7 @@ def test_copying_twice_changes_nothing(source_path: Path, target_url: str) -> No
     assert {name: c.unchanged for name, c in again.tables.items()} == {
         "articles": 13,
         "pages": 9,
+        "article_versions": 2,
         "runs": 5,
         "http_cache": 2,
         "source_state": 2,
@@ -288,7 +313,7 @@ def test_a_conflicting_article_stops_the_copy_and_leaves_the_target_unchanged(
         copy_urls(source_url, target_url)
     assert str(info.value) == (
         f"the target already holds a different articles row for {article(4).url} that is not"
-        " older (its updated is later or equal); nothing was copied"
+        " older (its changed_at is later or equal); nothing was copied"
     )
     assert isinstance(info.value, StorageError)
     with open_store(target_url) as t:

@@ -303,3 +303,133 @@ def test_feed_command_replaces_the_export_whole(tmp_path: Path, fixture_sites) -
     assert proc.returncode == 0, proc.stderr
     assert feedparser.parse(out.read_bytes()).bozo == 0
     assert [p.name for p in out.parent.iterdir()] == ["feed.atom"]
+
+
+# --- revisits (issue 12) --------------------------------------------------------------------
+
+REVISIT_KILLS = max(6, int(os.environ.get("QKFEED_CRASH_REVISIT_KILLS", "6")))
+EDITED = "/chinh-tri-xa-hoi/dang-uy-quan-su-tinh-hung-yen-trien-khai-nhiem-vu-nam-2024-4057"
+EDIT_MARK = "Dịp này, Đảng ủy Quân sự tỉnh khen thưởng"
+
+
+def revisit_state(db: Path) -> list[tuple]:
+    """(original_url, status, pending_reason, edits, versions kept, removed_at) of every article."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return conn.execute(
+            "SELECT a.original_url, a.status, a.pending_reason, a.edits,"
+            " (SELECT COUNT(*) FROM article_versions v WHERE v.url = a.url), a.removed_at"
+            " FROM articles a"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def version_chain(db: Path, url_suffix: str) -> list[tuple[str, str | None, str]]:
+    """(seen_from, seen_until, body_text) of every version of one article, the current one last."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        (key, updated, body), = conn.execute(
+            "SELECT url, COALESCE(current_since, updated), body_text FROM articles WHERE original_url LIKE ?",
+            ["%" + url_suffix],
+        ).fetchall()
+        older = conn.execute(
+            "SELECT seen_from, seen_until, body_text FROM article_versions WHERE url = ? ORDER BY seen_from", [key]
+        ).fetchall()
+    finally:
+        conn.close()
+    return [*older, (updated, None, body)]
+
+
+def in_revisit_at_kill(log: str) -> bool:
+    """Whether the log ends inside a run's revisits (one done, the run not finished)."""
+    return log.rfind("event=revisit ") > max(log.rfind("event=source_done"), log.rfind("event=revisits_done"))
+
+
+def test_sigkill_during_revisits_loses_no_version_and_invents_no_removal(tmp_path: Path) -> None:
+    """Killed again and again while it revisits: an article edited before every life keeps every
+    version it was seen in (an unbroken chain, ``edits`` = rows kept); one that answers 503 the
+    whole time is never pending nor removed; one really deleted is removed only after it was."""
+    rng = random.Random(SEED)
+    db = tmp_path / "qk.db"
+    with FixtureSites(["qk3"]) as sites:
+        sites.set_latency(LATENCY)
+        for n in range(4):  # more articles: a run's revisits take a while
+            copy_article(sites, "qk3", n)
+        busy = sites.manifest("qk3")["articles"][-1]
+        gone = sites.manifest("qk3")["articles"][-2]
+        text = service_config(
+            sites.config_text(f"sqlite:///{db}", revisit=[f"{n / 2}s" for n in range(1, 400)],
+                              removal_confirm_after=1, retries=0),
+            port=free_port(), interval=1,
+        )
+        mid_revisit = life = 0
+        mark = EDIT_MARK
+        gone_at: float | None = None
+        while mid_revisit < REVISIT_KILLS and life < 6 * REVISIT_KILLS:
+            if life == 1:
+                sites.fault("qk3", busy, status=503)
+            if life == 3:
+                sites.remove_route("qk3", gone)
+                gone_at = time.time()
+            if life:
+                new_mark = f"{EDIT_MARK} (sửa lần {life})"
+                sites.edit_article("qk3", EDITED, mark, new_mark)
+                mark = new_mark
+            svc = ServiceProcess(text, tmp_path / f"revisit-life{life:02d}")
+            svc.start()
+            try:
+                wait_for(partial(listing_read, svc), 10, "a listing read", interval=0.02, on_fail=svc.log_tail)
+                if life == 0:  # the first life stores the articles the later ones revisit
+                    wait_for(lambda: len(revisit_state(db)) >= 6, 30, "the articles stored", on_fail=svc.log_tail)
+                time.sleep(rng.uniform(0.3, 2.0))
+                svc.check_alive()
+            finally:
+                assert svc.proc is not None
+                svc.proc.send_signal(signal.SIGKILL)
+                svc.close()
+            log = svc.log()
+            assert "Traceback" not in log, svc.log_tail()
+            mid_revisit += in_revisit_at_kill(log)
+            life += 1
+            for original, status, pending, edits, kept, _removed_at in revisit_state(db):
+                assert edits == kept, (original, edits, kept)  # never a count without its version
+                if original.endswith(busy) or original.endswith(EDITED):
+                    assert (status, pending) == ("live", None), (original, status, pending)
+                if status == "removed":
+                    assert original.endswith(gone) and gone_at is not None, original
+            chain = version_chain(db, EDITED)
+            assert all(a[1] == b[0] for a, b in zip(chain, chain[1:], strict=False)), chain
+            assert len({body for _, _, body in chain}) == len(chain)  # each version differs from the next
+
+        # left alone, the last life sees the last edit and confirms the removal
+        svc = ServiceProcess(text, tmp_path / "revisit-final")
+        svc.start()
+        try:
+            wait_for(lambda: mark in version_chain(db, EDITED)[-1][2], 60, "the last edit", on_fail=svc.log_tail)
+            wait_for(lambda: any(r[0].endswith(gone) and r[1] == "removed" for r in revisit_state(db)), 60,
+                     "the removal", on_fail=svc.log_tail)
+            assert svc.terminate() == 0
+        finally:
+            svc.close()
+    print(f"{life} SIGKILLs, {mid_revisit} during revisits")
+    assert mid_revisit >= REVISIT_KILLS
+    chain = version_chain(db, EDITED)
+    marks = [next((k for k in range(life, -1, -1) if f"(sửa lần {k})" in body), 0) for _, _, body in chain]
+    assert marks == sorted(marks) and len(set(marks)) == len(marks), marks  # in order, none twice
+    for original, status, _, _, _, removed_at in revisit_state(db):
+        if status == "removed":
+            assert original.endswith(gone)
+            assert gone_at is not None and datetime_of(removed_at) >= gone_at - 1
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        conn.close()
+
+
+def datetime_of(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text).timestamp()

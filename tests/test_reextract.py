@@ -127,3 +127,40 @@ def test_reextract_keeps_the_feed_note_of_the_last_run(fetched) -> None:
         health = store.source_health(["qk3"])[0]
     assert health.feed_problem == note
     assert health.degraded is not None and "div.gone" not in health.degraded  # the profile fits again
+
+
+def test_reextract_rebuilds_every_version_and_keeps_none_of_its_own(fetched) -> None:
+    """Issue 12: a profile change is no edit (no version is kept for it), and every earlier
+    version is extracted again from its own stored page."""
+    import dataclasses
+    from datetime import UTC, datetime, timedelta
+
+    from scraper.pipeline.runner import article_from_file
+
+    sites, path, db = fetched
+    config = config_from_dict(tomllib.loads(path.read_text("utf-8")), str(path))
+    key = _key(sites, SEED)
+    with open_store(config.storage.url) as store:
+        html = next(data for url, _, data in store.pages_for_reextract("qk3") if url == key).decode("utf-8")
+        stored = store.get_article(key)
+        edited_html = html.replace("Thiếu tướng Phạm Hoàng Long", "Thiếu tướng Phạm Hoàng Long (sửa)", 1)
+        assert edited_html != html
+        page_url = stored.article.original_url
+        edited = dataclasses.replace(article_from_file(edited_html, page_url, config.source("qk3")), url=key)
+        later = datetime.now(UTC) + timedelta(seconds=1)
+        assert store.upsert_article(edited, raw_html=edited_html.encode(), now=later) == "updated"
+        before = store.article_history(key)
+        assert before.edits == 1 and CAPTION in before.versions[0].body_text
+
+    _with_profile(path, "qk3", remove=["p[style*='center'] em"])  # captions dropped from now on
+    config = config_from_dict(tomllib.loads(path.read_text("utf-8")), str(path))
+    with open_store(config.storage.url) as store:
+        result = reextract(config, store, ["qk3"])
+        after = store.article_history(key)
+    assert result.errors == 0 and result.versions == 1
+    assert after.edits == 1  # the new profile started no version
+    assert [v.seen_from for v in after.versions] == [v.seen_from for v in before.versions]
+    assert after.versions[0].seen_until == after.versions[1].seen_from
+    assert CAPTION not in after.versions[0].body_text  # the old version too, from its own page
+    assert "Phạm Hoàng Long (sửa) chứng kiến" not in after.versions[1].body_text
+    assert "(sửa)" not in after.versions[0].title + after.versions[0].body_text

@@ -311,9 +311,24 @@ def test_an_archive_from_before_syndication_is_filed_by_index_archive(backend: B
 
     with backend.make(migrations=load_migrations()[:2]) as old:  # before migration 0003
         old.migrate()
-        old.upsert_article(article("qdnd", 1, STORY))
-        old.upsert_article(article("qk7", 2, republished(STORY, "QK7"), hours=1))
-        old.upsert_article(article("qk7", 3, ["Ảnh: TTXVN"], hours=2))  # too short for a key
+    for seq, a in enumerate(
+        [
+            article("qdnd", 1, STORY),
+            article("qk7", 2, republished(STORY, "QK7"), hours=1),
+            article("qk7", 3, ["Ảnh: TTXVN"], hours=2),  # too short for a key
+        ],
+        start=1,
+    ):  # the rows as the qkfeed of that schema wrote them (today's upsert needs today's schema)
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        backend.execute(
+            "INSERT INTO articles (url, guid, source_id, title, published, authors, agencies,"
+            " categories, body_html, body_text, summary, fingerprint, original_url, search_text,"
+            " first_seen, updated, change_seq) VALUES (?, ?, ?, ?, ?, '[]', '[]', '[]', ?, ?, '', ?,"
+            " ?, ?, ?, ?, ?)",
+            a.url, f"urn:uuid:{seq}", a.source_id, a.title,
+            a.published.isoformat(timespec="microseconds") if a.published else None,
+            a.body_html, a.body_text, a.fingerprint, a.url, a.body_text, now, now, seq,
+        )
     with backend.open() as s:
         assert all(not i.siblings for i in s.latest(collapse_clusters=True))
         version = s.version()

@@ -45,6 +45,7 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
 
     with store_for(config) as store:
         rows = store.source_health(list(config.sources))
+        history = store.history_counts(list(config.sources))  # revisits, edits, removals (issue 12)
     if args.json:
         print(json.dumps([
             {"id": h.source_id, "name": config.sources[h.source_id].name,
@@ -54,13 +55,15 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
              "last_error": h.last_error, "degraded": h.degraded, "feed_problem": h.feed_problem,
              "listing": listing_kind(config.sources[h.source_id]),
              "confidence": config.sources[h.source_id].confidence,
-             "generic_fields": generic_fields(config.sources[h.source_id])} for h in rows
+             "generic_fields": generic_fields(config.sources[h.source_id]),
+             "revisits": history[h.source_id].revisits, "edits": history[h.source_id].edits,
+             "removed": history[h.source_id].removed} for h in rows
         ], ensure_ascii=False, indent=2))
         return EXIT_OK
     # CONF: how much of the source's profile rests on real pages ("seen", "cfg": someone's
     # scraper config, "guess"); LISTING: feed, html, or feed+html (feeds, HTML as fallback)
     header = (f"{'SOURCE':12} {'CONF':5} {'LISTING':9} {'LAST RUN (UTC)':17} {'LAST SUCCESS':17} "
-              f"{'ARTICLES':>8} {'ERRORS':>6} {'FAILS':>5}  STATUS")
+              f"{'ARTICLES':>8} {'ERRORS':>6} {'FAILS':>5} {'REVISITS':>8} {'EDITS':>5} {'REMOVED':>7}  STATUS")
     print(header)
     for h in rows:
         source = config.sources[h.source_id]
@@ -72,7 +75,8 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
             status = f"degraded: {h.degraded}"
         else:
             status = "ok"
-        print(f"{h.source_id:12} {source.confidence:5} {listing_kind(source):9} {fmt_time(h.last_run):17} {fmt_time(h.last_success):17} {h.articles:8d} {h.errors:6d} {h.consecutive_failures:5d}  {status}")
+        c = history[h.source_id]
+        print(f"{h.source_id:12} {source.confidence:5} {listing_kind(source):9} {fmt_time(h.last_run):17} {fmt_time(h.last_success):17} {h.articles:8d} {h.errors:6d} {h.consecutive_failures:5d} {c.revisits:8d} {c.edits:5d} {c.removed:7d}  {status}")
     return EXIT_OK
 
 

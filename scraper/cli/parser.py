@@ -20,6 +20,7 @@ from .export import cmd_export, cmd_import, parse_until
 from .extract import cmd_extract
 from .feeds import cmd_feed, cmd_search, cmd_sources
 from .fetching import cmd_backfill, cmd_fetch
+from .history import cmd_history
 from .service import cmd_demo, cmd_run
 
 
@@ -180,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", metavar="ID", help="only this source")
     p.add_argument("--limit", type=positive_int, default=20, metavar="N", help="articles to show (default: 20)")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("history", parents=[common], help="an article's versions and removal",
+                       description="Print a stored article's status (live or removed, and when) and every "
+                                   "version seen, oldest first, with the words each edit changed.")
+    p.add_argument("article", metavar="URL_OR_GUID", help="the article's URL or feed GUID (urn:uuid:...)")
+    p.add_argument("--json", action="store_true",
+                   help='one JSON object: url, guid, status, removed_at, versions (oldest first)')
+    p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("migrate", parents=[common], help="apply pending schema migrations",
                        description="Apply the pending schema migrations to the configured store and print "

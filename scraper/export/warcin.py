@@ -178,7 +178,8 @@ def _one(record: object, config: Config, store: object, forced: SourceConfig | N
         raw = extract_article(html, url, source)
         article = normalize(raw, source)
         outcome = store.upsert_article(  # type: ignore[attr-defined]
-            article, raw_html=data, now=fetched, cluster_key=cluster_key(article)
+            article, raw_html=data, now=fetched, cluster_key=cluster_key(article),
+            stored_by="backfill",  # an archive brought in: revisited only when recently published
         )
     except ExtractError as exc:
         result.error(f"{url}: {exc}")

@@ -42,6 +42,7 @@ from scraper.extract.listing import numbered_page_url
 from scraper.logs import event, get_logger
 from scraper.models import Page
 from scraper.pipeline.results import RECORD_TIMEOUT, RunResult
+from scraper.pipeline.revisit import STORED_BY
 from scraper.urls import url_identity
 from storage.offloop import StoreTimeout, off_loop
 
@@ -100,11 +101,13 @@ class BackfillWalk:
         running at once; the article writes go to one store thread (see ``runner``).
         """
         self._backfills += 1
+        stored_by = STORED_BY.set("backfill")  # its articles: revisited only when recently published
         try:
             async with self.extraction.using():
                 return await self._interruptible(source, pages=pages, since=since, max_pages=max_pages or MAX_PAGES,
                                                  on_page=on_page, restart=restart, stop=stop)
         finally:
+            STORED_BY.reset(stored_by)
             self._backfills -= 1
 
     async def _interruptible(self, source: SourceConfig, *, pages: int | None, since: datetime | None,

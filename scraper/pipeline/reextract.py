@@ -6,7 +6,9 @@ normalizes it again with the current config and upserts the result, so an
 article whose fields changed shows as "updated" in the feeds.  An article keeps
 its key (the stored URL) even if its canonical link now reads differently.
 
-Pages of sources no longer in the config are skipped; a page that no longer
+The current state is rewritten in place (a new profile is no edit: no version
+is kept for it), and every earlier version (issue 12) is extracted again from
+its own stored page.  Pages of sources no longer in the config are skipped; a page that no longer
 yields an article is counted as an error and its stored article is left as it
 was.  Selectors that matched nothing are counted like in a fetch run, so a
 profile that still does not fit is reported (``ReextractResult.degraded``) and becomes
@@ -23,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from scraper.config import Config
+from scraper.config import Config, SourceConfig
 from scraper.errors import ExtractError
 from scraper.extract.article import extract_article
 from scraper.fetch.charset import decode_html
@@ -48,6 +50,7 @@ class ReextractResult:
     unchanged: int = 0
     errors: int = 0
     skipped: int = 0  # pages of sources that are not in the config
+    versions: int = 0  # earlier versions (issue 12) extracted again from their own pages
     messages: list[str] = field(default_factory=list)
     per_source: dict[str, Counter[str]] = field(default_factory=dict)
     drift: dict[str, Counter[str]] = field(default_factory=dict)  # source -> "field\tselector" -> misses
@@ -67,6 +70,21 @@ class ReextractResult:
             return None
         fld, selector = key.split("\t", 1)
         return f"profile selector '{fld}' ({selector}) matched nothing on {n}/{seen} articles; generic extractor used"
+
+
+def _reextract_versions(store: object, url: str, page_url: str, source: SourceConfig) -> int:
+    """Extract every kept version of ``url`` again from its own raw page; how many were."""
+    done = 0
+    for seen_from, data in store.versions_for_reextract(url):  # type: ignore[attr-defined]
+        try:
+            html, _ = decode_html(data, None)
+            article = dataclasses.replace(normalize(extract_article(html, page_url, source), source), url=url)
+        except ExtractError as exc:  # that version keeps the fields it had
+            event(log, "reextract_version_failed", logging.WARNING, source=source.id, url=url,
+                  seen_from=seen_from.isoformat(), error=str(exc))
+            continue
+        done += store.rewrite_version(url, seen_from, article)  # type: ignore[attr-defined]
+    return done
 
 
 def reextract(
@@ -99,7 +117,8 @@ def reextract(
                 if article.published is None and stored is not None and stored.article.published:
                     # a date from outside the page (the source's feed) is not lost
                     article = dataclasses.replace(article, published=stored.article.published)
-                outcome = store.upsert_article(article, now=clock())  # type: ignore[attr-defined]
+                # a new profile is no edit: the current state is rewritten, not kept as a version
+                outcome = store.upsert_article(article, now=clock(), keep_version=False)  # type: ignore[attr-defined]
             except ExtractError as exc:
                 result.count(sid, "errors")
                 if len(result.messages) < 20:
@@ -110,6 +129,7 @@ def reextract(
             for fld, selector in raw.failed_selectors.items():
                 result.drift.setdefault(sid, Counter())[f"{fld}\t{selector}"] += 1
             event(log, "reextract", logging.DEBUG, source=sid, url=url, result=outcome)
+            result.versions += _reextract_versions(store, url, page_url, source)
     for sid, counts in result.per_source.items():
         degraded = result.degraded(sid)
         if degraded:

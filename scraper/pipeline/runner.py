@@ -25,7 +25,8 @@ Store calls never run on the event loop (it also serves the feeds): reads go
 through ``storage.offloop`` with its timeout, article writes to one writer
 thread, so a database outage slows a run down (and fails it), never the server.
 
-The backfill walk (``backfill``) is in ``backfill.py``; what a run did (``RunResult``)
+The backfill walk (``backfill``) is in ``backfill.py``; the revisits of stored articles
+(``_revisits``, after a run's new articles) in ``revisit.py``; what a run did (``RunResult``)
 in ``results.py``.
 """
 
@@ -62,6 +63,7 @@ from scraper.pipeline.backfill import BackfillWalk
 from scraper.pipeline.extractpool import ExtractPool, Prepared, WorkerDied
 from scraper.pipeline.feedrun import FeedListings
 from scraper.pipeline.results import LISTING_END_STATUSES, RECORD_TIMEOUT, RunResult, may_pass
+from scraper.pipeline.revisit import STORED_BY, RevisitWalk
 from scraper.urls import canonical_url, on_hosts, scheme_twin, site_hosts
 from storage.offloop import StoreTimeout, off_loop
 
@@ -89,7 +91,7 @@ class PageFetcher(Protocol):
     async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Page: ...
 
 
-class SourceRunner(FeedListings, BackfillWalk):
+class SourceRunner(FeedListings, BackfillWalk, RevisitWalk):
     """Runs sources against one fetcher and one store."""
 
     def __init__(self, config: Config, store: object, fetcher: PageFetcher, *, now: Callable[[], datetime] | None = None) -> None:
@@ -219,7 +221,7 @@ class SourceRunner(FeedListings, BackfillWalk):
                 if article.url not in held and twin in held:
                     article = replace(article, url=twin)
             upsert = partial(self.store.upsert_article, article, raw_html=page.content or page.text.encode("utf-8"),  # type: ignore[attr-defined]
-                             now=self.now(), cluster_key=prepared.key)
+                             now=self.now(), cluster_key=prepared.key, stored_by=STORED_BY.get())
             # The write goes to a thread of its own: the event loop (which also serves the feeds)
             # never waits on the store, and SQLite and zlib let go of the GIL for most of it, so
             # a backfill's host slots are refilled meanwhile (both stores are thread-safe)
@@ -341,6 +343,7 @@ class SourceRunner(FeedListings, BackfillWalk):
                 for start, page in listings:
                     if page.etag or page.last_modified:
                         await off_loop(self.store.http_cache_put, start, page.etag, page.last_modified)  # type: ignore[attr-defined]
+            await self._revisits(source, result)  # after the new articles: they never wait on revisits
         except asyncio.CancelledError:
             raise
         except StorageError as exc:  # the store is down or slow: the run stops, the source backs off

@@ -46,7 +46,8 @@ class PortInUse(QkfeedError):
 class _WriteNotifyingStore:
     """The store as the scheduler sees it: a write that can change a feed marks the version stale."""
 
-    WRITES = frozenset({"upsert_article", "file_article"})
+    # record_revisit: a removal or a restore changes the feeds (issue 12)
+    WRITES = frozenset({"upsert_article", "file_article", "record_revisit", "rewrite_version"})
 
     def __init__(self, store: Any, on_write: Callable[[], None]) -> None:
         self._store = store
