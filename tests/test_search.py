@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 import unicodedata
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import test_storage
 from test_storage import REPO_ROOT, Backend, make_article
 
+from scraper.text import fold_accents
 from storage import Store
 from storage._migrations import load_migrations
 from storage.base import search_terms
@@ -108,7 +110,17 @@ def test_articles_stored_before_the_search_migration_are_found(backend: Backend)
     init = load_migrations()[:1]
     with backend.make(migrations=init) as old:
         old.migrate()
-        old.upsert_article(make_article(1, title="Biên giới"))
+    # the row as the qkfeed of that schema wrote it (today's upsert needs today's columns)
+    a = make_article(1, title="Biên giới")
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    backend.execute(
+        "INSERT INTO articles (url, guid, source_id, title, authors, agencies, categories, body_html,"
+        " body_text, summary, fingerprint, original_url, search_text, first_seen, updated, change_seq)"
+        " VALUES (?, ?, ?, ?, '[]', '[]', '[]', ?, ?, '', ?, ?, ?, ?, ?, 1)",
+        a.url, "urn:uuid:1", a.source_id, a.title, a.body_html, a.body_text, a.fingerprint, a.url,
+        fold_accents(f"{a.title} {a.body_text}"), now, now,
+    )
+    backend.execute("UPDATE counters SET value = 1 WHERE name = 'articles'")  # as its upsert did
     with backend.open() as s:  # every migration now: 0002 indexes what is there
         assert numbers(s.latest(q="bien gioi")) == [1]
         s.upsert_article(make_article(2, title="Biên giới mới"))
