@@ -36,6 +36,7 @@ from scraper.extract.hints import (
     SKIP_TAGS,
     STRONG_NEGATIVE,
 )
+from scraper.extract.rescue import keep_the_text
 from scraper.html import BLOCK_TAGS, HtmlElement
 
 __all__ = ["BlockScores", "find_main_content", "mark_zones"]
@@ -329,7 +330,7 @@ def mark_zones(page: BlockScores, title_el: HtmlElement | None = None) -> list[b
             zones[i] = added = True
     if added:  # else the scores of the zones so far stand
         page.score(zones)
-    return zones
+    return keep_the_text(page, zones, _STRONG)  # unless they ate the article (rescue.py)
 
 
 def _inside(parent: list[int], j: int, box: int) -> bool:

@@ -1,0 +1,64 @@
+"""Hints that would eat the article: zones loosened until the page keeps its text.
+
+``scoring.mark_zones`` makes hinted boxes zones whose text is never content, and keeps a box
+that alone holds most of the prose (a wrapper's hint).  An article split over many hinted
+boxes slips through that test: every paragraph in a ``p.tag-style_…`` (a CSS-in-JS class
+that reads as "tag"), every section in a ``share-wrapper``, a body in a
+``sidebar-grid__content``, Tailwind's ``print:…`` classes, a paywalled body in a
+``subscription-content`` box, a text whose tab also holds the comment form.  Each box is
+small, so each is a zone, and the page is left with next to no prose: the extractor found
+no body, or one of a few words, and rejected a real article.
+
+When the zones leave less than ``RESCUE_SHARE`` of the page's prose and under
+``RESCUE_BELOW`` characters of it, they are loosened in two steps, each kept only if the
+page then has its text back: first only strong hints stay zones (comments, cookie boxes,
+ads, paywall boxes); then only page furniture (``FURNITURE``: cookie and consent dialogs,
+modals, ads), which never holds an article.  A page whose zones leave it its text (nearly
+all pages) is never touched, so this costs one comparison there.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from scraper.extract.hints import label_of
+
+if TYPE_CHECKING:
+    from scraper.extract.scoring import BlockScores
+
+__all__ = ["FURNITURE", "RESCUE_BELOW", "RESCUE_SHARE", "keep_the_text"]
+
+RESCUE_SHARE = 0.1  # zones that leave less than this share of the page's prose ate the article
+RESCUE_BELOW = 400  # ... and less than this many characters of it (a short article's own text)
+RESCUE_MIN = 300  # the page's prose without zones: less is no article to rescue
+# Boxes that never hold the article, however much prose they have (a cookie dialog's policy).
+FURNITURE = re.compile(r"cookie|consent|gdpr|modal|popup|\bads?\b|advert|outbrain|taboola|quang-?cao|sponsor")
+
+
+def keep_the_text(page: BlockScores, zones: list[bool], strong: int) -> list[bool]:
+    """``zones``, or looser ones when they leave the page without its prose (``page`` is left
+    scored with the zones returned).  ``strong``: the flag bit of a strong hint."""
+    left = page.content[0] if page.order else 0.0
+    if left >= RESCUE_BELOW or not any(zones):
+        return zones
+    page.score()
+    grand = page.content[0]
+    if grand < RESCUE_MIN or left >= RESCUE_SHARE * grand:
+        page.score(zones)
+        return zones
+    flags, order = page.flags, page.order
+    steps = (
+        [z and bool(flags[i] & strong) for i, z in enumerate(zones)],
+        [z and bool(FURNITURE.search(label_of(order[i]))) for i, z in enumerate(zones)],
+    )
+    best, best_left = zones, left
+    for looser in steps:
+        page.score(looser)
+        now = page.content[0]
+        if now >= RESCUE_SHARE * grand:
+            return looser
+        if now > best_left:
+            best, best_left = looser, now
+    page.score(best)
+    return best
