@@ -81,6 +81,15 @@ def test_a_body_in_a_paywall_box_is_kept_but_a_cookie_dialog_never_counts() -> N
     assert "cookies" not in raw.body_html
 
 
+def test_a_rescue_never_brings_back_a_footer_or_a_sidebar_widget() -> None:
+    # the article's boxes are loosened, the footer's "About us" and an <aside> widget stay out
+    paras = "".join(f"<p class='tag-style_z4kq'>{p}</p>" for p in PARAS)
+    about = "<div class='p-footer-columns'><p>" + " ".join(PARAS).replace("council", "network") + "</p></div>"
+    widget = "<aside class='widget'><p>" + " ".join(PARAS).replace("council", "blog") + "</p></aside>"
+    raw = extract(page(f"<h1>Council approves the budget</h1><div>{paras}</div>{about}{widget}"))
+    assert text_in(raw) == len(PARAS) and "network" not in raw.body_html and "blog" not in raw.body_html
+
+
 def test_a_short_article_beside_a_long_hinted_box_keeps_its_zones() -> None:
     # the zones leave the article its own text: nothing is loosened, the sidebar stays out
     side = "<aside class='sidebar'>" + "".join(f"<p>{p} {p}</p>" for p in PARAS) + "</aside>"

@@ -10,10 +10,10 @@ small, so each is a zone, and the page is left with next to no prose: the extrac
 no body, or one of a few words, and rejected a real article.
 
 When the zones leave less than ``RESCUE_SHARE`` of the page's prose and under
-``RESCUE_BELOW`` characters of it, they are loosened in two steps, each kept only if the
-page then has its text back: first only strong hints stay zones (comments, cookie boxes,
-ads, paywall boxes); then only page furniture (``FURNITURE``: cookie and consent dialogs,
-modals, ads), which never holds an article.  A page whose zones leave it its text (nearly
+``RESCUE_BELOW`` characters of it, they are loosened: only strong hints stay zones (comments,
+cookie boxes, ads, paywall boxes) if that gives the page back at least ``KEEP_SHARE`` of its
+prose (all but its furniture's), else only page furniture stays (``FURNITURE``: cookie and
+consent dialogs, modals, ads, page headers, footers and menus), which never holds an article.  A page whose zones leave it its text (nearly
 all pages) is never touched, so this costs one comparison there.
 """
 
@@ -32,8 +32,16 @@ __all__ = ["FURNITURE", "RESCUE_BELOW", "RESCUE_SHARE", "keep_the_text"]
 RESCUE_SHARE = 0.1  # zones that leave less than this share of the page's prose ate the article
 RESCUE_BELOW = 400  # ... and less than this many characters of it (a short article's own text)
 RESCUE_MIN = 300  # the page's prose without zones: less is no article to rescue
-# Boxes that never hold the article, however much prose they have (a cookie dialog's policy).
-FURNITURE = re.compile(r"cookie|consent|gdpr|modal|popup|\bads?\b|advert|outbrain|taboola|quang-?cao|sponsor")
+FURNITURE_TAGS = frozenset({"footer", "nav", "aside"})
+KEEP_SHARE = 0.5  # a looser step is kept when it gives back this share of the prose
+# Boxes that never hold the article, however much prose they have (a cookie dialog's policy, a
+# footer's "About us", a blog's "follow by e-mail" widget): zones in every step.  Not <header>:
+# an article's own header holds its kicker and standfirst, and libxml2, which knows no HTML5
+# tags, may nest a forum post inside its <header class=message-attribution>.
+FURNITURE = re.compile(
+    r"cookie|consent|gdpr|modal|popup|\bads?\b|advert|outbrain|taboola|quang-?cao|sponsor|"
+    r"footer|\bheader|masthead|\bnav|menu|breadcrumb"
+)
 
 
 def keep_the_text(page: BlockScores, zones: list[bool], strong: int) -> list[bool]:
@@ -48,17 +56,13 @@ def keep_the_text(page: BlockScores, zones: list[bool], strong: int) -> list[boo
         page.score(zones)
         return zones
     flags, order = page.flags, page.order
-    steps = (
-        [z and bool(flags[i] & strong) for i, z in enumerate(zones)],
-        [z and bool(FURNITURE.search(label_of(order[i]))) for i, z in enumerate(zones)],
-    )
-    best, best_left = zones, left
-    for looser in steps:
-        page.score(looser)
-        now = page.content[0]
-        if now >= RESCUE_SHARE * grand:
-            return looser
-        if now > best_left:
-            best, best_left = looser, now
-    page.score(best)
-    return best
+    furniture = [z and (order[i].tag in FURNITURE_TAGS or bool(FURNITURE.search(label_of(order[i]))))
+                 for i, z in enumerate(zones)]
+    page.score(furniture)
+    prose = page.content[0]  # the page's prose but its furniture's: what a looser step must give back
+    strong_only = [f or (z and bool(flags[i] & strong)) for i, (z, f) in enumerate(zip(zones, furniture, strict=True))]
+    page.score(strong_only)
+    if page.content[0] >= KEEP_SHARE * prose:
+        return strong_only
+    page.score(furniture)
+    return furniture
