@@ -90,6 +90,15 @@ def test_a_rescue_never_brings_back_a_footer_or_a_sidebar_widget() -> None:
     assert text_in(raw) == len(PARAS) and "network" not in raw.body_html and "blog" not in raw.body_html
 
 
+def test_a_short_item_under_a_long_comment_thread_keeps_its_comments_out() -> None:
+    # the zones leave the item a tenth of the page's prose: loosened, but comments stay zones
+    comments = "<div class='comment-list'>" + "".join(
+        f"<div class='comment-body'><p>{p} I fully agree, reader {k}.</p></div>" for k in range(6) for p in PARAS
+    ) + "</div>"
+    raw = extract(page(f"<article><h1>Council approves the budget</h1><p>{PARAS[0]}</p>{comments}</article>"))
+    assert PARAS[0] in raw.body_html and "I fully agree" not in raw.body_html
+
+
 def test_a_short_article_beside_a_long_hinted_box_keeps_its_zones() -> None:
     # the zones leave the article its own text: nothing is loosened, the sidebar stays out
     side = "<aside class='sidebar'>" + "".join(f"<p>{p} {p}</p>" for p in PARAS) + "</aside>"

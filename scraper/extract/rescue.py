@@ -34,13 +34,15 @@ RESCUE_BELOW = 400  # ... and less than this many characters of it (a short arti
 RESCUE_MIN = 300  # the page's prose without zones: less is no article to rescue
 FURNITURE_TAGS = frozenset({"footer", "nav", "aside"})
 KEEP_SHARE = 0.5  # a looser step is kept when it gives back this share of the prose
-# Boxes that never hold the article, however much prose they have (a cookie dialog's policy, a
-# footer's "About us", a blog's "follow by e-mail" widget): zones in every step.  Not <header>:
+# Boxes that never hold the article, however much prose they have (a cookie dialog's policy,
+# readers' comments or related stories under a short article, a footer's "About us", a blog's
+# "follow by e-mail" widget): zones in every step.  Not <header>:
 # an article's own header holds its kicker and standfirst, and libxml2, which knows no HTML5
 # tags, may nest a forum post inside its <header class=message-attribution>.
 FURNITURE = re.compile(
     r"cookie|consent|gdpr|modal|popup|\bads?\b|advert|outbrain|taboola|quang-?cao|sponsor|"
-    r"footer|\bheader|masthead|\bnav|menu|breadcrumb"
+    r"comment|binh-?luan|disqus|footer|\bheader|masthead|\bnav|menu|breadcrumb|"
+    r"related|lien-?quan|tin-?khac|recommend|popular|trending|most-|xem-?nhieu|doc-?nhieu"
 )
 
 
