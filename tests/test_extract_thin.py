@@ -85,9 +85,11 @@ def test_a_rescue_never_brings_back_a_footer_or_a_sidebar_widget() -> None:
     # the article's boxes are loosened, the footer's "About us" and an <aside> widget stay out
     paras = "".join(f"<p class='tag-style_z4kq'>{p}</p>" for p in PARAS)
     about = "<div class='p-footer-columns'><p>" + " ".join(PARAS).replace("council", "network") + "</p></div>"
-    widget = "<aside class='widget'><p>" + " ".join(PARAS).replace("council", "blog") + "</p></aside>"
-    raw = extract(page(f"<h1>Council approves the budget</h1><div>{paras}</div>{about}{widget}"))
-    assert text_in(raw) == len(PARAS) and "network" not in raw.body_html and "blog" not in raw.body_html
+    aside = "<aside><p>" + " ".join(PARAS).replace("council", "blog") + "</p></aside>"
+    widget = "<div class='widget widget_text'><p>" + " ".join(PARAS).replace("council", "tweet") + "</p></div>"
+    raw = extract(page(f"<h1>Council approves the budget</h1><div>{paras}</div>{about}{aside}{widget}"))
+    assert text_in(raw) == len(PARAS)
+    assert "network" not in raw.body_html and "blog" not in raw.body_html and "tweet" not in raw.body_html
 
 
 def test_a_short_item_under_a_long_comment_thread_keeps_its_comments_out() -> None:

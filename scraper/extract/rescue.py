@@ -42,7 +42,8 @@ KEEP_SHARE = 0.5  # a looser step is kept when it gives back this share of the p
 FURNITURE = re.compile(
     r"cookie|consent|gdpr|modal|popup|\bads?\b|advert|outbrain|taboola|quang-?cao|sponsor|"
     r"comment|binh-?luan|disqus|footer|\bheader|masthead|\bnav|menu|breadcrumb|"
-    r"related|lien-?quan|tin-?khac|recommend|popular|trending|most-|xem-?nhieu|doc-?nhieu"
+    r"related|lien-?quan|tin-?khac|recommend|popular|trending|most-|xem-?nhieu|doc-?nhieu|"
+    r"(?:^|\s)widget(?:\s|_|$)"  # a blog's sidebar widget ("widget widget_text"), not "elementor-widget-wrap"
 )
 
 
