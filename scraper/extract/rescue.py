@@ -3,18 +3,20 @@
 ``scoring.mark_zones`` makes hinted boxes zones whose text is never content, and keeps a box
 that alone holds most of the prose (a wrapper's hint).  An article split over many hinted
 boxes slips through that test: every paragraph in a ``p.tag-style_…`` (a CSS-in-JS class
-that reads as "tag"), every section in a ``share-wrapper``, a body in a
-``sidebar-grid__content``, Tailwind's ``print:…`` classes, a paywalled body in a
-``subscription-content`` box, a text whose tab also holds the comment form.  Each box is
-small, so each is a zone, and the page is left with next to no prose: the extractor found
-no body, or one of a few words, and rejected a real article.
+that reads as "tag"), every section in a ``share-wrapper`` or an ``elementor-widget-wrap``, a
+body in a ``sidebar-grid__content``, Tailwind's ``print:…`` classes, an ``article
+node--promoted``, a text whose tab also holds the comment form.  Each box is small, so each
+is a zone, and the page is left with next to no prose: the extractor found no body, or one
+of a few words, and rejected a real article.
 
 When the zones leave less than ``RESCUE_SHARE`` of the page's prose and under
 ``RESCUE_BELOW`` characters of it, they are loosened: only strong hints stay zones (comments,
 cookie boxes, ads, paywall boxes) if that gives the page back at least ``KEEP_SHARE`` of its
-prose (all but its furniture's), else only page furniture stays (``FURNITURE``: cookie and
-consent dialogs, modals, ads, page headers, footers and menus), which never holds an article.  A page whose zones leave it its text (nearly
-all pages) is never touched, so this costs one comparison there.
+prose (all but its furniture's), else only furniture stays (``FURNITURE``: cookie and consent
+dialogs, modals, ads, comments, related stories, page headers, footers, menus, sidebar
+widgets), which never holds an article.  ``mark_zones`` asks this both on the whole page
+(which container is the article) and inside the chosen body (``pruning``).  A page whose
+zones leave it its text (nearly all pages) is never touched: one comparison.
 """
 
 from __future__ import annotations
