@@ -118,6 +118,15 @@ def test_a_page_whose_text_is_only_in_noscript_takes_it_from_there() -> None:
     assert "noscript" in raw.fallbacks
 
 
+def test_a_short_article_beside_a_big_noscript_keeps_its_own_body() -> None:
+    notice = "<noscript><div>" + "".join(f"<p>Without JavaScript, section {k} of our site shows its "
+                                         "headlines, weather, markets and sports results here.</p>"
+                                         for k in range(6)) + "</div></noscript>"
+    raw = extract(page(f"<article><h1>Council approves the budget</h1><p>{PARAS[0]}</p></article>{notice}"))
+    assert PARAS[0] in raw.body_html and "Without JavaScript" not in raw.body_html
+    assert "noscript" not in raw.fallbacks
+
+
 def test_a_noscript_notice_is_no_body() -> None:
     html = page("<div id='app'></div><noscript>We're sorry but this site doesn't work properly without "
                 "JavaScript enabled. Please enable it to continue.</noscript>", title="blog-frontend")

@@ -123,7 +123,7 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     if body is None:
         body = generic.find_main_content(root, title_el)
         raw.fallbacks.append("body")
-        if (found := thin.noscript_body(root, title_el, body, NOSCRIPT_MIN_CHARS)) is not None:
+        if (found := thin.noscript_body(root, title_el, body, NOSCRIPT_MIN_CHARS, MIN_BODY_CHARS)) is not None:
             body = found  # the copy kept for readers without JavaScript (thin.py)
             raw.fallbacks.append("noscript")
 

@@ -33,15 +33,16 @@ SUMMARY_META = ("og:description", "twitter:description", "description")
 
 
 def noscript_body(root: HtmlElement, title_el: HtmlElement | None, found: HtmlElement | None,
-                  min_chars: int) -> HtmlElement | None:
+                  min_chars: int, enough: int) -> HtmlElement | None:
     """The main content with the page's ``<noscript>`` boxes read as boxes, when they hold text
-    (``min_chars`` of it at least) and the body ``found`` without them holds less; None
-    otherwise.  Renames them in ``root`` (the page has no other text, and the renamed boxes are
+    (``min_chars`` of it at least) and the body ``found`` without them holds less than ``enough``
+    (the page would be rejected: a short article beside a big ``<noscript>`` keeps its body);
+    None otherwise.  Renames them in ``root`` (the page has no other text, and the renamed boxes are
     what a reader without JavaScript sees)."""
     from scraper.extract.scoring import find_main_content  # (scoring imports nothing from here)
 
     boxes = [el for el in root.iter("noscript") if len(text_of(el)) >= min_chars]
-    if not boxes or (found is not None and len(text_of(found)) >= min_chars):
+    if not boxes or (found is not None and len(text_of(found)) >= enough):
         return None
     for el in boxes:
         el.tag = "div"
