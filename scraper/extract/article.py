@@ -26,7 +26,7 @@ from lxml import etree
 
 from scraper.config import Profile, SourceConfig
 from scraper.errors import ExtractError
-from scraper.extract import generic, trace
+from scraper.extract import generic, thin, trace
 from scraper.extract.authormark import take_byline_around
 from scraper.extract.authors import metadata_authors
 from scraper.extract.byline import strip_trailers, take_byline
@@ -52,6 +52,7 @@ from scraper.urls import absolute_url
 __all__ = ["extract_article"]
 
 MIN_BODY_CHARS = 80
+NOSCRIPT_MIN_CHARS = 250  # a <noscript> copy of the text, not a one-line "enable JavaScript" notice
 LD_BODY_RATIO = 2.0  # JSON-LD articleBody this many times longer than the found body replaces it
 MAX_LINE_EXTRA = 40  # a date line may carry this much besides the date (a view counter)
 ALWAYS_REMOVE = ("script", "style", "noscript", "iframe", "form", "button", "input", "select", "textarea",
@@ -143,6 +144,9 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     if body is None:
         body = generic.find_main_content(root, title_el)
         raw.fallbacks.append("body")
+        if (found := thin.noscript_body(root, title_el, body, NOSCRIPT_MIN_CHARS, MIN_BODY_CHARS)) is not None:
+            body = found  # the copy kept for readers without JavaScript (thin.py)
+            raw.fallbacks.append("noscript")
 
     # lead
     lead_el = _profile_pick(root, profile, "lead", raw)
@@ -158,6 +162,7 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     # date: the profile's line, else metadata, else the line nearest the title; a full
     # timestamp of the same day beats a date-only one, htmldate fills what is missing
     raw.published, raw.modified = generic.metadata_dates(root, ld, tz)
+    dated_by_metadata = raw.published is not None  # stated by the page, not guessed (see thin.py)
     date_el = _profile_pick(root, profile, "date", raw)
     if date_el is not None:
         line = text_of(date_el)
@@ -180,6 +185,7 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
     elif (t := trace.current()) is not None:
         t.notes["date.line"] = ("profile selector", profile.date)
     raw.date_text, raw.published = settle_published(signals)
+    dated = raw.published is not None and (dated_by_metadata or raw.date_text is not None)  # not guessed
 
     # author from the profile (removed from the body when inside it)
     author_el = _profile_pick(root, profile, "author", raw)
@@ -201,9 +207,9 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
 
     page_body = body  # the page's own element: a byline marked above it is looked for around it
     if body is None:
-        if not generic.json_ld_body(ld):
+        if not generic.json_ld_body(ld) and not (dated and thin.summary_text(root, ld, raw.title)):
             raise ExtractError(f"{url}: no article body found")
-        body = new_element("div")
+        body = new_element("div")  # the JSON-LD articleBody or the page's summary (below)
     body = copy.deepcopy(body)  # work on a detached copy; the page stays intact for the checks above
     body.tail = None
     if generic_body:
@@ -269,8 +275,13 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         raise ExtractError(f"{url}: looks like an error page ({raw.title!r})")
     if not raw.title:
         raise ExtractError(f"{url}: no title found")
-    if len(body_text) + len(raw.lead or "") < MIN_BODY_CHARS:
-        raise ExtractError(f"{url}: body too short ({len(body_text)} characters)")
+    if len(body_text) + len(raw.lead or "") < MIN_BODY_CHARS or (page_body is None and not body_text):
+        # no text in the HTML: the page's own summary, when its title and publish time are sound
+        summary = thin.summary_text(root, ld, raw.title) if generic_body and dated else None
+        if summary is None:
+            raise ExtractError(f"{url}: body too short ({len(body_text)} characters)")
+        raw.body_html, body_text = f"<p>{_escape(summary)}</p>", summary
+        raw.fallbacks.append("summary")
     return raw
 
 

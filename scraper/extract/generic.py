@@ -49,7 +49,9 @@ The rules live in one module per concept; this module gathers them (the names
 ``authors``   authors from metadata (JSON-LD, ``<meta>``, ``itemprop``/``rel=author``)
 ``scoring``   main-content scoring (the container of the article)
 ``comments``  reader-comment boxes known by their heading, form or id
+``rescue``    hints that would eat the whole article, loosened (``scoring`` asks it)
 ``pruning``   what inside that container is not the article
+``thin``      text only in ``<noscript>``; the page's summary as a marked short body
 ``hints``     what class/id names and tags say about a box
 """
 

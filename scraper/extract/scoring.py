@@ -37,6 +37,7 @@ from scraper.extract.hints import (
     SKIP_TAGS,
     STRONG_NEGATIVE,
 )
+from scraper.extract.rescue import keep_the_text
 from scraper.extract.trace import current
 from scraper.html import BLOCK_TAGS, HtmlElement
 
@@ -332,7 +333,7 @@ def mark_zones(page: BlockScores, title_el: HtmlElement | None = None) -> list[b
             zones[i] = added = True
     if added:  # else the scores of the zones so far stand
         page.score(zones)
-    return zones
+    return keep_the_text(page, zones, _STRONG)  # unless they ate the article (rescue.py)
 
 
 def _inside(parent: list[int], j: int, box: int) -> bool:
