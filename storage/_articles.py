@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +19,6 @@ from . import _clusters
 from ._sqlcore import (
     ARTICLE_COLUMNS,
     ARTICLES_COUNTER,
-    SIBLING_COLUMNS,
     SORT_KEY,
     SQLStoreCore,
     marks,
@@ -83,12 +81,7 @@ class ArticleQueries(SQLStoreCore):
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {SORT_KEY} DESC, id DESC LIMIT ?"
         params.append(limit)
-        with self._reading() as conn:
-            run = self._runner(conn)
-            rows = run(sql, params)
-            leaders = [row[0] for row in rows if collapse and row[-1] is not None]
-            siblings = self._siblings(_clusters.sibling_rows(run, leaders, SIBLING_COLUMNS))
-        return [replace(self._stored(row[:-1]), siblings=siblings.get(row[0], ())) for row in rows]
+        return self._listed(sql, params, collapse)
 
     def version(self) -> str:
         with self._reading() as conn:

@@ -21,8 +21,7 @@ from typing import Any
 
 from scraper.models import StoredArticle
 
-from . import _clusters
-from ._sqlcore import ARTICLE_COLUMNS, SIBLING_COLUMNS, SORT_KEY, SQLStoreCore, marks
+from ._sqlcore import ARTICLE_COLUMNS, SORT_KEY, SQLStoreCore, marks
 from .base import DEFAULT_LATEST_LIMIT, ArticleFilter, search_terms, utc
 
 _LIKE_SPECIALS = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
@@ -71,12 +70,7 @@ class BrowseQueries(SQLStoreCore):
         sql += f" ORDER BY {SORT_KEY} DESC, id DESC LIMIT ?"
         params.append(limit)
         collapse = flt.collapses
-        with self._reading() as conn:
-            run = self._runner(conn)
-            rows = run(sql, params)
-            leaders = [row[0] for row in rows if collapse and row[-1] is not None]
-            siblings = self._siblings(_clusters.sibling_rows(run, leaders, SIBLING_COLUMNS))
-        return [replace(self._stored(row[:-1]), siblings=siblings.get(row[0], ())) for row in rows]
+        return self._listed(sql, params, collapse)
 
     def count_matching(self, flt: ArticleFilter) -> int:
         where = self._filter_where(flt)

@@ -16,14 +16,13 @@ month ranges.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from scraper.models import StoredArticle
 
-from . import _clusters
-from ._sqlcore import ARTICLE_COLUMNS, SIBLING_COLUMNS, SORT_KEY, SQLStoreCore, marks
+from ._sqlcore import ARTICLE_COLUMNS, SORT_KEY, SQLStoreCore, marks
 from .base import utc
 
 __all__ = ["ArchivedArticle", "ExportQueries"]
@@ -140,12 +139,7 @@ class ExportQueries(SQLStoreCore):
             f"SELECT {ARTICLE_COLUMNS}, cluster_id FROM articles WHERE {' AND '.join(where)}"
             f" ORDER BY {SORT_KEY} DESC, id DESC"
         )
-        with self._reading() as conn:
-            run = self._runner(conn)
-            rows = run(sql, params)
-            leaders = [row[0] for row in rows if collapse and row[-1] is not None]
-            siblings = self._siblings(_clusters.sibling_rows(run, leaders, SIBLING_COLUMNS))
-        return [replace(self._stored(row[:-1]), siblings=siblings.get(row[0], ())) for row in rows]
+        return self._listed(sql, params, collapse)
 
     def neighbour_instant(
         self,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -240,6 +241,16 @@ class SQLStoreCore:
                 )
             )
         return {cluster: tuple(items) for cluster, items in found.items()}
+
+    def _listed(self, sql: str, params: Sequence[Any], collapse: bool) -> list[StoredArticle]:
+        """The articles of a query selecting ``ARTICLE_COLUMNS, cluster_id``, each with its
+        cluster's other copies when ``collapse`` (one story, one entry), in one read."""
+        with self._reading() as conn:
+            run = self._runner(conn)
+            rows = run(sql, params)
+            leaders = [row[0] for row in rows if collapse and row[-1] is not None]
+            siblings = self._siblings(_clusters.sibling_rows(run, leaders, SIBLING_COLUMNS))
+        return [replace(self._stored(row[:-1]), siblings=siblings.get(row[0], ())) for row in rows]
 
     # -- lifetime ----------------------------------------------------------
 

@@ -123,23 +123,8 @@ def _check_parent(target: Path) -> Path:
 
 def _replace_file(target: Path, data: bytes) -> None:
     """Temp file in the same directory, fsync, rename: readers never see a half-written file."""
-    parent = _check_parent(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, target)
-        dir_fd = os.open(parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with contextmanager(_streamed_replace)(target) as fh:
+        fh.write(data)
 
 
 @contextmanager
@@ -181,11 +166,9 @@ def open_output(target: str | Path) -> Iterator[BinaryIO]:
 
 
 def _streamed_replace(target: Path) -> Iterator[BinaryIO]:
-    """``_replace_file`` for a stream: the temp file is renamed only after the caller's block."""
-    parent = target.parent
-    if not parent.is_dir():
-        reason = "is not a directory" if parent.exists() else "does not exist"
-        raise FileNotFoundError(errno.ENOENT, f"directory {parent} {reason}", str(target))
+    """Temp file in the target's directory, renamed over it (fsync first) only after the
+    caller's block ends without an exception: readers never see a half-written file."""
+    parent = _check_parent(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
     try:
         with os.fdopen(fd, "wb") as fh:
