@@ -313,6 +313,7 @@ class _Server:
                     h.articles,
                     h.consecutive_failures,
                     h.degraded,
+                    h.feed_problem,
                     h.last_error,
                 )
                 for h in health

@@ -40,7 +40,7 @@ def health_report(config: Config, health: Sequence[SourceHealth]) -> tuple[int, 
             state = "never_run"
         elif h.consecutive_failures:
             state = "failing"
-        elif h.degraded:
+        elif h.warning:
             state = "degraded"
         else:
             state = "ok"

@@ -197,7 +197,7 @@ def exposition(metrics: Metrics, health: Iterable[SourceHealth], *, store_up: bo
         ),
     )
     family(FAILURES, (({"source": h.source_id}, h.consecutive_failures) for h in health))
-    family(DEGRADED, (({"source": h.source_id}, 1 if h.degraded else 0) for h in health))
+    family(DEGRADED, (({"source": h.source_id}, 1 if h.warning else 0) for h in health))
     family(STORE_UP, [({}, 1 if store_up else 0)])
     requests = sorted(metrics.requests().items())
     family(

@@ -47,8 +47,8 @@ def status(source: SourceConfig, h: SourceHealth | None) -> tuple[str, str]:
         return "note", "Chưa chạy lần nào"
     if h.consecutive_failures:
         return "bad", f"Lỗi {h.consecutive_failures} lần liên tiếp"
-    if h.degraded:
-        return "warn", f"Hoạt động nhưng suy giảm: {h.degraded}"
+    if h.warning:
+        return "warn", f"Hoạt động nhưng suy giảm: {h.warning}"
     return "ok", "Bình thường"
 
 

@@ -118,30 +118,6 @@ class StoredArticle:
         return self.article.published or self.first_seen
 
 
-# How a run's broken feeds are written at the head of the source's ``degraded`` text (the
-# store keeps one text per source): "feed listing failed: URL: reason; HTML listing used |
-# <selector drift, if any>".  Written by the pipeline, read by SourceHealth.feed_problem.
-FEED_PROBLEM_PREFIX = "feed listing failed: "
-FEED_PROBLEM_END = " | "
-
-
-def with_feed_problem(feed_problem: str | None, degraded: str | None) -> str | None:
-    """``degraded`` with this run's feed problem in front (and any earlier one dropped)."""
-    rest = split_feed_problem(degraded)[1]
-    if not feed_problem:
-        return rest
-    note = FEED_PROBLEM_PREFIX + feed_problem.replace("|", "/")
-    return note + FEED_PROBLEM_END + rest if rest else note
-
-
-def split_feed_problem(degraded: str | None) -> tuple[str | None, str | None]:
-    """(the feed problem, the rest) of a ``degraded`` text."""
-    if not degraded or not degraded.startswith(FEED_PROBLEM_PREFIX):
-        return None, degraded
-    note, _, rest = degraded[len(FEED_PROBLEM_PREFIX):].partition(FEED_PROBLEM_END)
-    return note, rest or None
-
-
 @dataclass(frozen=True)
 class SourceHealth:
     """One row of ``run.py sources`` / ``/healthz``."""
@@ -155,8 +131,12 @@ class SourceHealth:
     last_error: str | None
     degraded: str | None  # e.g. "profile selector 'date' (div.post-head) stopped matching"
     articles_last_day: int = 0
+    # Why the last run that read the feeds found them broken (the HTML listing was read
+    # instead), e.g. "URL: HTTP 404; HTML listing used"; None when they worked.
+    feed_problem: str | None = None
 
     @property
-    def feed_problem(self) -> str | None:
-        """Why the last run's feeds failed (the HTML listing was read instead), or None."""
-        return split_feed_problem(self.degraded)[0]
+    def warning(self) -> str | None:
+        """What health views show as "degraded": the broken feeds, then the profile's drift."""
+        parts = [f"feed listing failed: {self.feed_problem}"] if self.feed_problem else []
+        return " | ".join(parts + [self.degraded] if self.degraded else parts) or None

@@ -55,6 +55,7 @@ class SourceStateQueries(SQLStoreCore):
         errors: int,
         message: str | None = None,
         degraded: str | None = None,
+        feed_problem: str | None = None,
     ) -> None:
         started_at = self._ts(utc(started, "started"))
         finished_at = self._ts(utc(finished, "finished"))
@@ -62,13 +63,14 @@ class SourceStateQueries(SQLStoreCore):
             run = self._runner(conn)
             run(
                 "INSERT INTO runs (source_id, started, finished, ok, new_count, updated_count,"
-                " error_count, message, degraded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [source_id, started_at, finished_at, bool(ok), new, updated, errors, message, degraded],
+                " error_count, message, degraded, feed_problem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [source_id, started_at, finished_at, bool(ok), new, updated, errors, message, degraded,
+                 feed_problem],
             )
             # The inserted consecutive_failures is 0 for an ok run and 1 for a failure.
             run(
                 "INSERT INTO source_state (source_id, last_run, last_success, last_errors,"
-                " consecutive_failures, last_error, degraded) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " consecutive_failures, last_error, degraded, feed_problem) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (source_id) DO UPDATE SET"
                 " last_run = EXCLUDED.last_run,"
                 " last_success = COALESCE(EXCLUDED.last_success, source_state.last_success),"
@@ -76,7 +78,8 @@ class SourceStateQueries(SQLStoreCore):
                 " consecutive_failures = CASE WHEN EXCLUDED.consecutive_failures = 0 THEN 0"
                 " ELSE source_state.consecutive_failures + 1 END,"
                 " last_error = EXCLUDED.last_error,"
-                " degraded = EXCLUDED.degraded",
+                " degraded = EXCLUDED.degraded,"
+                " feed_problem = EXCLUDED.feed_problem",
                 [
                     source_id,
                     started_at,
@@ -85,6 +88,7 @@ class SourceStateQueries(SQLStoreCore):
                     0 if ok else 1,
                     message,
                     degraded,
+                    feed_problem,
                 ],
             )
 
@@ -105,8 +109,8 @@ class SourceStateQueries(SQLStoreCore):
         health = []
         for sid in ids:
             total, last_day = counts.get(sid, (0, 0))
-            last_run, last_success, errors, failures, last_error, degraded = states.get(
-                sid, (None, None, 0, 0, None, None)
+            last_run, last_success, errors, failures, last_error, degraded, feed_problem = states.get(
+                sid, (None, None, 0, 0, None, None, None)
             )
             health.append(
                 SourceHealth(
@@ -118,6 +122,7 @@ class SourceStateQueries(SQLStoreCore):
                     consecutive_failures=int(failures),
                     last_error=last_error,
                     degraded=degraded,
+                    feed_problem=feed_problem,
                     articles_last_day=last_day,
                 )
             )

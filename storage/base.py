@@ -203,8 +203,12 @@ class Store(Protocol):
         errors: int,
         message: str | None = None,
         degraded: str | None = None,
+        feed_problem: str | None = None,
     ) -> None:
-        """Append to the run history and update the source's state."""
+        """Append to the run history and update the source's state.
+
+        ``degraded`` is the profile's verdict (selector drift), ``feed_problem`` why the
+        run's feeds failed (None: they worked, or the run read none and says so itself)."""
 
     def set_degraded(self, source_id: str, degraded: str | None) -> None:
         """Set or clear a source's degraded mark outside a run (``reextract`` ran the current

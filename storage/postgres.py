@@ -331,7 +331,7 @@ class PostgresStore(SQLStoreBase):
             counts[sid] = (int(total), int(last_day))
         for row in conn.execute(
             "SELECT source_id, last_run, last_success, last_errors, consecutive_failures,"
-            " last_error, degraded FROM source_state WHERE source_id = ANY(%s)",
+            " last_error, degraded, feed_problem FROM source_state WHERE source_id = ANY(%s)",
             (ids,),
         ):
             states[row[0]] = tuple(row[1:])

@@ -206,6 +206,7 @@ class SQLiteStore(SQLStoreBase):
         errors: int,
         message: str | None = None,
         degraded: str | None = None,
+        feed_problem: str | None = None,
     ) -> None:
         """Record the run, then checkpoint: a committed run is in the database file itself.
 
@@ -217,6 +218,7 @@ class SQLiteStore(SQLStoreBase):
         super().record_run(
             source_id, started=started, finished=finished, ok=ok, new=new, updated=updated,
             errors=errors, message=message, degraded=degraded,
+            feed_problem=feed_problem,
         )
         self.checkpoint()
 
@@ -303,7 +305,7 @@ class SQLiteStore(SQLStoreBase):
                 counts[sid] = (int(total), int(last_day))
             for row in conn.execute(
                 "SELECT source_id, last_run, last_success, last_errors, consecutive_failures,"
-                f" last_error, degraded FROM source_state WHERE source_id IN ({marks})",
+                f" last_error, degraded, feed_problem FROM source_state WHERE source_id IN ({marks})",
                 chunk,
             ):
                 states[row[0]] = row[1:]

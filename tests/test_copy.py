@@ -41,7 +41,7 @@ SQLITE_DUMPS = {
     " summary, body_html, body_text, fingerprint, html FROM article_versions ORDER BY url, seen_from",
     "pages": "SELECT url, fetched_at, html FROM pages ORDER BY url",
     "runs": "SELECT source_id, started, finished, ok, new_count, updated_count, error_count,"
-    " message, degraded FROM runs ORDER BY id",
+    " message, degraded, feed_problem FROM runs ORDER BY id",
     "http_cache": "SELECT url, etag, last_modified, stored_at FROM http_cache ORDER BY url",
     "source_state": "SELECT * FROM source_state ORDER BY source_id",
     "backfill_state": "SELECT * FROM backfill_state ORDER BY source_id",
@@ -110,6 +110,7 @@ def fill(store: Store, count: int = 12) -> None:
             errors=0 if ok else 2,
             message=None if ok else f"HTTP 503 lần {hour}",
             degraded="profile selector 'date' (div.x) stopped matching" if hour == 3 else None,
+            feed_problem="https://www.bienphong.com.vn/rss: HTTP 404; HTML listing used" if hour >= 3 else None,
         )
     store.record_run("qk7", started=T0, finished=T0, ok=True, new=0, updated=0, errors=0)
     store.http_cache_put(

@@ -111,10 +111,8 @@ def _key(sites, path: str) -> str:
 
 
 def test_reextract_keeps_the_feed_note_of_the_last_run(fetched) -> None:
-    """The profile's verdict replaces the selector part of the mark, not a broken feed's note."""
+    """The profile's verdict replaces the selector mark, not a broken feed's note."""
     from datetime import UTC, datetime
-
-    from scraper.models import with_feed_problem
 
     sites, path, db = fetched
     config = config_from_dict(tomllib.loads(path.read_text("utf-8")), str(path))
@@ -122,11 +120,12 @@ def test_reextract_keeps_the_feed_note_of_the_last_run(fetched) -> None:
     note = "https://x.test/rss/a.rss: HTTP 404; HTML listing used"
     with open_store(config.storage.url) as store:
         store.record_run("qk3", started=now, finished=now, ok=True, new=0, updated=0, errors=1,
-                         degraded=with_feed_problem(note, "profile selector 'body' (div.gone) stopped matching"))
+                         degraded="profile selector 'body' (div.gone) stopped matching", feed_problem=note)
         reextract(config, store, ["qk3"])
         health = store.source_health(["qk3"])[0]
     assert health.feed_problem == note
-    assert health.degraded is not None and "div.gone" not in health.degraded  # the profile fits again
+    assert "div.gone" not in (health.degraded or "")  # the profile fits again
+    assert health.warning and health.warning.startswith("feed listing failed: " + note)
 
 
 def test_reextract_rebuilds_every_version_and_keeps_none_of_its_own(fetched) -> None:

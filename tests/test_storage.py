@@ -717,6 +717,10 @@ def test_runs_and_health(store: Store, backend: Backend) -> None:
     run(5, False, errors=1, message="boom")
     (h,) = store.source_health(["qdnd"], now=now)
     assert h.consecutive_failures == 1 and h.last_success == T0 + timedelta(hours=4)
+    assert h.feed_problem is None
+    run(6, True, feed_problem="https://x.test/rss: HTTP 404; HTML listing used")
+    (h,) = store.source_health(["qdnd"], now=now)
+    assert (h.degraded, h.feed_problem) == (None, "https://x.test/rss: HTTP 404; HTML listing used")
 
     runs = backend.rows("SELECT ok, new_count, error_count, message FROM runs ORDER BY id")
     assert runs == [
@@ -725,7 +729,45 @@ def test_runs_and_health(store: Store, backend: Backend) -> None:
         (0, 0, 2, "timeout"),
         (1, 0, 1, "1 article failed"),
         (0, 0, 1, "boom"),
+        (1, 0, 0, None),
     ]
+    assert backend.rows("SELECT feed_problem FROM runs ORDER BY id")[-2:] == [
+        (None,), ("https://x.test/rss: HTTP 404; HTML listing used",)
+    ]
+
+
+def test_a_packed_feed_note_migrates_to_its_column(backend: Backend) -> None:
+    """Before 0005 a broken feed's note was packed at the head of ``degraded``."""
+    with backend.make(migrations=load_migrations()[:4]) as old:
+        old.migrate()  # an archive at 0004, rows as that qkfeed wrote them
+    note = "https://x.test/rss: HTTP 404; HTML listing used"
+    drift = "profile selector 'date' (div.x) stopped matching"
+    packed = {
+        "both": f"feed listing failed: {note} | {drift}",
+        "note": f"feed listing failed: {note}",
+        "drift": drift,
+        "none": None,
+    }
+    for n, (sid, degraded) in enumerate(packed.items()):
+        stamp = (T0 + timedelta(hours=n)).isoformat()
+        backend.execute(
+            "INSERT INTO runs (source_id, started, finished, ok, new_count, updated_count,"
+            " error_count, message, degraded) VALUES (?, ?, ?, ?, 0, 0, 0, NULL, ?)",
+            sid, stamp, stamp, True, degraded,
+        )
+        backend.execute(
+            "INSERT INTO source_state (source_id, last_run, last_success, last_errors,"
+            " consecutive_failures, last_error, degraded) VALUES (?, ?, ?, 0, 0, NULL, ?)",
+            sid, stamp, stamp, degraded,
+        )
+    with backend.make() as store:
+        store.migrate()
+        health = {h.source_id: h for h in store.source_health(list(packed), now=T0)}
+    expected = {"both": (drift, note), "note": (None, note), "drift": (drift, None), "none": (None, None)}
+    assert {sid: (h.degraded, h.feed_problem) for sid, h in health.items()} == expected
+    assert health["both"].warning == packed["both"]  # shown as before
+    runs = backend.rows("SELECT source_id, degraded, feed_problem FROM runs ORDER BY started")
+    assert {sid: (d, f) for sid, d, f in runs} == expected
 
 
 def test_health_article_counts(store: Store) -> None:

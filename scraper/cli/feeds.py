@@ -71,8 +71,8 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
             status = "never run"
         elif h.consecutive_failures:
             status = f"failing: {h.last_error or ''}"
-        elif h.degraded:
-            status = f"degraded: {h.degraded}"
+        elif h.warning:
+            status = f"degraded: {h.warning}"
         else:
             status = "ok"
         c = history[h.source_id]

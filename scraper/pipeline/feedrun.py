@@ -17,7 +17,7 @@ A feed that breaks (an HTTP error, a redirect loop the session pages do not end,
 offsite redirect, a body that is not a feed or lists no article) is logged
 (``feed_failed``), counted as an error of the run, and named in
 ``FeedListing.problems``: the run then reads the HTML listing (``start_urls``) too,
-and the source's health says so (``models.with_feed_problem``).  Mixed into
+and the source's health says so (``SourceHealth.feed_problem``).  Mixed into
 ``SourceRunner``, like the backfill walk.
 """
 

@@ -30,7 +30,6 @@ from scraper.errors import ExtractError
 from scraper.extract.article import extract_article
 from scraper.fetch.charset import decode_html
 from scraper.logs import event, get_logger
-from scraper.models import with_feed_problem
 from scraper.normalize.article import normalize
 
 __all__ = ["ReextractResult", "reextract"]
@@ -137,8 +136,7 @@ def reextract(
         if sum(n for k, n in counts.items() if k != "errors"):
             # the current profile over the stored pages is the freshest verdict: `sources`,
             # /healthz and the next run say the same as this command did
-            # (a broken feed noted by the last run is no part of the profile's verdict: kept)
-            health = store.source_health([sid])  # type: ignore[attr-defined]
-            feed_note = health[0].feed_problem if health else None
-            store.set_degraded(sid, with_feed_problem(feed_note, degraded))  # type: ignore[attr-defined]
+            # (a broken feed noted by the last run is no part of the profile's verdict: its own
+            # column, left as it is)
+            store.set_degraded(sid, degraded)  # type: ignore[attr-defined]
     return result

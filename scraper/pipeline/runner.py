@@ -57,7 +57,7 @@ from scraper.errors import (
 from scraper.extract.article import extract_article
 from scraper.extract.listing import extract_links, read_listing
 from scraper.logs import event, get_logger
-from scraper.models import Article, Page, with_feed_problem
+from scraper.models import Article, Page
 from scraper.normalize.article import normalize
 from scraper.pipeline.backfill import BackfillWalk
 from scraper.pipeline.extractpool import ExtractPool, Prepared, WorkerDied
@@ -309,10 +309,10 @@ class SourceRunner(FeedListings, BackfillWalk, RevisitWalk):
             if feed_problem is None and source.feed_urls:
                 previous = self.store.source_health([source.id])  # type: ignore[attr-defined]
                 feed_problem = previous[0].feed_problem if previous else None
-            degraded = with_feed_problem(feed_problem or None, degraded)
             self.store.record_run(  # type: ignore[attr-defined]
                 source.id, started=started, finished=self.now(), ok=result.ok, new=result.new,
                 updated=result.updated, errors=result.errors, message=message, degraded=degraded,
+                feed_problem=feed_problem or None,
             )
         except Exception:
             event(log, "record_run_failed", logging.ERROR, exc_info=True, source=source.id)
