@@ -44,8 +44,7 @@ Store calls are synchronous and run off the event loop.  A ``StorageError``
 becomes a 503 with a plain-text message.  During an outage (``feeds.storeprobe``)
 every feed already rendered is still served, at the last store version read
 (with its usual headers); a document not rendered yet answers 503 at once;
-``/healthz`` answers 503 naming storage within ``PROBE_TIMEOUT`` and
-``/metrics`` says ``qkfeed_store_up 0``.
+``/healthz`` and ``/metrics`` say so (``feeds.status``).
 """
 
 from __future__ import annotations
@@ -53,19 +52,18 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from itertools import islice
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from scraper.config import Config
@@ -77,13 +75,13 @@ from storage.offloop import StoreTimeout
 
 from . import metrics as prom
 from .archive import ArchiveEndpoints, archive_routes, subscription_links
-from .cache import DEFAULT_CACHE_BYTES, DEFAULT_CACHE_SIZE, RenderCache, Rendered
+from .cache import DEFAULT_CACHE_BYTES, DEFAULT_CACHE_SIZE, RenderCache, Rendered, SharedRenders
 from .conditional import CACHE_CONTROL, NO_STORE, NOSNIFF, conditional_response
 from .fastpath import FastPath, FeedFront, key_of
 from .filters import MAX_LIMIT, Filter, parse_filter, shown
 from .guard import HostGuard
-from .health import health_report, iso
-from .history import add_history_counts, history_routes
+from .health import health_report
+from .history import history_routes
 from .metrics import Metrics, RequestCounter
 from .opml import CONTENT_TYPE as OPML_CONTENT_TYPE
 from .opml import render_opml
@@ -92,6 +90,7 @@ from .page import SECURITY_HEADERS, render_page
 from .page_data import page_view
 from .page_query import PageQuery, parse_page_query
 from .render import CONTENT_TYPES, FEED_FILES, FORMATS, feed_meta, render
+from .status import StatusEndpoints, status_routes
 from .storeprobe import StoreProbe
 from .version import StoreVersion
 from .websub import link_header
@@ -116,7 +115,6 @@ DEFAULT_VERSION_CHECK = 0.5  # seconds a store version is served before it is re
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024  # [server] max_header_bytes' default
 STORE_UNAVAILABLE = "The article store cannot be read right now; try again later.\n"
 VERSION_WAIT = 1.0  # seconds a feed waits for the store version before serving the last one read
-STATE_TIMEOUT = 2.0  # seconds for the health endpoints' source health read
 FILTER_TITLE_SEP = " — "
 
 
@@ -165,46 +163,13 @@ class _Server:
         self.fast = fast
         self.probe = probe
         self.routes: list[Route] = []  # set by create_app: the fast path's metrics labels
-        self.renders: dict[tuple[Hashable, Hashable], asyncio.Task[Rendered]] = {}  # in flight
+        shared = SharedRenders(cache, metrics.count_cache_hit, metrics.count_render)
+        # the cached document, or one render shared by every request that missed it
+        self.cached = shared.get
+        self.renders = shared.in_flight
 
     def base(self, request: Request) -> str:
         return self.base_url or str(request.base_url).rstrip("/")
-
-    async def cached(
-        self, key: Hashable, stamp: Hashable, build: Callable[[], Rendered]
-    ) -> Rendered:
-        """The cached document, or one render shared by every request that missed it.
-
-        When the store changes, every open connection misses at once; they all wait
-        for the same render instead of each rendering the document again.
-        """
-        doc = self.cache.get(key, stamp)
-        if doc is not None:
-            self.metrics.count_cache_hit()
-            return doc
-        flight = (key, stamp)
-        task = self.renders.get(flight)
-        if task is None:
-            task = asyncio.create_task(self._render(key, stamp, build))
-            self.renders[flight] = task
-            task.add_done_callback(partial(self._landed, flight))
-        else:
-            self.metrics.count_cache_hit()
-        # shielded: a client that hangs up does not cancel the others' render
-        return await asyncio.shield(task)
-
-    async def _render(
-        self, key: Hashable, stamp: Hashable, build: Callable[[], Rendered]
-    ) -> Rendered:
-        doc = await run_in_threadpool(build)
-        self.metrics.count_render()
-        self.cache.put(key, stamp, doc)
-        return doc
-
-    def _landed(self, flight: tuple[Hashable, Hashable], task: asyncio.Task[Rendered]) -> None:
-        self.renders.pop(flight, None)
-        if not task.cancelled():
-            task.exception()  # retrieved here, in case every waiter has gone
 
     # -- feeds
 
@@ -333,7 +298,7 @@ class _Server:
         last_modified = self._last_modified(view.items, version, *(h.last_run for h in health))
         return Rendered.of(render_page(view), PAGE_CONTENT_TYPE, last_modified)
 
-    # -- OPML, health, metrics
+    # -- OPML (health and metrics: feeds.status)
 
     async def opml(self, request: Request) -> Response:
         base = self.base(request)
@@ -343,57 +308,6 @@ class _Server:
             lambda: Rendered.of(render_opml(self.config, base), OPML_CONTENT_TYPE, None),
         )
         return conditional_response(request, doc)
-
-    async def healthz(self, request: Request) -> Response:
-        reason = await self.probe.check(fresh=True)  # an outage shows in the very next answer
-        health: list[SourceHealth] = []
-        if reason is None:
-            try:
-                health = await self._source_health()
-            except StorageError as exc:
-                self.probe.mark_down(str(exc))
-                reason = self.probe.reason
-        if reason is not None:
-            event(log, "healthz_unhealthy", logging.ERROR, reason=reason)
-            document: dict[str, Any] = {"status": "unhealthy", "error": "the store cannot be used",
-                                        "storage": reason}
-            code = 503
-        else:
-            code, document = health_report(self.config, health)
-            try:  # revisits, edits, removals per source (issue 12): never the reason for a 503
-                await asyncio.wait_for(run_in_threadpool(add_history_counts, self.store, document), STATE_TIMEOUT)
-            except (TimeoutError, StorageError) as exc:
-                log.warning("healthz: history counts not read: %s", exc)
-        document["checked_at"] = iso(datetime.now(UTC))
-        return JSONResponse(
-            document, status_code=code, headers={"Cache-Control": NO_STORE, **NOSNIFF}
-        )
-
-    async def _source_health(self) -> list[SourceHealth]:
-        """Every source's health, read in the request thread pool; StoreTimeout past STATE_TIMEOUT
-        (the store just went down, or is too slow to call healthy)."""
-        read = asyncio.ensure_future(run_in_threadpool(self.store.source_health, list(self.config.sources)))
-        done, _ = await asyncio.wait({read}, timeout=STATE_TIMEOUT)
-        if not done:
-            read.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved when it ends
-            raise StoreTimeout(f"source health took more than {STATE_TIMEOUT:g} s")
-        return read.result()
-
-    async def metrics_text(self, request: Request) -> Response:
-        health: list[SourceHealth] = []
-        store_up = await self.probe.check() is None
-        if store_up:
-            try:
-                health = await self._source_health()
-            except StorageError as exc:
-                event(log, "store_unreadable", logging.ERROR, path="/metrics", error=str(exc))
-                self.probe.mark_down(str(exc))
-                store_up = False
-        text = prom.exposition(self.metrics, health, store_up=store_up)
-        return Response(
-            text,
-            headers={"Content-Type": prom.CONTENT_TYPE, "Cache-Control": NO_STORE, **NOSNIFF},
-        )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -458,9 +372,8 @@ def create_app(
     routes += archive_routes(ArchiveEndpoints(server), methods)
     routes += [
         Route("/opml", server.opml, methods=methods, name="opml"),
-        Route("/healthz", server.healthz, methods=methods, name="healthz"),
-        Route("/metrics", server.metrics_text, methods=methods, name="metrics"),
     ]
+    routes += status_routes(StatusEndpoints(server), methods)  # /healthz, /metrics (feeds.status)
     routes += history_routes(server)  # /edits.*, /removed.*, /articles/{id} (feeds.history)
     server.routes = routes
     app = Starlette(

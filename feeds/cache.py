@@ -1,4 +1,5 @@
-"""Rendered documents (both encodings and their validators) and the LRU that keeps them.
+"""Rendered documents (both encodings and their validators), the LRU that keeps them, and
+the renders in flight (``SharedRenders``: one render shared by every request that missed).
 
 A document is rendered once per store version and kept with its gzip form and
 strong ETags, so a cache hit costs no rendering, compressing or hashing.
@@ -9,19 +10,24 @@ documents of at least ``GZIP_MIN_BYTES`` are compressed at ``GZIP_LEVEL``.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+
+from starlette.concurrency import run_in_threadpool
 
 __all__ = [
     "DEFAULT_CACHE_BYTES",
     "DEFAULT_CACHE_SIZE",
     "RenderCache",
     "Rendered",
+    "SharedRenders",
     "strong_etag",
 ]
 
@@ -133,3 +139,46 @@ class RenderCache:
             if self._seen is None or self._seen[0] != version:
                 self._seen = (version, datetime.now(UTC).replace(microsecond=0))
             return self._seen[1]
+
+
+class SharedRenders:
+    """A document rendered at most once per (key, stamp), however many requests miss it.
+
+    When the store changes, every open connection misses at once; they all wait
+    for the same render (in the thread pool) instead of each rendering it again.
+    ``on_hit``/``on_render`` count the answers (``feeds.metrics``).
+    """
+
+    def __init__(self, cache: RenderCache, on_hit: Callable[[], None], on_render: Callable[[], None]) -> None:
+        self.cache = cache
+        self._on_hit = on_hit
+        self._on_render = on_render
+        self.in_flight: dict[tuple[Hashable, Hashable], asyncio.Task[Rendered]] = {}
+
+    async def get(self, key: Hashable, stamp: Hashable, build: Callable[[], Rendered]) -> Rendered:
+        """The cached document, or the render under way for it, or a new one."""
+        doc = self.cache.get(key, stamp)
+        if doc is not None:
+            self._on_hit()
+            return doc
+        flight = (key, stamp)
+        task = self.in_flight.get(flight)
+        if task is None:
+            task = asyncio.create_task(self._render(key, stamp, build))
+            self.in_flight[flight] = task
+            task.add_done_callback(partial(self._landed, flight))
+        else:
+            self._on_hit()
+        # shielded: a client that hangs up does not cancel the others' render
+        return await asyncio.shield(task)
+
+    async def _render(self, key: Hashable, stamp: Hashable, build: Callable[[], Rendered]) -> Rendered:
+        doc = await run_in_threadpool(build)
+        self._on_render()
+        self.cache.put(key, stamp, doc)
+        return doc
+
+    def _landed(self, flight: tuple[Hashable, Hashable], task: asyncio.Task[Rendered]) -> None:
+        self.in_flight.pop(flight, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here, in case every waiter has gone
