@@ -445,7 +445,7 @@ def _qk3_profile() -> dict[str, Any]:
 
 def _config(sites: list[dict[str, Any]], db: Path, per_host: int, workers: int | None,
             site_profile: bool = False, delay: float = 0.0) -> Any:
-    from scraper.config import config_from_dict
+    from scraper.config_load import config_from_dict
 
     profile = {"profile": _qk3_profile()} if site_profile else {}
     sources = {}

@@ -71,7 +71,8 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scraper.config import Profile, SourceConfig, config_from_dict  # noqa: E402
+from scraper.config import Profile, SourceConfig  # noqa: E402
+from scraper.config_load import config_from_dict  # noqa: E402
 from scraper.errors import ExtractError  # noqa: E402
 from scraper.normalize.article import body_text_of  # noqa: E402
 from scraper.pipeline.runner import article_from_file  # noqa: E402

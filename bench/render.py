@@ -70,7 +70,7 @@ def filled_store(backend: str, size: int) -> Iterator[tuple[str, float]]:
 
 
 def _config(url: str) -> object:
-    from scraper.config import config_from_dict
+    from scraper.config_load import config_from_dict
 
     sources = {
         f"s{n}": {"name": f"Nguồn thử {n}", "start_urls": [f"https://s{n}.bench.example/tin-tuc"],

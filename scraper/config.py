@@ -1,8 +1,9 @@
-"""config.toml -> frozen settings objects.
+"""The settings: frozen pydantic models of config.toml, and their defaults.
 
-The file is read once at start-up and the resulting ``Config`` is passed
-explicitly; nothing reads settings from globals.  Validation uses pydantic
-(strict types, unknown keys forbidden) so that every mistake becomes one
+The file is read once at start-up (``scraper.config_load``: ``load_config``,
+``config_from_dict``) and the resulting ``Config`` is passed explicitly;
+nothing reads settings from globals.  Validation is strict (strict types,
+unknown keys forbidden); ``config_load`` turns every mistake into one
 ``ConfigError`` line naming the file, the dotted key and the problem.
 
 Defaults live here as named constants, in one place.
@@ -11,12 +12,10 @@ Defaults live here as named constants, in one place.
 from __future__ import annotations
 
 import re
-import tomllib
-from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from scraper.errors import ConfigError
 
@@ -217,7 +216,7 @@ def _check_selector(selector: str) -> None:
         raise ValueError(f"invalid CSS selector {selector!r}: {problem}")
 
 
-_PROFILE_KEYS = tuple(Profile.model_fields)
+PROFILE_KEYS = tuple(Profile.model_fields)  # the selectors a source may also give directly
 
 # How much of a source's config rests on real pages (``confidence``), as in shared/sites.md:
 # "seen" in a stored copy of a real page, "cfg" from someone else's scraper config (often
@@ -350,99 +349,3 @@ class Config(_Frozen):
         if ids:
             return [self.source(i) for i in ids]
         return [s for s in self.sources.values() if s.enabled]
-
-
-_SOURCE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def _fold_profile(path: str, sid: str, raw: dict[str, Any]) -> dict[str, Any]:
-    """Accept selectors either in ``[sources.X.profile]`` or directly on the source."""
-    raw = dict(raw)
-    profile = raw.pop("profile", {})
-    if not isinstance(profile, dict):
-        raise ConfigError(path, f"sources.{sid}.profile", "must be a table of CSS selectors")
-    profile = dict(profile)
-    for key in _PROFILE_KEYS:
-        if key in raw:
-            if key in profile:
-                raise ConfigError(path, f"sources.{sid}.{key}", "given both on the source and in its profile")
-            profile[key] = raw.pop(key)
-    raw["profile"] = profile
-    raw["id"] = sid
-    if "feed_urls" in raw and "start_urls" not in raw:
-        raw["start_urls"] = []  # a source that lists through its feeds only
-    return raw
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    # pydantic puts validator and union-member names into loc; keep only real keys
-    noise = {"str", "float", "int", "bool", "dict", "list", "tuple"}
-    parts = [str(p) for p in loc]
-    return ".".join(p for p in parts if p not in noise and "[" not in p)
-
-
-def config_from_dict(data: dict[str, Any], path: str = "<config>") -> Config:
-    """Validate a parsed TOML document; raise ConfigError with the first problem."""
-    data = dict(data)
-    sources = data.get("sources", {})
-    if not isinstance(sources, dict):
-        raise ConfigError(path, "sources", "must be a table of [sources.ID] tables")
-    folded: dict[str, Any] = {}
-    for sid, raw in sources.items():
-        if not _SOURCE_ID.match(sid):
-            raise ConfigError(path, f"sources.{sid}", "source ids may use only letters, digits, '-' and '_'")
-        if not isinstance(raw, dict):
-            raise ConfigError(path, f"sources.{sid}", "must be a table")
-        folded[sid] = _fold_profile(path, sid, raw)
-    data["sources"] = folded
-    data["path"] = path
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        problems = list(dict.fromkeys((_dotted(e["loc"]) or None, _human(e)) for e in exc.errors()))
-        if len(problems) == 1:
-            raise ConfigError(path, *problems[0]) from None
-        # every problem at once (three broken selectors: three names, not one per try)
-        raise ConfigError(path, None, "; ".join(f"{k}: {m}" if k else m for k, m in problems)) from None
-
-
-# pydantic's error types -> what to write instead, in the config's words (TOML types)
-_HUMAN = {
-    "extra_forbidden": "unknown key",
-    "missing": "required key is missing",
-    "string_type": "must be a string (in quotes)",
-    "int_type": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "float_type": "must be a number",
-    "bool_type": "must be true or false",
-    "tuple_type": "must be a list, e.g. [\"a\", \"b\"]",
-    "list_type": "must be a list, e.g. [\"a\", \"b\"]",
-    "dict_type": "must be a table",
-    "model_type": "must be a table",
-}
-
-
-def _human(err: Any) -> str:
-    """One pydantic error as a person fixing a TOML file reads it."""
-    if err["type"] in _HUMAN:
-        return _HUMAN[err["type"]]
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    return msg.replace("Input should be", "must be")
-
-
-def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> Config:
-    """Read and validate a TOML config file."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(str(p), None, "file not found") from None
-    except OSError as exc:
-        raise ConfigError(str(p), None, f"cannot read: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(str(p), None, "not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(p), None, f"invalid TOML: {exc}") from None
-    return config_from_dict(data, str(p))

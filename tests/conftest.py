@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pg_server  # noqa: E402
 from fixture_sites import FixtureSites  # noqa: E402
 
-from scraper.config import Config, config_from_dict  # noqa: E402
+from scraper.config import Config  # noqa: E402
+from scraper.config_load import config_from_dict  # noqa: E402
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -31,7 +31,8 @@ from server_thread import server_in_thread
 from feeds.app import MAX_LIMIT, RenderCache, Rendered, create_app
 from feeds.guard import HostGuard, default_allowed_hosts, url_host
 from feeds.render import CONTENT_TYPES
-from scraper.config import Config, config_from_dict
+from scraper.config import Config
+from scraper.config_load import config_from_dict
 from scraper.models import Article
 from storage import Store, open_store
 

@@ -28,7 +28,7 @@ from test_storage import make_article
 from feeds.app import create_app
 from feeds.archive import ARCHIVE_CACHE_CONTROL, Month
 from feeds.conditional import CACHE_CONTROL
-from scraper.config import config_from_dict
+from scraper.config_load import config_from_dict
 from scraper.dedup.syndication import cluster_key
 from storage import open_store
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scraper.config import DEFAULT_STORAGE_URL, config_from_dict, load_config, parse_duration
+from scraper.config import DEFAULT_STORAGE_URL, parse_duration
+from scraper.config_load import config_from_dict, load_config
 from scraper.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

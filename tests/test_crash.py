@@ -35,7 +35,7 @@ from fixture_sites import FixtureSites
 from service_proc import ServiceProcess, free_port, service_config, wait_for
 
 from scraper.cli import write_atomically
-from scraper.config import config_from_dict
+from scraper.config_load import config_from_dict
 from scraper.fetch.client import Fetcher
 from scraper.pipeline.runner import SourceRunner
 from storage import open_store

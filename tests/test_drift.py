@@ -23,7 +23,7 @@ from fixture_sites import toml_dumps
 
 from feeds.app import create_app
 from scraper.cli import main
-from scraper.config import config_from_dict
+from scraper.config_load import config_from_dict
 from scraper.text import clean_text
 from scraper.urls import canonical_url
 from storage import open_store

@@ -17,7 +17,8 @@ import pytest
 from conftest import ROOT
 
 from scraper.cli.explain import explaining, report
-from scraper.config import Config, Profile, SourceConfig, load_config
+from scraper.config import Config, Profile, SourceConfig
+from scraper.config_load import load_config
 from scraper.errors import ExtractError
 from scraper.extract.article import extract_article
 from scraper.extract.trace import FIELDS, Trace, current, element_path, recording

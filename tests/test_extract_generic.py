@@ -15,7 +15,8 @@ import tomllib
 import pytest
 from fixture_sites import REPO_CONFIG, SITES_DIR, all_site_ids, expected_articles
 
-from scraper.config import Profile, config_from_dict
+from scraper.config import Profile
+from scraper.config_load import config_from_dict
 from scraper.extract.article import extract_article
 from scraper.normalize.article import normalize
 from scraper.text import clean_text

@@ -30,7 +30,7 @@ from service_proc import RUN_PY, ServiceProcess, child_env, free_port
 
 from feeds.app import DEFAULT_VERSION_CHECK, create_app
 from feeds.version import StoreVersion
-from scraper.config import config_from_dict
+from scraper.config_load import config_from_dict
 from scraper.models import Article
 from scraper.service.server import _WriteNotifyingStore
 from storage import open_store

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 from faultserver import FaultServer, gzip_bomb, to_cp1258
 
-from scraper.config import Config, config_from_dict
+from scraper.config import Config
+from scraper.config_load import config_from_dict
 from scraper.fetch.client import Fetcher
 from scraper.pipeline.runner import RunResult, SourceRunner
 from storage import open_store

@@ -23,7 +23,8 @@ from faultserver import FaultServer
 from fixture_sites import SITES_DIR, FixtureSites
 
 from feeds.health import health_report
-from scraper.config import SourceConfig, config_from_dict
+from scraper.config import SourceConfig
+from scraper.config_load import config_from_dict
 from scraper.errors import ConfigError
 from scraper.extract.feedlisting import FeedUnusable, parse_feed
 from scraper.fetch.client import Fetcher

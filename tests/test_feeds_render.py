@@ -24,7 +24,7 @@ from feeds.render import (
     render_json,
     render_rss,
 )
-from scraper.config import config_from_dict
+from scraper.config_load import config_from_dict
 from scraper.errors import ConfigError
 from scraper.models import Article, StoredArticle
 

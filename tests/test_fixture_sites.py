@@ -12,7 +12,7 @@ from email.utils import formatdate
 import pytest
 from fixture_sites import SITES_DIR, FixtureSites, all_site_ids, expected_articles
 
-from scraper.config import config_from_dict
+from scraper.config_load import config_from_dict
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:

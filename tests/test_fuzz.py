@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from inert import active_content
 
-from scraper.config import load_config
+from scraper.config_load import load_config
 from scraper.errors import ExtractError
 from scraper.extract.article import extract_article
 from scraper.extract.listing import extract_links, next_page_url

@@ -39,7 +39,8 @@ from lxml import etree
 
 from feeds.app import create_app
 from feeds.page import CSS
-from scraper.config import Config, config_from_dict
+from scraper.config import Config
+from scraper.config_load import config_from_dict
 from scraper.fetch.client import Fetcher
 from scraper.pipeline.runner import SourceRunner
 from scraper.urls import absolute_url

@@ -40,7 +40,7 @@ from service_proc import ServiceProcess, free_port, service_config, wait_for
 
 from feeds.app import create_app
 from feeds.logcap import RepeatFilter
-from scraper.config import config_from_dict
+from scraper.config_load import config_from_dict
 from scraper.errors import StorageError
 from scraper.models import Article
 from storage import open_store

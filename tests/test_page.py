@@ -21,7 +21,7 @@ from bs4 import BeautifulSoup
 from feeds.app import create_app
 from feeds.page_sources import ERROR_CHARS, short_error
 from feeds.topics import TOPICS, topic_of
-from scraper.config import config_from_dict
+from scraper.config_load import config_from_dict
 from scraper.models import Article
 from scraper.schedule import backoff_delay, next_attempt
 from storage import Store, open_store

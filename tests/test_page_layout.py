@@ -43,7 +43,8 @@ from server_thread import server_in_thread
 from service_proc import child_env
 
 from feeds.app import create_app
-from scraper.config import Config, config_from_dict
+from scraper.config import Config
+from scraper.config_load import config_from_dict
 from scraper.fetch.client import Fetcher
 from scraper.pipeline.runner import SourceRunner
 from storage import Store, open_store

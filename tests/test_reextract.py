@@ -12,7 +12,7 @@ from conftest import config_for
 from fixture_sites import toml_dumps
 
 from scraper.cli import main
-from scraper.config import config_from_dict
+from scraper.config_load import config_from_dict
 from scraper.fetch.client import Fetcher
 from scraper.pipeline.reextract import reextract
 from scraper.pipeline.runner import SourceRunner

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scraper.config import config_from_dict
+from scraper.config_load import config_from_dict
 from scraper.errors import ConfigError
 from scraper.models import Page
 from scraper.pipeline.revisit import GONE_STATUSES, removal_evidence

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from scraper.config import config_from_dict
+from scraper.config_load import config_from_dict
 from scraper.pipeline.runner import RunResult
 from scraper.service.scheduler import BACKOFF_CAP, SourceScheduler, backoff_delay
 

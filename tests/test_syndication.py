@@ -22,7 +22,7 @@ from lxml import etree
 from test_storage import Backend
 
 from feeds.render import feed_meta, render
-from scraper.config import config_from_dict
+from scraper.config_load import config_from_dict
 from scraper.dedup.syndication import (
     MIN_SHINGLES,
     NUM_PERM,

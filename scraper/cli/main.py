@@ -23,7 +23,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from scraper.config import load_config
+from scraper.config_load import load_config
 from scraper.errors import ConfigError, ExtractError, FetchError, StorageError, StorageURLError
 from scraper.logs import event, get_logger, say, setup_logging
 from scraper.service.leases import LeaseLost, SourceBusy

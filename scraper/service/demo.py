@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from scraper.config import Config, config_from_dict
+from scraper.config import Config
+from scraper.config_load import config_from_dict
 from scraper.errors import ConfigError, UsageError
 from scraper.logs import event, get_logger, say
 
