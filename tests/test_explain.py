@@ -166,6 +166,48 @@ def test_body_shows_the_best_container_elsewhere_on_the_page() -> None:
     assert other["why"].startswith("score 75 = prose 75 ")
 
 
+def thin_page(main: str, head: str = "") -> str:
+    """A page with no lead or image, its text (if any) only in ``main``."""
+    return (f"<html><head><title>Hội nghị tổng kết huấn luyện - Báo Thử</title>{head}</head><body>"
+            f"<nav><a href='/'>Trang chủ</a> <a href='/qp'>Quốc phòng</a></nav>"
+            f"<main><h1>Hội nghị tổng kết huấn luyện</h1>{main}</main><footer><p>Báo Thử</p></footer></body></html>")
+
+
+def test_body_from_noscript_is_named() -> None:
+    paras = "".join(f"<p>{PROSE}</p>" for _ in range(3))
+    body = explain(thin_page(f"<div id='app'></div><noscript><div>{paras}</div></noscript>"), source())["body"]
+    assert body["rule"] == "text from <noscript>"
+    assert body["value"].startswith("Sáng 12/3, tại Hà Nội")
+    assert body["why"].startswith("too little text outside <noscript>") and "score " in body["why"]
+
+
+def test_body_from_the_stated_summary_is_named() -> None:
+    summary = ("Bộ Quốc phòng tổng kết công tác huấn luyện năm 2023 và triển khai nhiệm vụ năm 2024 "
+               "với đại diện các quân khu, quân đoàn, binh chủng.")
+    head = (f"<meta property='og:description' content='{summary}'>"
+            "<meta property='article:published_time' content='2024-03-12T08:00:00+07:00'>")
+    ex = explain(thin_page("<div id='root'></div>", head), source())
+    body = ex["body"]
+    assert body["rule"] == ("the page's stated summary (og:description) as the body: "
+                            "no article text in the HTML")
+    assert body["value"].startswith(summary[:100])  # (shown cut, with its length)
+    assert body["why"] == "the title and a publish date are stated; the article is marked as a summary"
+    with recording() as trace:  # the report names it the same way
+        extract_article(thin_page("<div id='root'></div>", head), "https://example.org/a/1", source())
+    assert "body: the page's stated summary (og:description) as the body: no article text in the HTML\n" in report(trace)
+
+
+def test_body_after_loosened_zones_is_named() -> None:
+    # every paragraph in a small box with a weak hint ("tag"): the zones would eat the article
+    paras = "".join(f"<p class='tag-style_z4kq style_1tcx'>{PROSE}</p>" for _ in range(3))
+    body = explain(thin_page(f"<article>{paras}</article>"), source())["body"]
+    assert body["rule"] == "zones loosened: hints would have eaten the article"
+    assert body["selector"] == "article" and body["value"].startswith("Sáng 12/3, tại Hà Nội")
+    assert body["why"].startswith("the hinted boxes left the page almost none of its prose: only ")
+    # a page whose zones leave it its text says nothing of the kind
+    assert not explain(page(), source())["body"]["rule"].startswith("zones loosened")
+
+
 def test_lead_and_image_from_the_generic_rules() -> None:
     lead = "Hội nghị đánh giá kết quả huấn luyện năm qua và đề ra nhiệm vụ trọng tâm cho năm tới của toàn quân."
     html = page(head='<meta property="og:image" content="/img/a.jpg"><meta name="twitter:image" content="/img/b.jpg">',

@@ -30,7 +30,13 @@ from scraper.extract import generic, thin, trace
 from scraper.extract.authormark import take_byline_around
 from scraper.extract.authors import metadata_authors
 from scraper.extract.byline import strip_trailers, take_byline
-from scraper.extract.explaining import explain_authors, explain_image, explain_lead
+from scraper.extract.explaining import (
+    explain_authors,
+    explain_image,
+    explain_lead,
+    explain_noscript,
+    explain_summary,
+)
 from scraper.extract.markup import absolutize, flatten, normalize_figures
 from scraper.extract.published import DateSignals, settle_published
 from scraper.html import (
@@ -147,6 +153,8 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
         if (found := thin.noscript_body(root, title_el, body, NOSCRIPT_MIN_CHARS, MIN_BODY_CHARS)) is not None:
             body = found  # the copy kept for readers without JavaScript (thin.py)
             raw.fallbacks.append("noscript")
+            if (t := trace.current()) is not None:
+                explain_noscript(t)
 
     # lead
     lead_el = _profile_pick(root, profile, "lead", raw)
@@ -282,6 +290,8 @@ def extract_article(html: str, url: str, source: SourceConfig) -> RawArticle:
             raise ExtractError(f"{url}: body too short ({len(body_text)} characters)")
         raw.body_html, body_text = f"<p>{_escape(summary)}</p>", summary
         raw.fallbacks.append("summary")
+        if (t := trace.current()) is not None:
+            explain_summary(t, root, ld, summary)
     return raw
 
 

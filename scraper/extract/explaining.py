@@ -1,4 +1,5 @@
-"""The decisions of ``article.py`` and ``scoring.py`` written into the trace (``--explain``).
+"""The decisions of ``article.py``, ``scoring.py``, ``rescue.py`` and ``thin.py`` written into the
+trace (``--explain``).
 
 Called only when a trace is being recorded (``trace.current()`` is not None), from the line
 where the decision was taken, with the values the extractor itself used: these functions
@@ -9,7 +10,7 @@ rules (``metadata.py``, ``published.py``); the rest is here, to keep ``article.p
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scraper.extract.trace import Trace, element_path
 from scraper.html import HtmlElement, meta_content, text_of
@@ -19,10 +20,26 @@ if TYPE_CHECKING:
     from scraper.extract.authors import MetaAuthors
     from scraper.extract.scoring import BlockScores
 
-__all__ = ["explain_authors", "explain_body", "explain_image", "explain_lead"]
+__all__ = [
+    "NOSCRIPT_RULE",
+    "RESCUE_RULE",
+    "explain_authors",
+    "explain_body",
+    "explain_image",
+    "explain_lead",
+    "explain_noscript",
+    "explain_rescue",
+    "explain_summary",
+]
 
 MAX_LOSERS = 3  # containers shown beside the chosen one
 META_SOURCES = {"json-ld": "JSON-LD author", "meta": "<meta name=author>", "markup": "itemprop/rel=author"}
+# The body's rule when a fallback of rescue.py or thin.py decided it.
+RESCUE_RULE = "zones loosened: hints would have eaten the article"
+NOSCRIPT_RULE = "text from <noscript>"
+SUMMARY_RULE = "the page's stated summary ({}) as the body: no article text in the HTML"
+SUMMARY_SOURCES = (("og:description", "og:description"), ("twitter:description", "twitter:description"),
+                   ("description", "<meta name=description>"))
 
 
 def _names(authors: tuple[str, ...], agencies: tuple[str, ...]) -> str:
@@ -97,6 +114,7 @@ def explain_body(t: Trace, page: BlockScores, found: HtmlElement | None, best: H
         container_score,
     )
 
+    loosened = t.notes.pop("body.rescue", None)  # rescue.py, on this scoring of the page
     if found is None:
         t.won("body", "none found", None, why="no block of prose on the page")
         return
@@ -121,6 +139,8 @@ def explain_body(t: Trace, page: BlockScores, found: HtmlElement | None, best: H
         rule, why = "most prose (link text outweighs prose everywhere)", formula(fi)
     else:
         rule, why = f"most prose minus {BOILERPLATE_WEIGHT:g} × link text", formula(fi)
+    if loosened:
+        rule, why = RESCUE_RULE, f"{loosened}; {why}"
     t.won("body", rule, text_of(found), selector=element_path(found), why=why)
     chosen = (page.content[fi], page.junk[fi])
     lineage = {id(a) for a in found.iterancestors()}
@@ -143,3 +163,39 @@ def explain_body(t: Trace, page: BlockScores, found: HtmlElement | None, best: H
     for i, where in shown:
         el = page.order[i]
         t.lost("body", "container", text_of(el), f"{formula(i)} ({where})", selector=element_path(el))
+
+
+def explain_rescue(t: Trace, kept: str) -> None:
+    """``rescue.keep_the_text`` loosened the zones, keeping only ``kept`` as zones: on the whole
+    page (noted for ``explain_body``, which comes next) or inside the chosen body (``pruning``:
+    the body's rule is already written, and is renamed)."""
+    why = f"the hinted boxes left the page almost none of its prose: only {kept} stay zones"
+    t.notes["body.rescue"] = why
+    f = t.fields["body"]
+    if f.rule is not None and f.rule != RESCUE_RULE:
+        f.rule, f.why = RESCUE_RULE, f"{why}; {f.why}" if f.why else why
+
+
+def explain_noscript(t: Trace) -> None:
+    """``thin.noscript_body`` gave the body: the container was chosen among the ``<noscript>``
+    boxes read as plain boxes (``explain_body`` wrote its score)."""
+    f = t.fields["body"]
+    why = "too little text outside <noscript> (a page rendered by JavaScript): its copy for readers without it"
+    f.rule, f.why = NOSCRIPT_RULE, f"{why}; {f.why}" if f.why else why
+
+
+def explain_summary(t: Trace, root: HtmlElement, ld: dict[str, Any], summary: str) -> None:
+    """``thin.summary_text`` became the body (after ``Trace.finish``): what was found before loses."""
+    stated = [name for key, name in SUMMARY_SOURCES if _same(meta_content(root, key), summary)]
+    if _same(ld.get("description"), summary):
+        stated.append("JSON-LD description")
+    f = t.fields["body"]
+    if f.rule == "none found":
+        f.rule = None  # nothing to show as a loser
+    t.overridden("body", "too little text for an article")
+    t.won("body", SUMMARY_RULE.format(", ".join(stated) or "og:description …"), summary,
+          why="the title and a publish date are stated; the article is marked as a summary")
+
+
+def _same(stated: Any, summary: str) -> bool:
+    return isinstance(stated, str) and " ".join(stated.split()) == summary

@@ -24,7 +24,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from scraper.extract.explaining import explain_rescue
 from scraper.extract.hints import label_of
+from scraper.extract.trace import current
 
 if TYPE_CHECKING:
     from scraper.extract.scoring import BlockScores
@@ -68,6 +70,13 @@ def keep_the_text(page: BlockScores, zones: list[bool], strong: int) -> list[boo
     strong_only = [f or (z and bool(flags[i] & strong)) for i, (z, f) in enumerate(zip(zones, furniture, strict=True))]
     page.score(strong_only)
     if page.content[0] >= KEEP_SHARE * prose:
+        _explain("strong hints (comments, cookie boxes, ads, paywall boxes) and furniture")
         return strong_only
     page.score(furniture)
+    _explain("furniture (cookie dialogs, comments, related stories, headers, footers, menus)")
     return furniture
+
+
+def _explain(kept: str) -> None:
+    if (t := current()) is not None:  # --explain: the body's rule says the zones were loosened
+        explain_rescue(t, kept)
