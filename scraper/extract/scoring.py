@@ -65,7 +65,6 @@ MAIN_HINT = re.compile(r"article-?body|post-?body|entry-?content|story-?body")
 # Posts embedded in the text by the networks' own markup (tweets, Instagram, TikTok, Bluesky, Threads).
 EMBEDDED_POST = re.compile(r"twitter-tweet|instagram-media|tiktok-embed|bluesky-embed|text-post-media")
 EMBED_WRAPPERS = 2  # wrappers around an embedded post that its protection reaches
-_ELEMENT_COUNT = etree.XPath("count(descendant-or-self::*)")  # every element BlockScores may number
 
 
 
@@ -107,14 +106,11 @@ class BlockScores:
         suspect = False
         order: list[HtmlElement] = []
         parent: list[int] = []
-        # the per-element counters are made full size at once (the scope's element count, counted
-        # in C) and cut to the elements kept at the end: five appends less per element
-        size = int(_ELEMENT_COUNT(scope))
-        own_n: list[int] = [0] * size
-        own_link: list[int] = [0] * size
-        own_commas: list[int] = [0] * size
-        cut: list[bool] = [False] * size  # the block's text ends in an ellipsis (a teaser's cut-off excerpt)
-        led: list[bool] = [False] * size  # the block's text starts with a link (a teaser's headline)
+        own_n: list[int] = []
+        own_link: list[int] = []
+        own_commas: list[int] = []
+        cut: list[bool] = []  # the block's text ends in an ellipsis (a teaser's cut-off excerpt)
+        led: list[bool] = []  # the block's text starts with a link (a teaser's headline)
         flags: list[int] = []
         caption: list[bool] = []
         self.skipped: list[HtmlElement] = []
@@ -161,6 +157,11 @@ class BlockScores:
                 order_append(el)
                 parent_append(p)
                 path_append(i)
+                own_n.append(0)
+                own_link.append(0)
+                own_commas.append(0)
+                cut.append(False)
+                led.append(False)
                 if tag in CHROME_TAGS:
                     f |= _CHROME
                 flags.append(f)
@@ -208,8 +209,6 @@ class BlockScores:
                     if "," in tail or "，" in tail or "、" in tail:
                         own_commas[b] += tail.count(",") + tail.count("，") + tail.count("、")
                     cut[b] = stripped.endswith(ELLIPSES)
-        n = len(order)
-        del own_n[n:], own_link[n:], own_commas[n:], cut[n:]
         self.order, self.parent, self.flags, self.caption = order, parent, flags, caption
         self.own_n, self.own_link, self.own_commas = own_n, own_link, own_commas
         self.teaser = [c and led[i] and order[i].tag != "p" for i, c in enumerate(cut)]
