@@ -71,7 +71,7 @@ EMBED_WRAPPERS = 2  # wrappers around an embedded post that its protection reach
 @lru_cache(maxsize=16384)  # class names recur across a site's pages (ids seldom do)
 def _hint_flags(label: str) -> int:
     """What a class/id string says about its box (cached: pages repeat their class strings)."""
-    norm = CAMEL_BOUNDARY.sub("-", label).lower()
+    norm = label if label.islower() else CAMEL_BOUNDARY.sub("-", label).lower()  # no capital: no boundary
     flags = 0
     if STRONG_NEGATIVE.search(norm) or (("kien" in norm or "feedback" in norm or "thao" in norm) and COMMENT_HINT.search(norm)):
         flags |= _STRONG
