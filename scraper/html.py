@@ -79,7 +79,9 @@ def _xml_safe_utf8(text: str) -> bytes:
     raise): C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF.  Byte operations: a
     regular expression over a 100 KB page costs more than parsing it."""
     data = text.encode("utf-8", "ignore").translate(None, _C0_CONTROLS)  # "ignore" drops surrogates
-    if b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:
+    # (looked for in the text: a one-character search there is several times faster than a
+    # three-byte one in the bytes, and those bytes are exactly these characters' encoding)
+    if "\ufffe" in text or "\uffff" in text:
         data = data.replace(b"\xef\xbf\xbe", b"").replace(b"\xef\xbf\xbf", b"")
     return data
 
