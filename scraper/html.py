@@ -124,13 +124,13 @@ def rendered_text(node: HtmlElement) -> str:
                 parts.append("\x00")
             elif tag == "br":
                 parts.append("\x01")
-            if el.text and tag not in _NO_TEXT:
-                parts.append(el.text)
+            if tag not in _NO_TEXT and (text := el.text):
+                parts.append(text)
         else:
             if tag in BLOCK_TAGS:
                 parts.append("\x00")
-            if el.tail and el is not node:
-                parts.append(el.tail)
+            if el is not node and (tail := el.tail):
+                parts.append(tail)
     paragraphs = []
     for chunk in "".join(parts).split("\x00"):
         lines = [clean_text(line) for line in chunk.split("\x01")]
