@@ -33,13 +33,22 @@ def clean_text(text: str | None) -> str:
     """One-line text: entities decoded, NFC, XML-safe, whitespace collapsed, trimmed."""
     if not text:
         return ""
-    text = _INVISIBLE.sub("", nfc(html.unescape(text)))
+    if "&" in text:
+        text = html.unescape(text)
+    # ASCII text is NFC and holds no invisible character: both passes skipped (most text nodes)
+    if not text.isascii():
+        text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
     # a case-insensitive regex scans slowly (no literal prefix): look for the word first; every
     # character re.I matches in "leftcenterr" lower-cases to that letter, so nothing is missed
-    if "leftcenterr" in text.lower():
+    # (and a text shorter than the 18-letter word cannot hold it)
+    if len(text) >= 18 and "leftcenterr" in text.lower():
         text = _TOOLBAR_LEFTOVER.sub(" ", text)
+    # every XML-illegal character is unprintable: the regex runs only on text with one (or a
+    # newline, tab, no-break space ...)
+    if not text.isprintable():
+        text = _XML_ILLEGAL.sub("", text)
     # str.split() splits on exactly what \s matches (str.isspace), at a third of the cost
-    return " ".join(strip_xml_illegal(text).split())
+    return " ".join(text.split())
 
 
 _FOLDED: dict[str, str] = {}  # non-ASCII word -> folded; Vietnamese has a few thousand syllables

@@ -68,10 +68,12 @@ def date_lines(
         if el is title_el:
             title_at = len(texts)
             begin = counted = title_at + sum(1 for _ in _text_pieces(title_el))
-        if el.tag not in SKIP_TAGS and el.text and el.text.strip():
-            texts.append((el.text, el))
-        if el.tail and el.tail.strip() and el is not scope:
-            texts.append((el.tail, el.getparent()))
+        # (each read of .text/.tail/.tag makes a new string: read once)
+        text, tail = el.text, el.tail
+        if text and text.strip() and el.tag not in SKIP_TAGS:
+            texts.append((text, el))
+        if tail and tail.strip() and el is not scope:
+            texts.append((tail, el.getparent()))
         if title_at is not None:
             while counted < len(texts):
                 chars += len(texts[counted][0].strip())
@@ -106,12 +108,12 @@ def date_lines(
 
 
 def _text_pieces(el: HtmlElement) -> Iterator[str]:
-    if el.text and el.text.strip():
-        yield el.text
+    if (text := el.text) and text.strip():
+        yield text
     for child in el.iter(etree.Element):
         if child is el:
             continue
-        if child.text and child.text.strip():
-            yield child.text
-        if child.tail and child.tail.strip():
-            yield child.tail
+        if (text := child.text) and text.strip():
+            yield text
+        if (tail := child.tail) and tail.strip():
+            yield tail

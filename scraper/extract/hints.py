@@ -19,19 +19,20 @@ __all__ = [
 
 # Class/id hints, matched against lower-cased labels (see _label; no re.I: several times faster).
 # Boxes that are never the article, whatever they hold.
+# (Words sharing a first letter are grouped, and the \b ones come last: Python's re tries every
+# branch of an alternation at every position, and a branch led by a letter is rejected at once —
+# the same matches, 1.5x (here) and 2.8x (below) faster; these run on every class and id.)
 STRONG_NEGATIVE = re.compile(
-    r"comment|binh-?luan|disqus|respond|reply|trackback|cookie|consent|gdpr|newsletter|"
-    r"subscri|signup|sign-up|modal|popup|outbrain|taboola|recirc|"
-    r"\bads?\b|advert|quang-?cao|sponsor",
+    r"c(?:omment|ookie|onsent)|binh-?luan|disqus|re(?:spond|ply|circ)|trackback|gdpr|newsletter|"
+    r"s(?:ubscri|ign-?up|ponsor)|modal|popup|outbrain|taboola|advert|quang-?cao|\bads?\b",
 )
 # Boxes that are usually not the article (unless they hold most of the page's text).
 NEGATIVE_HINT = re.compile(
-    r"sidebar|side-bar|related|lien-?quan|tin-?khac|\bother|cung-?chuyen-?muc|more-?(?:news|stories)|"
-    r"menu|\bnav|footer|masthead|\bheader|banner|\bshare|sharing|social|\btags?\b|tag-?list|breadcrumb|"
-    r"popular|trending|most-|xem-?nhieu|doc-?nhieu|widget|login|search|simplebox|print|rating|"
-    r"toolbar|promo|author-?(?:bio|info|box)|byline|pagination|pager|skip-?link|jump-?link|"
-    r"read-?more|readmore|recommend|teaser|carousel|slider|gallery-?thumb|next-?prev|prev-?next|"
-    r"\bprev(?:ious)?\b|\bnext\b",
+    r"s(?:ide-?bar|haring|ocial|earch|implebox|kip-?link|lider)|r(?:elated|ating|ead-?more|ecommend)|"
+    r"l(?:ien-?quan|ogin)|t(?:in-?khac|ag-?list|rending|oolbar|easer)|c(?:ung-?chuyen-?muc|arousel)|"
+    r"m(?:ore-?(?:news|stories)|enu|asthead|ost-)|footer|b(?:anner|readcrumb|yline)|"
+    r"p(?:opular|rint|romo|agination|ager|rev-?next)|xem-?nhieu|doc-?nhieu|widget|author-?(?:bio|info|box)|"
+    r"jump-?link|gallery-?thumb|next-?prev|\b(?:other|nav|header|share|tags?\b|prev(?:ious)?\b|next\b)",
 )
 POSITIVE_HINT = re.compile(
     r"article|content|detail|body|entry|post|news|story|text|noi-?dung|chi-?tiet|main|prose"
@@ -62,4 +63,7 @@ CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 def label_of(el: HtmlElement) -> str:
     """Class and id, lower case, camelCase split: 'PageBuilder-pageRow' -> 'page-builder-page-row'."""
     label = class_id(el)
-    return CAMEL_BOUNDARY.sub("-", label).lower() if label else ""
+    if not label:
+        return ""
+    # a label without capitals has no camel boundary: the regex pass is skipped (most labels)
+    return label if label.islower() else CAMEL_BOUNDARY.sub("-", label).lower()

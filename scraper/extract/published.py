@@ -211,7 +211,7 @@ def _page_chrome(el: HtmlElement) -> bool:
 def htmldate_published(html: str, url: str, tz: tzinfo, *, extensive: bool = True) -> datetime | None:
     """htmldate's publish date of the page (aware UTC; a zoneless one read in ``tz``), or None."""
     try:
-        tree = parse_html(html)
+        tree = parse_html(html, html_elements=True)  # htmldate takes no other tree
         for el in [el for el in tree.iter(*CHROME) if _page_chrome(el)]:
             drop(el)
         found = find_date(

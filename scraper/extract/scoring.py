@@ -71,7 +71,7 @@ EMBED_WRAPPERS = 2  # wrappers around an embedded post that its protection reach
 @lru_cache(maxsize=16384)  # class names recur across a site's pages (ids seldom do)
 def _hint_flags(label: str) -> int:
     """What a class/id string says about its box (cached: pages repeat their class strings)."""
-    norm = CAMEL_BOUNDARY.sub("-", label).lower()
+    norm = label if label.islower() else CAMEL_BOUNDARY.sub("-", label).lower()  # no capital: no boundary
     flags = 0
     if STRONG_NEGATIVE.search(norm) or (("kien" in norm or "feedback" in norm or "thao" in norm) and COMMENT_HINT.search(norm)):
         flags |= _STRONG
@@ -90,7 +90,8 @@ class BlockScores:
     element; ``score`` sums them up the tree.  Elements are numbered in document order."""
 
     __slots__ = ("scope", "order", "index", "parent", "own_n", "own_link", "own_commas", "flags",
-                 "caption", "skipped", "total", "content", "junk", "captioned", "teaser", "headings", "embeds")  # fmt: skip
+                 "caption", "skipped", "total", "content", "junk", "captioned", "teaser", "headings", "embeds",
+                 "texted")  # fmt: skip
 
     def __init__(self, scope: HtmlElement) -> None:
         self.scope = scope
@@ -213,6 +214,15 @@ class BlockScores:
         self.own_n, self.own_link, self.own_commas = own_n, own_link, own_commas
         self.teaser = [c and led[i] and order[i].tag != "p" for i, c in enumerate(cut)]
         self.index = {el: i for i, el in enumerate(order)}
+        # the elements with text in them, children first: the only ones ``score`` has to add up
+        # (found once here; ``score`` runs several times a page)
+        has_text = [False] * len(order)
+        texted: list[int] = []
+        for i in range(len(order) - 1, 0, -1):
+            if own_n[i] or has_text[i]:
+                texted.append(i)
+                has_text[parent[i]] = True
+        self.texted = texted
         self.total: list[int] = []
         self.content: list[float] = []
         self.junk: list[float] = []
@@ -225,7 +235,7 @@ class BlockScores:
         parent, own_n, own_link, own_commas, caption = self.parent, self.own_n, self.own_link, self.own_commas, self.caption
         teaser = self.teaser
         inside = list(zones) if zones is not None else [False] * n
-        for i in range(n):  # parents come first
+        for i in range(n) if zones is not None else ():  # parents come first
             p = parent[i]
             if p >= 0 and inside[p]:
                 inside[i] = True
@@ -234,7 +244,7 @@ class BlockScores:
         junk = [0.0] * n
         captioned = [0.0] * n  # prose in captions (a photo story's text)
         order = self.order
-        for i in range(n - 1, 0, -1) if n else ():  # children before their parents; 0 is the scope
+        for i in self.texted:  # children before their parents; 0 (the scope) is not among them
             k = own_n[i]
             if k:
                 linked = own_link[i]
