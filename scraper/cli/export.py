@@ -1,14 +1,20 @@
-"""``export`` (the archive as WARC, JSONL or CSV) and ``import`` (a WARC's pages into the store)."""
+"""``export`` (the archive as WARC, JSONL or CSV) and ``import`` (a WARC's pages into the store).
+
+An import that stored or changed articles tells ``[feed] websub_hubs`` as ``fetch`` does
+(``scraper.cli.announce``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from scraper.config import Config
 
+from .announce import announcing
 from .common import EXIT_FAILED, EXIT_OK, UsageError, store_for
 from .output import STDOUT, open_output
 
@@ -77,9 +83,18 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                                 on_record=lambda: bar.update(1))
             except WarcImportError as exc:
                 raise UsageError(f"{args.file}: {exc}") from exc
+    if r.changed and config.feed.websub_hubs:
+        asyncio.run(_announce(config, r.changed))
     for message in r.messages:
         print(f"error: {message}", file=sys.stderr)
     skipped = ", ".join(f"{why} {n}" for why, n in sorted(r.skipped.items())) or "none"
     print(f"{r.records} records: new={r.new} updated={r.updated} unchanged={r.unchanged} "
           f"errors={r.errors} skipped: {skipped}")
     return EXIT_OK if not r.errors else EXIT_FAILED
+
+
+async def _announce(config: Config, changed: dict[str, int]) -> None:
+    """Tell the hubs which sources' feeds the import changed (bounded wait, see ``announce``)."""
+    async with announcing(config) as announcer:
+        for source_id, count in changed.items():
+            announcer.on_run(source_id, count, 0)

@@ -4,6 +4,8 @@ A backfill stopped by SIGINT or SIGTERM exits 128 + the signal's number (130, 14
 after printing its summary; its progress is saved and the same command resumes it.
 Both take the source's lease (``scraper.service.leases``) so they never run a
 source at the same time as a worker: a busy source is reported, exit 4.
+With ``[feed] websub_hubs`` both tell the hubs which feeds their runs changed
+(``scraper.cli.announce``: bounded wait at exit, never a different exit code).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from scraper.config import Config, SourceConfig
 from scraper.logs import get_logger, say
 from scraper.service.leases import SourceBusy
 
+from .announce import announcing
 from .common import (
     EXIT_BUSY,
     EXIT_FAILED,
@@ -35,6 +38,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # they end a backfill at an arti
 def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
     from scraper.pipeline.runner import SourceRunner
     from scraper.service.leases import SourceLeases
+    from scraper.service.publish import NotifyingRunner
 
     sources = config.selected(args.sources)
     if not sources:
@@ -42,8 +46,8 @@ def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
 
     async def go() -> list:
         with store_for(config) as store:
-            async with fetcher_for(config) as fetcher:
-                runner = SourceRunner(config, store, fetcher)
+            async with fetcher_for(config) as fetcher, announcing(config) as announcer:
+                runner = NotifyingRunner(SourceRunner(config, store, fetcher), announcer)
                 leases = SourceLeases(store)
 
                 async def one(source: SourceConfig):
@@ -104,7 +108,7 @@ def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
         for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, on_signal, sig)
         with store_for(config) as store:
-            async with fetcher_for(config) as fetcher:
+            async with fetcher_for(config) as fetcher, announcing(config) as announcer:
                 runner = SourceRunner(config, store, fetcher)
                 done = 0 if args.restart else await runner.pages_done(source, pages=args.pages, since=args.since)
                 total = args.pages * len(source.start_urls) if args.pages else None
@@ -114,12 +118,14 @@ def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
                         bar.update(1)
                         bar.set_postfix(new=r.new, updated=r.updated, errors=r.errors)
 
-                    return await SourceLeases(store).exclusive(  # SourceBusy: caught below
+                    result = await SourceLeases(store).exclusive(  # SourceBusy: caught below
                         source,
                         lambda: runner.backfill(source, pages=args.pages, since=args.since, max_pages=args.max_pages,
                                                 on_page=on_page, restart=args.restart, stop=stop),
                         wait=args.wait,
                     )
+                announcer.on_run(source.id, result.new, result.updated)  # interrupted too: it stored them
+                return result
 
     try:
         r = asyncio.run(go())

@@ -60,6 +60,7 @@ class ImportResult:
     errors: int = 0
     skipped: Counter[str] = field(default_factory=Counter)  # why -> records
     messages: list[str] = field(default_factory=list)
+    changed: Counter[str] = field(default_factory=Counter)  # source id -> articles stored new or updated
 
     def error(self, message: str) -> None:
         self.errors += 1
@@ -186,4 +187,6 @@ def _one(record: object, config: Config, store: object, forced: SourceConfig | N
         event(log, "import_failed", logging.WARNING, source=source.id, url=url, error=str(exc))
         return
     setattr(result, outcome, getattr(result, outcome) + 1)
+    if outcome != "unchanged":  # whose feeds the import changed (WebSub, ``scraper.cli.announce``)
+        result.changed[source.id] += 1
     event(log, "import", logging.DEBUG, source=source.id, url=url, result=outcome)

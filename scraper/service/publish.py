@@ -73,10 +73,11 @@ class WebSubPublisher:
     """
 
     def __init__(self, config: Config, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None,
-                 backoff: float = BACKOFF) -> None:
+                 backoff: float = BACKOFF, workers: int = WORKERS) -> None:
         self.hubs = tuple(config.feed.websub_hubs)
         self.base_url = base_url.rstrip("/")
         self.backoff = backoff
+        self.workers = workers
         self._client = httpx.AsyncClient(
             transport=transport or GuardedTransport(config.fetch),
             timeout=TIMEOUT,
@@ -85,14 +86,16 @@ class WebSubPublisher:
         )
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(MAX_PENDING)
         self._pending: set[tuple[str, str]] = set()
+        self._inflight: set[tuple[str, str]] = set()  # taken by a worker, not yet sent or given up
         self._workers: list[asyncio.Task[None]] = []
         self.sent = 0  # notifications a hub accepted
         self.failed = 0  # notifications given up on
         self.dropped = 0  # notifications not queued (the queue was full)
+        self.cut_off: list[tuple[str, str]] = []  # (hub, topic) that close() gave up waiting for
 
     def start(self) -> None:
         if self.hubs and not self._workers:
-            self._workers = [asyncio.create_task(self._work()) for _ in range(WORKERS)]
+            self._workers = [asyncio.create_task(self._work()) for _ in range(self.workers)]
 
     def on_run(self, source_id: str, new: int, updated: int) -> None:
         """After a run: queue one notification per hub and changed feed (never waits)."""
@@ -117,12 +120,14 @@ class WebSubPublisher:
         while True:
             hub, topic = await self._queue.get()
             self._pending.discard((hub, topic))
+            self._inflight.add((hub, topic))
             try:
                 await self._send(hub, topic)
             except Exception as exc:  # never let one notification end the worker
                 self.failed += 1
                 event(log, "websub_failed", logging.ERROR, hub=hub, topic=topic, error=repr(exc)[:200])
             finally:
+                self._inflight.discard((hub, topic))
                 self._queue.task_done()
 
     async def _send(self, hub: str, topic: str) -> None:
@@ -154,11 +159,18 @@ class WebSubPublisher:
         """Wait until every queued notification has been sent or given up (tests, shutdown)."""
         await self._queue.join()
 
+    def unsent(self) -> list[tuple[str, str]]:
+        """``(hub, topic)`` still queued or being tried."""
+        return sorted(self._pending | self._inflight)
+
     async def close(self, grace: float = 2.0) -> None:
-        """Give queued notifications ``grace`` seconds, then stop the workers and the client."""
+        """Give queued notifications ``grace`` seconds, then stop the workers and the client.
+
+        What the grace cut off is kept in ``cut_off`` (a one-off command logs it)."""
         if self._workers:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.drain(), grace)
+        self.cut_off = self.unsent()
         for task in self._workers:
             task.cancel()
         for task in self._workers:
