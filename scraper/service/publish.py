@@ -16,7 +16,8 @@ times with ``BACKOFF`` doubling; any other answer is final.  So a hub that is
 down or slow never holds up a run or the feeds.  Requests go through the
 fetcher's address-guarded transport (``scraper.fetch.transport``): a hub on a
 private or loopback address is refused unless ``[fetch]
-allow_private_networks``.
+allow_private_networks``.  One-off commands (``fetch``, ``backfill``,
+``import``) use the same publisher through ``scraper.cli.announce``.
 """
 
 from __future__ import annotations
