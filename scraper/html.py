@@ -30,7 +30,7 @@ from lxml.cssselect import CSSSelector
 from scraper.text import clean_text, strip_xml_illegal
 
 __all__ = [
-    "BLOCK_TAGS", "HtmlElement", "class_id", "drop", "inner_html", "iter_elements", "leaf_blocks",
+    "BLOCK_TAGS", "HtmlElement", "class_id", "drop", "following", "inner_html", "iter_elements", "leaf_blocks",
     "link_density", "meta_content", "new_element", "parse_fragment", "parse_html", "rendered_text",
     "select_all", "select_one", "text_of",
 ]  # fmt: skip
@@ -97,6 +97,15 @@ def parse_fragment(html: str) -> HtmlElement:
         root.text = elements.pop(0)
     root.extend(elements)
     return root
+
+
+def following(el: HtmlElement) -> Iterator[HtmlElement]:
+    """Elements after ``el`` in document order (not its descendants)."""
+    node: HtmlElement | None = el
+    while node is not None:
+        for sib in node.itersiblings():
+            yield from sib.iter(etree.Element)
+        node = node.getparent()
 
 
 def iter_elements(node: HtmlElement) -> Iterator[HtmlElement]:

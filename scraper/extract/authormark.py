@@ -18,13 +18,12 @@ generic extractor asks it only when the body's last lines and the metadata name 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from lxml import etree
 
 from scraper.extract.pruning import BOILERPLATE_LINE, RELATED_HEADING
 from scraper.extract.trace import current, element_path
-from scraper.html import HtmlElement, drop, text_of
+from scraper.html import HtmlElement, drop, following, text_of
 from scraper.normalize.bylines import looks_like_byline
 
 __all__ = ["marked_byline", "take_byline_around", "trailing_byline"]
@@ -55,7 +54,7 @@ def marked_byline(root: HtmlElement, title_el: HtmlElement | None, body: HtmlEle
     in_body = False
     tried: set[HtmlElement] = set()
     verdicts: dict[str, bool] = {}  # text -> looks like a byline (nested boxes repeat their texts)
-    for steps, el in enumerate(_after(title_el) if title_el is not None else root.iter(etree.Element)):
+    for steps, el in enumerate(following(title_el) if title_el is not None else root.iter(etree.Element)):
         if steps > MAX_STEPS:
             break
         if el is body:
@@ -98,7 +97,7 @@ def take_byline_around(
 def trailing_byline(page_body: HtmlElement) -> HtmlElement | None:
     """The first text after the body when it is a name set in bold on its own, and nothing else
     (``<p><strong>Hoàng Anh</strong></p>`` just past the article's container)."""
-    for steps, el in enumerate(_after(page_body)):
+    for steps, el in enumerate(following(page_body)):
         if steps > MAX_STEPS or el.tag in CHROME:
             return None
         own = (el.text or "").strip()
@@ -114,15 +113,6 @@ def trailing_byline(page_body: HtmlElement) -> HtmlElement | None:
         bold = el.tag in ("strong", "b") or any(text_of(b) == text for b in block.iter("strong", "b"))
         return block if bold and text_of(el) == text and looks_like_byline(text) else None
     return None
-
-
-def _after(el: HtmlElement) -> Iterator[HtmlElement]:
-    """Elements after ``el`` in document order (not its descendants)."""
-    node: HtmlElement | None = el
-    while node is not None:
-        for sib in node.itersiblings():
-            yield from sib.iter(etree.Element)
-        node = node.getparent()
 
 
 def _short_text(el: HtmlElement, limit: int) -> str | None:
@@ -143,18 +133,6 @@ def _innermost_byline(el: HtmlElement, text: str, verdicts: dict[str, bool]) -> 
         if not (inner is el or inner.tag in INLINE_HOLDERS or _marked(inner)):
             continue
         inner_text = text if inner is el else text_of(inner)
-        if not inner_text or len(inner_text) > MAX_CHARS:
-            continue
-        if inner_text not in verdicts:
-            verdicts[inner_text] = looks_like_byline(inner_text)
-        if verdicts[inner_text]:
-            return inner
-    return None
-    verdicts: dict[str, bool] = {}  # text -> looks like a byline (wrappers repeat their child's text)
-    for inner in reversed(list(el.iter(etree.Element))):  # the deepest first
-        if not (inner is el or inner.tag in INLINE_HOLDERS or _marked(inner)):
-            continue
-        inner_text = text_of(inner)
         if not inner_text or len(inner_text) > MAX_CHARS:
             continue
         if inner_text not in verdicts:

@@ -58,9 +58,6 @@ The rules live in one module per concept; this module gathers them (the names
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-
-from lxml import etree
 
 from scraper.extract.dateline import date_lines, find_date_line
 from scraper.extract.hints import CHROME_TAGS, LEAD_HINT, label_of
@@ -75,7 +72,7 @@ from scraper.extract.metadata import (
 )
 from scraper.extract.pruning import is_noise_block, prune
 from scraper.extract.scoring import find_main_content
-from scraper.html import HtmlElement, link_density, text_of
+from scraper.html import HtmlElement, following, link_density, text_of
 
 __all__ = [
     "date_lines", "find_date_line", "find_lead", "find_main_content", "find_title", "is_noise_block",
@@ -97,7 +94,7 @@ def find_lead(root: HtmlElement, title_el: HtmlElement | None, body: HtmlElement
         return None
     body_ancestors = set(body.iterancestors()) if body is not None else set()
     seen = 0
-    for el in _following(title_el):
+    for el in following(title_el):
         seen += 1
         if seen > 400:
             break
@@ -110,15 +107,6 @@ def find_lead(root: HtmlElement, title_el: HtmlElement | None, body: HtmlElement
         if len(text_of(el)) >= 40 and link_density(el) < 0.3:
             return el
     return None
-
-
-def _following(el: HtmlElement) -> Iterator[HtmlElement]:
-    """Elements after ``el`` in document order (not its descendants)."""
-    node: HtmlElement | None = el
-    while node is not None:
-        for sib in node.itersiblings():
-            yield from sib.iter(etree.Element)
-        node = node.getparent()
 
 
 def _is_inside(el: HtmlElement, container: HtmlElement) -> bool:
